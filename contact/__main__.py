@@ -1,0 +1,3 @@
+from contact.cli import main
+
+raise SystemExit(main())

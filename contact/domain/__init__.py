@@ -1,0 +1,1 @@
+"""The pure core: model, events, commands and triage rules. Imports no SDK (tested)."""
