@@ -1,0 +1,77 @@
+"""Every error leaves as `{"error": {"id", "message"}}` with a fitting status; pages that need
+a login redirect to it instead. Foreign exceptions are translated here, once."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from contact.errors import ContactError, Unauthorized
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+HTTP_ERROR_IDS = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+    415: "unsupported_media_type", 422: "invalid", 429: "rate_limited",
+}
+
+
+def error_response(status: int, error_id: str, message: str,
+                   details: dict[str, Any] | None = None) -> web.Response:
+    body: dict[str, Any] = {"id": error_id, "message": message}
+    if details:
+        body["details"] = details
+    return web.json_response({"error": body}, status=status,
+                             dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+def is_page(request: web.Request) -> bool:
+    path = request.path
+    return not path.startswith(("/api/", "/webhooks/", "/healthz", "/metrics", "/ws"))
+
+
+@web.middleware
+async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except Unauthorized as exc:
+        if is_page(request) and request.method == "GET":
+            raise web.HTTPSeeOther("/login") from None
+        return error_response(exc.status, exc.error_id, exc.message, exc.details)
+    except ContactError as exc:
+        if exc.status >= 500:
+            log.error("%s: %s", exc.error_id, exc.message)
+        return error_response(exc.status, exc.error_id, exc.message, exc.details)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        error_id = HTTP_ERROR_IDS.get(exc.status, "http_error")
+        message = exc.reason if exc.status != 413 else "the request body is too large"
+        return error_response(exc.status, error_id, message)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal", "internal error; it has been logged")
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
+        "style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+    )
+    if request.path.startswith("/api/"):
+        headers.setdefault("Cache-Control", "no-store")
+    return response

@@ -1,0 +1,18 @@
+"""Typed keys for what the aiohttp app carries (aiohttp's "no singletons" advice)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from contact.http.auth import LoginThrottle, SessionManager
+from contact.http.ws import Hub
+
+if TYPE_CHECKING:
+    from contact.bootstrap import Container
+
+CONTAINER: web.AppKey[Container] = web.AppKey("container")
+HUB: web.AppKey[Hub] = web.AppKey("hub", Hub)
+SESSIONS: web.AppKey[SessionManager] = web.AppKey("sessions", SessionManager)
+THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("throttle", LoginThrottle)

@@ -1,0 +1,82 @@
+"""Domain events → WebSocket topics on every node (through the Broadcast port).
+
+Topics: `queue` (every operator; no citizen data), `operator:<id>` (that operator's offers,
+with the contact's details), `contact:<id>` (messages and changes of one contact, for whoever
+was allowed to open it), `supervisor` (the room: queue, presence, SLA breaches).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contact.bus import MessageBus
+from contact.domain import events as ev
+from contact.domain.model import MessageDirection
+from contact.http.views import detail, iso, location_json, public_contact
+from contact.ports import Broadcast, ContactRepository
+
+QUEUE_EVENTS: tuple[type[ev.Event], ...] = (
+    ev.ContactQueued, ev.ContactOffered, ev.OfferExpired, ev.ContactAccepted,
+    ev.ContactWrappedUp, ev.ContactClosed, ev.ContactAbandoned, ev.SlaBreached,
+)
+
+
+class TopicProjection:
+    def __init__(self, contacts: ContactRepository, broadcast: Broadcast) -> None:
+        self._contacts = contacts
+        self._broadcast = broadcast
+
+    def register(self, bus: MessageBus) -> None:
+        for event_type in QUEUE_EVENTS:
+            bus.subscribe(event_type, self._contact_changed)
+        bus.subscribe(ev.MessageReceived, self._message)
+        bus.subscribe(ev.ReplySent, self._message)
+        bus.subscribe(ev.ContactLocated, self._located)
+        bus.subscribe(ev.OperatorPresenceChanged, self._presence)
+
+    async def _publish(self, topic: str, event: ev.Event, **body: Any) -> None:
+        payload = {"type": event.name, "at": event.occurred_at.isoformat(), **body}
+        await self._broadcast.publish(topic, payload)
+
+    async def _contact_changed(self, event: ev.Event) -> None:
+        assert event.key is not None
+        contact = await self._contacts.get(event.key)
+        public = public_contact(contact)
+        extra: dict[str, Any] = {}
+        if isinstance(event, ev.SlaBreached):
+            extra["waited_s"] = round(event.waited_s, 1)
+        await self._publish("queue", event, contact=public, **extra)
+        await self._publish("supervisor", event, contact=public, **extra)
+        await self._publish(f"contact:{contact.id}", event, contact=public)
+        if isinstance(event, ev.ContactOffered):
+            messages = await self._contacts.messages(contact.id)
+            await self._publish(
+                f"operator:{event.operator_id}", event,
+                contact=detail(contact, messages), expires_at=event.expires_at.isoformat(),
+            )
+
+    async def _message(self, event: ev.MessageReceived | ev.ReplySent) -> None:
+        await self._publish(f"contact:{event.contact_id}", event, contact_id=event.contact_id,
+                            message=message_from(event))
+
+    async def _located(self, event: ev.ContactLocated) -> None:
+        await self._publish(f"contact:{event.contact_id}", event, contact_id=event.contact_id,
+                            location=location_json(event.location))
+
+    async def _presence(self, event: ev.OperatorPresenceChanged) -> None:
+        body = {"operator_id": event.operator_id, "presence": event.presence.value,
+                "reason": event.reason}
+        await self._publish("supervisor", event, **body)
+        await self._publish(f"operator:{event.operator_id}", event, **body)
+
+
+def message_from(event: ev.MessageReceived | ev.ReplySent) -> dict[str, Any]:
+    """The same shape as views.message_json, straight from the event (no database read)."""
+    outbound = isinstance(event, ev.ReplySent)
+    return {
+        "id": event.message_id,
+        "direction": (MessageDirection.OUTBOUND if outbound else MessageDirection.INBOUND).value,
+        "text": event.text,
+        "author": event.operator_id if isinstance(event, ev.ReplySent) else None,
+        "created_at": iso(event.occurred_at),
+    }

@@ -1,0 +1,71 @@
+"""Every operator action reaches the hash-chained audit log through the events it causes.
+
+Views of personal data have no event; the HTTP handlers that show it append those entries.
+Details carry ids and states only, never the citizen's text, number or location.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contact.bus import MessageBus
+from contact.domain import events as ev
+from contact.ports import AuditLog
+
+
+class AuditProjection:
+    def __init__(self, audit: AuditLog) -> None:
+        self._audit = audit
+
+    def register(self, bus: MessageBus) -> None:
+        bus.subscribe(ev.ContactReceived, self._received)
+        bus.subscribe(ev.ContactOffered, self._offered)
+        bus.subscribe(ev.OfferExpired, self._offer_returned)
+        bus.subscribe(ev.ContactAccepted, self._accepted)
+        bus.subscribe(ev.ReplySent, self._replied)
+        bus.subscribe(ev.ContactWrappedUp, self._wrapped_up)
+        bus.subscribe(ev.ContactClosed, self._closed)
+        bus.subscribe(ev.ContactAbandoned, self._abandoned)
+        bus.subscribe(ev.ContactLocated, self._located)
+        bus.subscribe(ev.OperatorPresenceChanged, self._presence)
+
+    async def _log(self, actor: str, action: str, subject: str | None,
+                   **details: Any) -> None:
+        await self._audit.append(actor, action, subject, details)
+
+    async def _received(self, e: ev.ContactReceived) -> None:
+        await self._log(f"citizen:{e.channel.value}", "contact.received", e.contact_id,
+                        priority=int(e.priority))
+
+    async def _offered(self, e: ev.ContactOffered) -> None:
+        # the offer shows the contact's details to this operator
+        await self._log("system", "contact.offer", e.contact_id, operator_id=e.operator_id)
+
+    async def _offer_returned(self, e: ev.OfferExpired) -> None:
+        action = "contact.decline" if e.declined else "contact.offer_missed"
+        await self._log(e.operator_id, action, e.contact_id)
+
+    async def _accepted(self, e: ev.ContactAccepted) -> None:
+        await self._log(e.operator_id, "contact.accept", e.contact_id,
+                        waited_s=round(e.waited_s, 3))
+
+    async def _replied(self, e: ev.ReplySent) -> None:
+        await self._log(e.operator_id, "contact.reply", e.contact_id, message_id=e.message_id)
+
+    async def _wrapped_up(self, e: ev.ContactWrappedUp) -> None:
+        await self._log(e.operator_id, "contact.wrap_up", e.contact_id)
+
+    async def _closed(self, e: ev.ContactClosed) -> None:
+        await self._log(e.operator_id or "system", "contact.close", e.contact_id,
+                        disposition=e.disposition)
+
+    async def _abandoned(self, e: ev.ContactAbandoned) -> None:
+        await self._log("citizen", "contact.abandoned", e.contact_id, previous=e.previous.value)
+
+    async def _located(self, e: ev.ContactLocated) -> None:
+        await self._log("citizen", "contact.located", e.contact_id,
+                        source=e.location.source.value)
+
+    async def _presence(self, e: ev.OperatorPresenceChanged) -> None:
+        await self._log(e.operator_id, "operator.presence", e.operator_id,
+                        presence=e.presence.value, reason=e.reason)

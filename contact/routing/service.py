@@ -1,0 +1,336 @@
+"""The routing service: keeps the QueueStore in step with durable contact state and pairs
+waiting contacts with operators.
+
+The database is the truth; the QueueStore (in-process or Redis) is a fast projection of it
+that can be rebuilt at any time: at start, and whenever the store comes back after an outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from contact.bus import MessageBus
+from contact.config import RoutingSettings
+from contact.domain import events as ev
+from contact.domain.commands import Accept, Decline, SetPresence
+from contact.domain.model import Contact, ContactState, Presence, Priority
+from contact.domain.triage import queue_score
+from contact.errors import Conflict, ContactError, Unavailable
+from contact.ports import ContactRepository, Offer, OperatorRepository, QueueEntry, QueueStore
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+def entry_for(contact: Contact) -> QueueEntry:
+    queued_at = contact.queued_at or contact.created_at
+    return QueueEntry(
+        contact_id=contact.id,
+        priority=contact.priority,
+        capability=contact.capability,
+        language=contact.language,
+        score=queue_score(contact.priority, queued_at),
+        queued_at=queued_at.timestamp(),
+    )
+
+
+def _at(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+class RoutingService:
+    def __init__(
+        self,
+        *,
+        store: QueueStore,
+        contacts: ContactRepository,
+        operators: OperatorRepository,
+        bus: MessageBus,
+        settings: RoutingSettings,
+        clock: Clock = time.time,
+    ) -> None:
+        self._store = store
+        self._contacts = contacts
+        self._operators = operators
+        self._bus = bus
+        self._settings = settings
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._store_healthy = True
+        self._sla_watch: dict[str, tuple[float, Priority]] = {}  # contact -> (queued_at, priority)
+        self.assignments = 0
+
+    # --- wiring ---------------------------------------------------------------------------
+
+    def register(self, bus: MessageBus) -> None:
+        bus.subscribe(ev.ContactQueued, self._on_queued)
+        bus.subscribe(ev.ContactAbandoned, self._on_left)
+        bus.subscribe(ev.ContactClosed, self._on_left)
+        bus.subscribe(ev.ContactAccepted, self._on_left_waiting)
+        bus.register(Accept, self.accept)
+        bus.register(Decline, self.decline)
+        bus.register(SetPresence, self.set_presence)
+
+    @property
+    def store_healthy(self) -> bool:
+        return self._store_healthy
+
+    async def start(self) -> None:
+        await self.rebuild()
+        self._task = asyncio.create_task(self._run(), name="routing")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def kick(self) -> None:
+        """Something changed (a contact queued, an operator ready): try to assign now."""
+        self._wake.set()
+
+    # --- rebuilding the projection --------------------------------------------------------
+
+    async def rebuild(self) -> None:
+        """Put every durable waiting contact and ready operator back into the store, in the
+        original order. Idempotent; safe while other nodes run."""
+        try:
+            live_offers = {o.contact_id for o in await self._store.offers()}
+            waiting = await self._contacts.in_states(
+                frozenset({ContactState.QUEUED, ContactState.OFFERED})
+            )
+            for contact in waiting:
+                if contact.state is ContactState.OFFERED and contact.id not in live_offers:
+                    # the offer died with the store or the node that made it
+                    contact.transition(ContactState.QUEUED, _at(self._clock()))
+                    await self._contacts.save(contact)
+                if contact.id not in live_offers:
+                    await self._store.enqueue(entry_for(contact))
+                self._watch(contact)
+            presences = await self._operators.presences()
+            known = {s.operator_id for s in await self._store.operators()}
+            for operator in await self._operators.all():
+                presence = presences.get(operator.id, Presence.AWAY)
+                if operator.id in known or presence in (Presence.OFFERED, Presence.BUSY):
+                    continue
+                if presence is Presence.READY:
+                    await self._store.set_presence(
+                        operator.id, operator.skills, presence, self._clock()
+                    )
+            self._store_healthy = True
+            log.info("queue rebuilt: %d waiting contacts", len(waiting))
+        except Unavailable:
+            self._store_healthy = False
+            log.warning("queue store unavailable; will rebuild when it is back")
+        self.kick()
+
+    def _watch(self, contact: Contact) -> None:
+        if contact.queued_at is not None:
+            self._sla_watch[contact.id] = (contact.queued_at.timestamp(), contact.priority)
+
+    # --- event handlers -------------------------------------------------------------------
+
+    async def _on_queued(self, event: ev.ContactQueued) -> None:
+        contact = await self._contacts.get(event.contact_id)
+        self._watch(contact)
+        try:
+            await self._store.enqueue(entry_for(contact))
+        except Unavailable:
+            # durable already; the rebuild after the outage puts it in the queue
+            self._store_healthy = False
+            log.warning(
+                "queue store unavailable; contact kept for rebuild",
+                extra={"contact_id": contact.id},
+            )
+            return
+        self.kick()
+
+    async def _on_left(self, event: ev.ContactAbandoned | ev.ContactClosed) -> None:
+        self._sla_watch.pop(event.contact_id, None)
+        with contextlib.suppress(Unavailable):
+            await self._store.remove(event.contact_id)
+        self.kick()
+
+    async def _on_left_waiting(self, event: ev.ContactAccepted) -> None:
+        self._sla_watch.pop(event.contact_id, None)
+
+    # --- commands -------------------------------------------------------------------------
+
+    async def accept(self, command: Accept) -> Contact:
+        contact = await self._contacts.get(command.contact_id)
+        if contact.state is not ContactState.OFFERED or contact.operator_id != command.operator_id:
+            raise Conflict("this contact is not offered to you", error_id="not_offered")
+        now = self._clock()
+        offer = await self._store.accept(command.contact_id, command.operator_id, now)
+        if offer is None:
+            raise Conflict("the offer has expired", error_id="offer_expired")
+        contact.transition(ContactState.CONNECTED, _at(now))
+        await self._contacts.save(contact)
+        await self._operators.set_presence(command.operator_id, Presence.BUSY)
+        waited = now - offer.entry.queued_at
+        await self._bus.publish(
+            ev.ContactAccepted(
+                contact_id=contact.id, operator_id=command.operator_id, waited_s=waited
+            )
+        )
+        await self._bus.publish(
+            ev.OperatorPresenceChanged(operator_id=command.operator_id, presence=Presence.BUSY)
+        )
+        return contact
+
+    async def decline(self, command: Decline) -> None:
+        now = self._clock()
+        offer = await self._store.decline(command.contact_id, command.operator_id, now)
+        if offer is None:
+            raise Conflict("this contact is not offered to you", error_id="not_offered")
+        await self._offer_returned(offer, declined=True, presence=Presence.READY)
+
+    async def set_presence(self, command: SetPresence) -> None:
+        if command.presence in (Presence.OFFERED, Presence.BUSY):
+            raise Conflict(f"presence {command.presence} is set by the queue, not by hand")
+        operator = await self._operators.get(command.operator_id)
+        await self._store.set_presence(
+            operator.id, operator.skills, command.presence, self._clock()
+        )
+        await self._operators.set_presence(operator.id, command.presence)
+        await self._bus.publish(
+            ev.OperatorPresenceChanged(operator_id=operator.id, presence=command.presence)
+        )
+        if command.presence is Presence.READY:
+            self.kick()
+
+    async def log_out(self, operator_id: str) -> None:
+        """The operator left: out of the pool; an offer they held goes back to the queue."""
+        held = [o for o in await self._store.offers() if o.operator_id == operator_id]
+        await self._store.forget_operator(operator_id)
+        for offer in held:
+            await self._offer_returned(offer, declined=True, presence=Presence.AWAY)
+        if not held:
+            await self._operators.set_presence(operator_id, Presence.AWAY)
+            await self._bus.publish(
+                ev.OperatorPresenceChanged(operator_id=operator_id, presence=Presence.AWAY,
+                                           reason="logout")
+            )
+
+    async def release_operator(self, operator_id: str) -> None:
+        """The operator finished a contact: wrap-up (timed) or ready at once."""
+        presence = Presence.WRAP_UP if self._settings.wrap_up_s > 0 else Presence.READY
+        await self.set_presence(SetPresence(operator_id=operator_id, presence=presence))
+
+    async def operator_returned(self, operator_id: str) -> None:
+        """The contact an operator was offered left; the store made them READY again."""
+        await self._operators.set_presence(operator_id, Presence.READY)
+        await self._bus.publish(
+            ev.OperatorPresenceChanged(
+                operator_id=operator_id, presence=Presence.READY, reason="contact_left"
+            )
+        )
+        self.kick()
+
+    async def _offer_returned(self, offer: Offer, *, declined: bool, presence: Presence) -> None:
+        contact = await self._contacts.get(offer.contact_id)
+        if contact.state is ContactState.OFFERED:
+            contact.transition(ContactState.QUEUED, _at(self._clock()))
+            await self._contacts.save(contact)
+        await self._operators.set_presence(offer.operator_id, presence)
+        await self._bus.publish(
+            ev.OfferExpired(
+                contact_id=offer.contact_id, operator_id=offer.operator_id, declined=declined
+            )
+        )
+        await self._bus.publish(
+            ev.OperatorPresenceChanged(
+                operator_id=offer.operator_id,
+                presence=presence,
+                reason="declined" if declined else "missed_offer",
+            )
+        )
+        self.kick()
+
+    # --- the loop -------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._settings.tick_s)
+            self._wake.clear()
+            try:
+                await self.tick()
+            except Unavailable:
+                if self._store_healthy:
+                    log.warning("queue store unavailable")
+                self._store_healthy = False
+            except Exception:
+                log.exception("routing tick failed")
+
+    async def tick(self) -> None:
+        """One pass: recover the store, expire offers, assign, time wrap-ups, check SLAs."""
+        if not self._store_healthy:
+            await self._store.ping()
+            log.info("queue store is back; rebuilding")
+            await self.rebuild()
+        now = self._clock()
+        for expired in await self._store.expire_offers(now):
+            presence = Presence.AWAY if self._settings.away_on_missed_offer else Presence.READY
+            await self._offer_returned(expired, declined=False, presence=presence)
+        while (offer := await self._store.assign(self._clock())) is not None:
+            await self._offered(offer)
+        await self._end_wrap_ups(now)
+        await self._check_sla(now)
+
+    async def _offered(self, offer: Offer) -> None:
+        self.assignments += 1
+        try:
+            contact = await self._contacts.get(offer.contact_id)
+            if contact.state is not ContactState.QUEUED:
+                # gone meanwhile (abandoned on another node): give the operator back
+                await self._store.remove(offer.contact_id)
+                return
+            contact.transition(ContactState.OFFERED, _at(self._clock()))
+            contact.operator_id = offer.operator_id
+            await self._contacts.save(contact)
+            await self._operators.set_presence(offer.operator_id, Presence.OFFERED)
+        except ContactError:
+            log.exception(
+                "offer could not be recorded; returning it", extra={"contact_id": offer.contact_id}
+            )
+            await self._store.decline(offer.contact_id, offer.operator_id, self._clock())
+            return
+        await self._bus.publish(
+            ev.ContactOffered(
+                contact_id=offer.contact_id,
+                operator_id=offer.operator_id,
+                expires_at=_at(offer.expires_at),
+            )
+        )
+        await self._bus.publish(
+            ev.OperatorPresenceChanged(operator_id=offer.operator_id, presence=Presence.OFFERED)
+        )
+
+    async def _end_wrap_ups(self, now: float) -> None:
+        for status in await self._store.operators():
+            if (
+                status.presence is Presence.WRAP_UP
+                and now - status.since >= self._settings.wrap_up_s
+            ):
+                await self.set_presence(
+                    SetPresence(operator_id=status.operator_id, presence=Presence.READY)
+                )
+
+    async def _check_sla(self, now: float) -> None:
+        limit = self._settings.sla_answer_s
+        for contact_id, (queued_at, priority) in list(self._sla_watch.items()):
+            waited = now - queued_at
+            if waited > limit:
+                del self._sla_watch[contact_id]
+                await self._bus.publish(
+                    ev.SlaBreached(contact_id=contact_id, priority=priority, waited_s=waited)
+                )

@@ -1,0 +1,107 @@
+// The operator's page: live queue, offers, the contact being worked (messages, reply, close).
+"use strict";
+(() => {
+  const { api, connect, el, t, waited, renderMeta, renderMessage } = Contact;
+  const queue = new Map();           // contact id -> public contact
+  let offer = null;                  // the contact offered to me (with details)
+  let current = null;                // the contact I work on
+  let socket = null;
+
+  const $ = (id) => document.getElementById(id);
+
+  function renderQueue() {
+    const body = $("queue").querySelector("tbody");
+    body.replaceChildren();
+    const rows = [...queue.values()].filter((c) => c.state === "queued" || c.state === "offered");
+    for (const c of rows) {
+      body.append(el("tr", { "data-id": c.id, class: "p" + c.priority },
+        el("td", {}, t("priority." + c.priority_name)), el("td", {}, c.channel),
+        el("td", {}, c.language || "—"), el("td", { class: "wait", "data-since": c.queued_at }, waited(c.queued_at)),
+        el("td", {}, c.state === "offered" ? t("ui.offered") : "")));
+    }
+    $("depth").textContent = rows.length;
+    $("queue-empty").classList.toggle("hidden", rows.length > 0);
+  }
+
+  function showOffer(contact) {
+    offer = contact;
+    const body = $("offer-body");
+    body.replaceChildren(el("dl", { id: "offer-meta" }), el("p", { class: "summary" }, contact.summary || ""));
+    renderMeta(body.querySelector("dl"), contact);
+    $("offer").classList.remove("hidden");
+  }
+
+  function hideOffer() { offer = null; $("offer").classList.add("hidden"); }
+
+  function showCurrent(contact) {
+    current = contact;
+    renderMeta($("current-meta"), contact);
+    const list = $("messages");
+    list.replaceChildren();
+    for (const m of contact.messages || []) renderMessage(list, m);
+    $("current").classList.remove("hidden");
+    if (socket) socket.send({ op: "subscribe", topic: "contact:" + contact.id });
+  }
+
+  function onMessage(msg) {
+    const data = msg.data;
+    if (msg.topic === "queue") {
+      queue.set(data.contact.id, data.contact);
+      renderQueue();
+    } else if (msg.topic.startsWith("operator:")) {
+      if (data.type === "contact.offered") showOffer(data.contact);
+      else if (data.type === "operator.presence_changed") {
+        $("presence").textContent = t("ui." + data.presence);
+        if (data.presence !== "offered" && offer && data.reason) hideOffer();
+      }
+    } else if (current && msg.topic === "contact:" + current.id && data.message) {
+      renderMessage($("messages"), data.message);
+    }
+  }
+
+  async function loadQueue() {
+    const data = await api("GET", "/queue");
+    queue.clear();
+    for (const c of data.contacts) queue.set(c.id, c);
+    renderQueue();
+  }
+
+  async function loadMe() {
+    const me = await api("GET", "/me");
+    $("presence").textContent = t("ui." + me.presence);
+  }
+
+  $("go-ready").onclick = () => api("POST", "/me/presence", { presence: "ready" }).then(loadMe);
+  $("go-away").onclick = () => api("POST", "/me/presence", { presence: "away" }).then(loadMe);
+  $("accept").onclick = async () => {
+    if (!offer) return;
+    const contact = await api("POST", `/contacts/${offer.id}/accept`);
+    hideOffer();
+    showCurrent(contact);
+  };
+  $("decline").onclick = async () => {
+    if (!offer) return;
+    await api("POST", `/contacts/${offer.id}/decline`);
+    hideOffer();
+  };
+  $("reply-form").onsubmit = async (ev) => {
+    ev.preventDefault();
+    const text = $("reply-text").value.trim();
+    if (!text || !current) return;
+    const m = await api("POST", `/contacts/${current.id}/reply`, { text });
+    renderMessage($("messages"), m);
+    $("reply-text").value = "";
+  };
+  $("close").onclick = async () => {
+    if (!current) return;
+    await api("POST", `/contacts/${current.id}/close`, {});
+    current = null;
+    $("current").classList.add("hidden");
+  };
+
+  setInterval(() => {
+    for (const cell of document.querySelectorAll("td.wait")) cell.textContent = waited(cell.dataset.since);
+  }, 1000);
+
+  socket = connect(onMessage, () => { loadQueue(); loadMe(); if (current) socket.send({ op: "subscribe", topic: "contact:" + current.id }); });
+})();
