@@ -88,8 +88,9 @@ async def prepare_database(settings: Settings) -> None:
         )
 
 
-async def build(settings: Settings, *, clock: Callable[[], float] = time.time,
-                migrate: bool = True) -> Container:
+async def build(
+    settings: Settings, *, clock: Callable[[], float] = time.time, migrate: bool = True
+) -> Container:
     if migrate:
         await prepare_database(settings)
     db = await SqlDatabase.open(settings.database)
@@ -112,8 +113,12 @@ async def build(settings: Settings, *, clock: Callable[[], float] = time.time,
         store = MemoryQueueStore(policy)
         broadcast = MemoryBroadcast()
     routing = RoutingService(
-        store=store, contacts=db.contacts, operators=db.operators, bus=bus,
-        settings=settings.routing, clock=clock,
+        store=store,
+        contacts=db.contacts,
+        operators=db.operators,
+        bus=bus,
+        settings=settings.routing,
+        clock=clock,
     )
     routing.register(bus)
     lifecycle = ContactLifecycle(contacts=db.contacts, routing=routing, bus=bus, clock=clock)
@@ -121,9 +126,17 @@ async def build(settings: Settings, *, clock: Callable[[], float] = time.time,
     metrics = Metrics(store=store, sla_answer_s=settings.routing.sla_answer_s)
     metrics.register(bus)
     container = Container(
-        settings=settings, node_id=uuid.uuid4().hex[:8], db=db, store=store,
-        broadcast=broadcast, bus=bus, routing=routing, lifecycle=lifecycle, metrics=metrics,
-        redis=client, clock=clock,
+        settings=settings,
+        node_id=uuid.uuid4().hex[:8],
+        db=db,
+        store=store,
+        broadcast=broadcast,
+        bus=bus,
+        routing=routing,
+        lifecycle=lifecycle,
+        metrics=metrics,
+        redis=client,
+        clock=clock,
     )
     _register_projections(container)
     return container
@@ -131,10 +144,9 @@ async def build(settings: Settings, *, clock: Callable[[], float] = time.time,
 
 def _register_projections(container: Container) -> None:
     from contact.channels.app.notify import AppNotifier
-    from contact.persistence.audit_projection import AuditProjection
     from contact.http.projection import TopicProjection
+    from contact.persistence.audit_projection import AuditProjection
 
     AuditProjection(container.db.audit).register(container.bus)
     TopicProjection(container.db.contacts, container.broadcast).register(container.bus)
     AppNotifier(container.db.contacts, container.broadcast).register(container.bus)
-

@@ -26,8 +26,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("serve", help="run the center (HTTP, queue, channels)")
     demo = sub.add_parser("demo", help="serve with demo operators and a stream of reports")
-    demo.add_argument("--interval", type=float, default=8.0,
-                      help="mean seconds between synthetic reports (default 8)")
+    demo.add_argument(
+        "--interval",
+        type=float,
+        default=8.0,
+        help="mean seconds between synthetic reports (default 8)",
+    )
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply the migrations")
@@ -39,11 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--name", help="display name (default: the username)")
     add.add_argument("--role", choices=[r.value for r in Role], default=Role.OPERATOR.value)
     add.add_argument("--languages", default="kk,ru", help="comma list of kk, ru")
-    add.add_argument("--capabilities", default="voice,video,chat",
-                     help="comma list of voice, video, chat")
+    add.add_argument(
+        "--capabilities", default="voice,video,chat", help="comma list of voice, video, chat"
+    )
     add.add_argument("--endpoint", help="softphone or desk phone, e.g. PJSIP/op1")
-    add.add_argument("--password-stdin", action="store_true",
-                     help="read the password from standard input")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
     ops_sub.add_parser("list", help="list operators")
     audit = sub.add_parser("audit", help="the audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
@@ -86,8 +92,14 @@ def serve(settings: Settings) -> None:
         return create_app(await build(settings))
 
     log.info("contact serving on http://%s:%d", settings.http.host, settings.http.port)
-    web.run_app(make_app(), host=settings.http.host, port=settings.http.port,
-                print=None, access_log=None, shutdown_timeout=5)
+    web.run_app(
+        make_app(),
+        host=settings.http.host,
+        port=settings.http.port,
+        print=None,
+        access_log=None,
+        shutdown_timeout=5,
+    )
 
 
 async def _async_command(args: argparse.Namespace, settings: Settings) -> int:
@@ -149,12 +161,21 @@ async def _operators(args: argparse.Namespace, db: object) -> int:
     if len(password) < 10:
         print("error: a password needs at least 10 characters", file=sys.stderr)
         return 2
-    operator = Operator(id=new_id(), username=args.username,
-                        display_name=args.name or args.username, role=Role(args.role),
-                        skills=skills, endpoint=args.endpoint)
+    operator = Operator(
+        id=new_id(),
+        username=args.username,
+        display_name=args.name or args.username,
+        role=Role(args.role),
+        skills=skills,
+        endpoint=args.endpoint,
+    )
     await db.operators.add(operator, hash_password(password))
-    await db.audit.append("cli", "operator.add", operator.id,
-                          {"username": operator.username, "role": operator.role.value})
+    await db.audit.append(
+        "cli",
+        "operator.add",
+        operator.id,
+        {"username": operator.username, "role": operator.role.value},
+    )
     print(f"added {operator.username} ({operator.role.value})")
     return 0
 

@@ -63,9 +63,13 @@ async def seed_operators(db: SqlDatabase, password: str) -> None:
     for username, name, role, languages in DEMO_OPERATORS:
         creds = await db.operators.by_username(username)
         if creds is None:
-            operator = Operator(id=new_id(), username=username, display_name=name, role=role,
-                                skills=Skills(languages=languages,
-                                              capabilities=frozenset(Capability)))
+            operator = Operator(
+                id=new_id(),
+                username=username,
+                display_name=name,
+                role=role,
+                skills=Skills(languages=languages, capabilities=frozenset(Capability)),
+            )
             with contextlib.suppress(Conflict):  # another demo node seeded it meanwhile
                 await db.operators.add(operator, digest)
         else:
@@ -81,8 +85,11 @@ def synthetic_report(rng: random.Random) -> dict[str, object]:
         "text": text,
         "language": language.value,
         "device_id": f"demo-{rng.randrange(10_000, 99_999)}-{uuid.uuid4().hex[:8]}",
-        "location": {"lat": round(lat, 6), "lon": round(lon, 6),
-                     "accuracy_m": rng.choice([5, 12, 30, 80])},
+        "location": {
+            "lat": round(lat, 6),
+            "lon": round(lon, 6),
+            "accuracy_m": rng.choice([5, 12, 30, 80]),
+        },
         "kind": "info" if text.startswith(("Как ", "Қалай")) else "report",
     }
 
@@ -92,9 +99,11 @@ async def feed(base_url: str, key: str, interval: float, rng: random.Random) -> 
         while True:
             await asyncio.sleep(rng.expovariate(1 / interval))
             try:
-                async with session.post(f"{base_url}/api/v1/app/reports",
-                                        json=synthetic_report(rng),
-                                        headers={"X-Api-Key": key}) as response:
+                async with session.post(
+                    f"{base_url}/api/v1/app/reports",
+                    json=synthetic_report(rng),
+                    headers={"X-Api-Key": key},
+                ) as response:
                     if response.status != 202:
                         log.warning("demo report refused: %s", response.status)
             except aiohttp.ClientError as exc:
@@ -112,14 +121,17 @@ async def _run(settings: Settings, interval: float) -> None:
     site = web.TCPSite(runner, settings.http.host, settings.http.port)
     await site.start()
     base = f"http://{settings.http.host}:{settings.http.port}"
-    print(f"""
+    print(
+        f"""
 contact demo is running: {base}
   log in as  operator / {password}    (Kazakh and Russian)
              operator2 / {password}   (Russian only)
              supervisor / {password}  → {base}/supervisor
   app key for your own reports (X-Api-Key): {key}
   a synthetic citizen report arrives every ~{interval:g} s. Ctrl-C stops.
-""", flush=True)
+""",
+        flush=True,
+    )
     task = asyncio.create_task(feed(base, key, interval, random.Random()))
     try:
         await asyncio.Event().wait()

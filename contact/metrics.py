@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from contact.bus import MessageBus
 from contact.domain import events as ev
-from contact.domain.model import Presence, Priority
+from contact.domain.model import ChannelKind, Presence, Priority
 from contact.ports import QueueStore
 
 WAIT_BUCKETS = (1, 2, 5, 10, 15, 20, 30, 60, 120, 300, 600)
@@ -22,29 +22,45 @@ class Metrics:
         self._sla = sla_answer_s
         self.registry = CollectorRegistry()
         r = self.registry
-        self.depth = Gauge("contact_queue_depth", "Contacts waiting, by priority",
-                           ["priority"], registry=r)
-        self.offered = Gauge("contact_queue_offered", "Contacts offered, not yet accepted",
-                             registry=r)
-        self.operators = Gauge("contact_operators", "Operators by presence", ["presence"],
-                               registry=r)
-        self.wait = Histogram("contact_wait_seconds", "Time from queued to accepted",
-                              ["channel"], buckets=WAIT_BUCKETS, registry=r)
-        self.answered = Counter("contact_answered_total", "Contacts accepted by an operator",
-                                registry=r)
+        self.depth = Gauge(
+            "contact_queue_depth", "Contacts waiting, by priority", ["priority"], registry=r
+        )
+        self.offered = Gauge(
+            "contact_queue_offered", "Contacts offered, not yet accepted", registry=r
+        )
+        self.operators = Gauge(
+            "contact_operators", "Operators by presence", ["presence"], registry=r
+        )
+        self.wait = Histogram(
+            "contact_wait_seconds",
+            "Time from queued to accepted",
+            ["channel"],
+            buckets=WAIT_BUCKETS,
+            registry=r,
+        )
+        self.answered = Counter(
+            "contact_answered_total", "Contacts accepted by an operator", registry=r
+        )
         self.answered_in_sla = Counter(
             "contact_answered_within_sla_total",
-            "Contacts accepted within the answer target (10 s by default)", registry=r,
+            "Contacts accepted within the answer target (10 s by default)",
+            registry=r,
         )
-        self.sla_share = Gauge("contact_answered_within_sla_ratio",
-                               "Share of accepted contacts answered within the target",
-                               registry=r)
-        self.received = Counter("contact_received_total", "Contacts received", ["channel"],
-                                registry=r)
+        self.sla_share = Gauge(
+            "contact_answered_within_sla_ratio",
+            "Share of accepted contacts answered within the target",
+            registry=r,
+        )
+        self.received = Counter(
+            "contact_received_total", "Contacts received", ["channel"], registry=r
+        )
         self.abandoned = Counter("contact_abandoned_total", "Contacts abandoned", registry=r)
-        self.sla_breaches = Counter("contact_sla_breaches_total",
-                                    "Contacts that waited past the answer target", registry=r)
-        self._channel: dict[str, str] = {}
+        self.sla_breaches = Counter(
+            "contact_sla_breaches_total", "Contacts that waited past the answer target", registry=r
+        )
+        for channel in ChannelKind:  # every series exists from the first scrape
+            self.wait.labels(channel.value)
+            self.received.labels(channel.value)
         self._answered_n = 0
         self._in_sla_n = 0
         self.sla_breach_count = 0
@@ -57,11 +73,9 @@ class Metrics:
 
     async def _received(self, event: ev.ContactReceived) -> None:
         self.received.labels(event.channel.value).inc()
-        self._channel[event.contact_id] = event.channel.value
 
     async def _accepted(self, event: ev.ContactAccepted) -> None:
-        channel = self._channel.pop(event.contact_id, "unknown")
-        self.wait.labels(channel).observe(event.waited_s)
+        self.wait.labels(event.channel.value).observe(event.waited_s)
         self.answered.inc()
         self._answered_n += 1
         if event.waited_s <= self._sla:
@@ -70,7 +84,6 @@ class Metrics:
         self.sla_share.set(self._in_sla_n / self._answered_n)
 
     async def _abandoned(self, event: ev.ContactAbandoned) -> None:
-        self._channel.pop(event.contact_id, None)
         self.abandoned.inc()
 
     async def _breached(self, event: ev.SlaBreached) -> None:

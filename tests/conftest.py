@@ -30,7 +30,7 @@ def redis_url() -> str:
 
     try:
         redis.Redis.from_url(REDIS_URL, socket_timeout=2).ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not there"
+    except Exception as exc:
         _need("Redis", exc)
     return REDIS_URL
 
@@ -65,7 +65,7 @@ def postgres_url() -> Iterator[str]:
 
     try:
         asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         _need("PostgreSQL", exc)
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].split("://", 1)[1]
     yield f"postgresql+asyncpg://{base}/{name}"
@@ -85,3 +85,15 @@ async def no_tasks_left() -> AsyncIterator[None]:
     await asyncio.sleep(0)
     leaked = [t for t in asyncio.all_tasks() - before if not t.done()]
     assert not leaked, f"tasks left running: {leaked}"
+
+
+@pytest.fixture
+async def center(tmp_path: object) -> AsyncIterator[object]:
+    """A whole center on embedded defaults (SQLite file, in-process queue) on a real port."""
+    from pathlib import Path
+
+    from tests.support import make_settings, start_center
+
+    running = await start_center(make_settings(Path(str(tmp_path))))
+    yield running
+    await running.client.close()

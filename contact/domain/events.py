@@ -88,6 +88,7 @@ class OfferExpired(Event):
 class ContactAccepted(Event):
     name: ClassVar[str] = "contact.accepted"
     contact_id: str
+    channel: ChannelKind
     operator_id: str
     waited_s: float
 

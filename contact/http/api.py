@@ -46,8 +46,7 @@ def acting(request: web.Request, role: Role = Role.OPERATOR) -> Principal:
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status,
-                             dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return web.json_response(data, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
 
 async def me(request: web.Request) -> web.Response:
@@ -55,21 +54,25 @@ async def me(request: web.Request) -> web.Response:
     c = request.app[CONTAINER]
     operator = await c.db.operators.get(principal.operator_id)
     presences = await c.db.operators.presences()
-    return _json({
-        "id": operator.id, "username": operator.username,
-        "display_name": operator.display_name, "role": operator.role.value,
-        "languages": sorted(x.value for x in operator.skills.languages),
-        "capabilities": sorted(x.value for x in operator.skills.capabilities),
-        "presence": presences.get(operator.id, Presence.AWAY).value,
-        "csrf_token": principal.csrf_token,
-    })
+    return _json(
+        {
+            "id": operator.id,
+            "username": operator.username,
+            "display_name": operator.display_name,
+            "role": operator.role.value,
+            "languages": sorted(x.value for x in operator.skills.languages),
+            "capabilities": sorted(x.value for x in operator.skills.capabilities),
+            "presence": presences.get(operator.id, Presence.AWAY).value,
+            "csrf_token": principal.csrf_token,
+        }
+    )
 
 
 async def set_presence(request: web.Request) -> web.Response:
     principal = acting(request)
     body = await json_body(request)
     try:
-        presence = Presence(body.get("presence"))
+        presence = Presence(str(body.get("presence")))
     except ValueError:
         raise Unprocessable("presence must be ready or away", error_id="invalid_presence") from None
     if presence not in (Presence.READY, Presence.AWAY):
@@ -119,10 +122,12 @@ async def get_attachment(request: web.Request) -> web.Response:
     )
     if attachment.contact_id != contact.id:
         raise NotFound("no such attachment")
-    await c.db.audit.append(principal.operator_id, "attachment.view", contact.id,
-                            {"attachment_id": attachment.id})
+    await c.db.audit.append(
+        principal.operator_id, "attachment.view", contact.id, {"attachment_id": attachment.id}
+    )
     return web.Response(
-        body=content, content_type=attachment.media_type,
+        body=content,
+        content_type=attachment.media_type,
         headers={"Content-Disposition": "inline", "Cache-Control": "no-store"},
     )
 
@@ -153,11 +158,15 @@ async def reply(request: web.Request) -> web.Response:
     if not isinstance(text, str) or not text.strip():
         raise Unprocessable("text is required", error_id="missing_text")
     if len(text) > MAX_REPLY_CHARS:
-        raise Unprocessable(f"a reply is at most {MAX_REPLY_CHARS} characters",
-                            error_id="text_too_long")
+        raise Unprocessable(
+            f"a reply is at most {MAX_REPLY_CHARS} characters", error_id="text_too_long"
+        )
     message = await request.app[CONTAINER].bus.execute(
-        Reply(contact_id=request.match_info["contact_id"], operator_id=principal.operator_id,
-              text=text)
+        Reply(
+            contact_id=request.match_info["contact_id"],
+            operator_id=principal.operator_id,
+            text=text,
+        )
     )
     return _json(message_json(message), status=201)
 
@@ -169,8 +178,12 @@ async def close(request: web.Request) -> web.Response:
     if disposition is not None and (not isinstance(disposition, str) or len(disposition) > 200):
         raise Unprocessable("disposition must be a short text", error_id="invalid_disposition")
     contact = await request.app[CONTAINER].bus.execute(
-        Close(contact_id=request.match_info["contact_id"], operator_id=principal.operator_id,
-              disposition=disposition, wrap_up=bool(body.get("wrap_up", False)))
+        Close(
+            contact_id=request.match_info["contact_id"],
+            operator_id=principal.operator_id,
+            disposition=disposition,
+            wrap_up=bool(body.get("wrap_up", False)),
+        )
     )
     return _json(public_contact(contact))
 
@@ -193,17 +206,19 @@ async def overview(request: web.Request) -> web.Response:
         for s in await c.store.operators()
     ]
     m = c.metrics
-    return _json({
-        "depth": depth,
-        "waiting": len(waiting),
-        "offered": len(offers),
-        "longest_wait_s": round(now - oldest, 1) if oldest is not None else 0,
-        "operators": statuses,
-        "answered": m.answered_count,
-        "answered_within_sla_ratio": m.answered_within_sla_ratio,
-        "sla_breaches": m.sla_breach_count,
-        "store_healthy": c.routing.store_healthy,
-    })
+    return _json(
+        {
+            "depth": depth,
+            "waiting": len(waiting),
+            "offered": len(offers),
+            "longest_wait_s": round(now - oldest, 1) if oldest is not None else 0,
+            "operators": statuses,
+            "answered": m.answered_count,
+            "answered_within_sla_ratio": m.answered_within_sla_ratio,
+            "sla_breaches": m.sla_breach_count,
+            "store_healthy": c.routing.store_healthy,
+        }
+    )
 
 
 def setup(app: web.Application) -> None:
@@ -218,4 +233,3 @@ def setup(app: web.Application) -> None:
     r.add_post(f"{API}/contacts/{{contact_id}}/reply", reply)
     r.add_post(f"{API}/contacts/{{contact_id}}/close", close)
     r.add_get(f"{API}/supervisor/overview", overview)
-

@@ -15,7 +15,7 @@ from contact.errors import Forbidden, NotFound
 from contact.http import api, health, openapi, pages
 from contact.http.auth import LoginThrottle, SessionManager, check_origin, need_principal
 from contact.http.errors import Handler, errors_middleware, security_headers
-from contact.http.keys import CONTAINER, HUB, SESSIONS, THROTTLE
+from contact.http.keys import CONTAINER, HUB, PRINCIPAL, SESSIONS, THROTTLE
 from contact.http.ws import Hub, Subscriber
 
 NO_SESSION_PREFIXES = ("/api/v1/app/", "/webhooks/", "/healthz", "/metrics", "/static/")
@@ -24,7 +24,7 @@ NO_SESSION_PREFIXES = ("/api/v1/app/", "/webhooks/", "/healthz", "/metrics", "/s
 @web.middleware
 async def session_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not request.path.startswith(NO_SESSION_PREFIXES):
-        request["principal"] = await request.app[SESSIONS].principal(request)
+        request[PRINCIPAL] = await request.app[SESSIONS].principal(request)
     return await handler(request)
 
 
@@ -71,8 +71,9 @@ def create_app(container: Container, *, manage_container: bool = True) -> web.Ap
     )
     app[CONTAINER] = container
     app[HUB] = Hub()
-    app[SESSIONS] = SessionManager(container.db.sessions, container.settings.auth,
-                                   container.settings.http.secure_cookies)
+    app[SESSIONS] = SessionManager(
+        container.db.sessions, container.settings.auth, container.settings.http.secure_cookies
+    )
     app[THROTTLE] = LoginThrottle(container.settings.auth.login_attempts_per_minute)
     container.broadcast.listen(app[HUB].deliver)
     health.setup(app)
@@ -83,6 +84,7 @@ def create_app(container: Container, *, manage_container: bool = True) -> web.Ap
     openapi.setup(app)
 
     if manage_container:
+
         async def lifecycle(app: web.Application) -> AsyncIterator[None]:
             await container.start()
             yield

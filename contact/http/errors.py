@@ -17,19 +17,28 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 HTTP_ERROR_IDS = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-    415: "unsupported_media_type", 422: "invalid", 429: "rate_limited",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
 }
 
 
-def error_response(status: int, error_id: str, message: str,
-                   details: dict[str, Any] | None = None) -> web.Response:
+def error_response(
+    status: int, error_id: str, message: str, details: dict[str, Any] | None = None
+) -> web.Response:
     body: dict[str, Any] = {"id": error_id, "message": message}
     if details:
         body["details"] = details
-    return web.json_response({"error": body}, status=status,
-                             dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return web.json_response(
+        {"error": body}, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False)
+    )
 
 
 def is_page(request: web.Request) -> bool:

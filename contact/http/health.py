@@ -33,8 +33,9 @@ async def healthz(request: web.Request) -> web.Response:
         "app": {"status": "up" if app_settings.enabled and app_settings.keys() else "disabled"},
     }
     components["websockets"] = {"status": "up", "clients": len(request.app[HUB])}
-    down = [name for name, v in components.items()
-            if isinstance(v, dict) and v.get("status") == "down"]
+    down = [
+        name for name, v in components.items() if isinstance(v, dict) and v.get("status") == "down"
+    ]
     # intake still works without Redis (contacts are durable in the database): degraded;
     # without the database nothing can be accepted safely: down
     status = "down" if "database" in down else "degraded" if down else "up"

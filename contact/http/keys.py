@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from contact.http.auth import LoginThrottle, SessionManager
+from contact.http.auth import LoginThrottle, Principal, SessionManager
 from contact.http.ws import Hub
 
 if TYPE_CHECKING:
@@ -16,3 +16,4 @@ CONTAINER: web.AppKey[Container] = web.AppKey("container")
 HUB: web.AppKey[Hub] = web.AppKey("hub", Hub)
 SESSIONS: web.AppKey[SessionManager] = web.AppKey("sessions", SessionManager)
 THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("throttle", LoginThrottle)
+PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")

@@ -14,13 +14,13 @@ from aiohttp import web
 from contact.domain.model import Language, Role
 from contact.errors import ContactError
 from contact.http.auth import (
+    DUMMY_HASH,
     LOGIN_CSRF_COOKIE,
     check_csrf,
     check_login_csrf,
     login_csrf_token,
     need_principal,
     verify_password,
-    DUMMY_HASH,
 )
 from contact.http.keys import CONTAINER, SESSIONS, THROTTLE
 from contact.i18n import CATALOGUE, text
@@ -40,26 +40,38 @@ def ui_language(request: web.Request) -> Language:
 def _context(request: web.Request, **extra: Any) -> dict[str, Any]:
     lang = ui_language(request)
     ui_texts = {k: text(k, lang) for k in CATALOGUE if k.startswith(("ui.", "priority."))}
-    return {"lang": lang.value, "t": lambda key: text(key, lang),
-            "i18n_json": json.dumps(ui_texts, ensure_ascii=False), **extra}
+    return {
+        "lang": lang.value,
+        "t": lambda key: text(key, lang),
+        "i18n_json": json.dumps(ui_texts, ensure_ascii=False),
+        **extra,
+    }
 
 
-def _render(template: str, request: web.Request, status: int = 200,
-            **extra: Any) -> web.Response:
-    response = aiohttp_jinja2.render_template(template, request, _context(request, **extra),
-                                              status=status)
+def _render(template: str, request: web.Request, status: int = 200, **extra: Any) -> web.Response:
+    response = aiohttp_jinja2.render_template(
+        template, request, _context(request, **extra), status=status
+    )
     if "lang" in request.query:
-        response.set_cookie(LANG_COOKIE, ui_language(request).value, samesite="Strict",
-                            httponly=True, max_age=365 * 86400)
+        response.set_cookie(
+            LANG_COOKIE,
+            ui_language(request).value,
+            samesite="Strict",
+            httponly=True,
+            max_age=365 * 86400,
+        )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def see_other(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})
 
 
 async def login_page(request: web.Request) -> web.Response:
     token = login_csrf_token(request)
     response = _render("login.html", request, csrf_token=token, error=None)
-    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict",
-                        max_age=3600)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", max_age=3600)
     return response
 
 
@@ -72,22 +84,34 @@ async def login(request: web.Request) -> web.StreamResponse:
     peer = request.remote or "?"
     token = login_csrf_token(request)
     try:
-        request.app[THROTTLE].check(f"user:{username.lower()}", f"ip:{peer}")
+        request.app[THROTTLE].check(username, peer)
     except ContactError:
-        await c.db.audit.append("anonymous", "operator.login_throttled", None,
-                                {"username": username, "peer": peer})
-        return _render("login.html", request, csrf_token=token, error=text(
-            "ui.login_throttled", ui_language(request)), status=429)
+        await c.db.audit.append(
+            "anonymous", "operator.login_throttled", None, {"username": username, "peer": peer}
+        )
+        return _render(
+            "login.html",
+            request,
+            csrf_token=token,
+            error=text("ui.login_throttled", ui_language(request)),
+            status=429,
+        )
     creds = await c.db.operators.by_username(username)
     ok = await verify_password(creds.password_hash if creds else DUMMY_HASH, password)
     if creds is None or not ok or not creds.operator.active:
-        await c.db.audit.append("anonymous", "operator.login_failed", None,
-                                {"username": username, "peer": peer})
-        return _render("login.html", request, status=401, csrf_token=token,
-                       error=text("ui.login_failed", ui_language(request)))
+        await c.db.audit.append(
+            "anonymous", "operator.login_failed", None, {"username": username, "peer": peer}
+        )
+        return _render(
+            "login.html",
+            request,
+            status=401,
+            csrf_token=token,
+            error=text("ui.login_failed", ui_language(request)),
+        )
     operator = creds.operator
     target = "/supervisor" if operator.role.at_least(Role.SUPERVISOR) else "/"
-    response = web.HTTPSeeOther(target)
+    response = see_other(target)
     await request.app[SESSIONS].create(response, operator.id, operator.role)
     await c.db.audit.append(operator.id, "operator.login", operator.id, {"peer": peer})
     return response
@@ -98,7 +122,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     check_csrf(request, principal, str(form.get("csrf_token", "")))
     c = request.app[CONTAINER]
-    response = web.HTTPSeeOther("/login")
+    response = see_other("/login")
     await request.app[SESSIONS].end(response, principal)
     await c.routing.log_out(principal.operator_id)
     await c.db.audit.append(principal.operator_id, "operator.logout", principal.operator_id)
@@ -114,21 +138,27 @@ async def operator_page(request: web.Request) -> web.Response:
 async def contact_page(request: web.Request) -> web.Response:
     principal = need_principal(request)
     operator = await request.app[CONTAINER].db.operators.get(principal.operator_id)
-    return _render("contact.html", request, operator=operator, csrf_token=principal.csrf_token,
-                   contact_id=request.match_info["contact_id"])
+    return _render(
+        "contact.html",
+        request,
+        operator=operator,
+        csrf_token=principal.csrf_token,
+        contact_id=request.match_info["contact_id"],
+    )
 
 
 async def supervisor_page(request: web.Request) -> web.Response:
     principal = need_principal(request)
     principal.require(Role.SUPERVISOR)
     operator = await request.app[CONTAINER].db.operators.get(principal.operator_id)
-    return _render("supervisor.html", request, operator=operator,
-                   csrf_token=principal.csrf_token)
+    return _render("supervisor.html", request, operator=operator, csrf_token=principal.csrf_token)
 
 
 def setup(app: web.Application) -> None:
     aiohttp_jinja2.setup(
-        app, loader=jinja2.FileSystemLoader(WEB_DIR / "templates"), autoescape=True,
+        app,
+        loader=jinja2.FileSystemLoader(WEB_DIR / "templates"),
+        autoescape=True,
     )
     r = app.router
     r.add_get("/login", login_page)

@@ -16,8 +16,14 @@ from contact.http.views import detail, iso, location_json, public_contact
 from contact.ports import Broadcast, ContactRepository
 
 QUEUE_EVENTS: tuple[type[ev.Event], ...] = (
-    ev.ContactQueued, ev.ContactOffered, ev.OfferExpired, ev.ContactAccepted,
-    ev.ContactWrappedUp, ev.ContactClosed, ev.ContactAbandoned, ev.SlaBreached,
+    ev.ContactQueued,
+    ev.ContactOffered,
+    ev.OfferExpired,
+    ev.ContactAccepted,
+    ev.ContactWrappedUp,
+    ev.ContactClosed,
+    ev.ContactAbandoned,
+    ev.SlaBreached,
 )
 
 
@@ -51,21 +57,34 @@ class TopicProjection:
         if isinstance(event, ev.ContactOffered):
             messages = await self._contacts.messages(contact.id)
             await self._publish(
-                f"operator:{event.operator_id}", event,
-                contact=detail(contact, messages), expires_at=event.expires_at.isoformat(),
+                f"operator:{event.operator_id}",
+                event,
+                contact=detail(contact, messages),
+                expires_at=event.expires_at.isoformat(),
             )
 
     async def _message(self, event: ev.MessageReceived | ev.ReplySent) -> None:
-        await self._publish(f"contact:{event.contact_id}", event, contact_id=event.contact_id,
-                            message=message_from(event))
+        await self._publish(
+            f"contact:{event.contact_id}",
+            event,
+            contact_id=event.contact_id,
+            message=message_from(event),
+        )
 
     async def _located(self, event: ev.ContactLocated) -> None:
-        await self._publish(f"contact:{event.contact_id}", event, contact_id=event.contact_id,
-                            location=location_json(event.location))
+        await self._publish(
+            f"contact:{event.contact_id}",
+            event,
+            contact_id=event.contact_id,
+            location=location_json(event.location),
+        )
 
     async def _presence(self, event: ev.OperatorPresenceChanged) -> None:
-        body = {"operator_id": event.operator_id, "presence": event.presence.value,
-                "reason": event.reason}
+        body = {
+            "operator_id": event.operator_id,
+            "presence": event.presence.value,
+            "reason": event.reason,
+        }
         await self._publish("supervisor", event, **body)
         await self._publish(f"operator:{event.operator_id}", event, **body)
 

@@ -18,8 +18,11 @@ def location_json(location: Location | None) -> dict[str, Any] | None:
     if location is None:
         return None
     return {
-        "lat": location.lat, "lon": location.lon, "accuracy_m": location.accuracy_m,
-        "source": location.source.value, "address": location.address,
+        "lat": location.lat,
+        "lon": location.lon,
+        "accuracy_m": location.accuracy_m,
+        "source": location.source.value,
+        "address": location.address,
     }
 
 
@@ -53,13 +56,19 @@ def message_json(message: Message) -> dict[str, Any]:
 
 def attachment_json(attachment: Attachment) -> dict[str, Any]:
     return {
-        "id": attachment.id, "media_type": attachment.media_type, "size": attachment.size,
-        "sha256": attachment.sha256, "filename": attachment.filename,
+        "id": attachment.id,
+        "media_type": attachment.media_type,
+        "size": attachment.size,
+        "sha256": attachment.sha256,
+        "filename": attachment.filename,
     }
 
 
-def detail(contact: Contact, messages: list[Message] | None = None,
-           attachments: list[Attachment] | None = None) -> dict[str, Any]:
+def detail(
+    contact: Contact,
+    messages: list[Message] | None = None,
+    attachments: list[Attachment] | None = None,
+) -> dict[str, Any]:
     body = public_contact(contact)
     body.update(
         citizen=contact.citizen,

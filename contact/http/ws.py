@@ -79,8 +79,9 @@ class Hub:
         subs = self._topics.get(topic)
         if not subs:
             return
-        text = json.dumps({"topic": topic, "data": payload}, ensure_ascii=False,
-                          separators=(",", ":"))
+        text = json.dumps(
+            {"topic": topic, "data": payload}, ensure_ascii=False, separators=(",", ":")
+        )
         for subscriber in list(subs):
             if subscriber.offer(text):
                 self.delivered += 1
@@ -91,8 +92,9 @@ class Hub:
                     subscriber.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow")
                 )
 
-    async def serve(self, request: web.Request, subscriber: Subscriber,
-                    on_message: Any = None) -> web.WebSocketResponse:
+    async def serve(
+        self, request: web.Request, subscriber: Subscriber, on_message: Any = None
+    ) -> web.WebSocketResponse:
         """Run one socket until it closes; `on_message(subscriber, data)` handles client
         messages (JSON objects)."""
         ws = subscriber.ws

@@ -151,8 +151,12 @@ class ContactLifecycle:
         )
         await self._contacts.add_message(message)
         await self._bus.publish(
-            ev.MessageReceived(contact_id=contact_id, message_id=message.id, text=text,
-                               occurred_at=message.created_at)
+            ev.MessageReceived(
+                contact_id=contact_id,
+                message_id=message.id,
+                text=text,
+                occurred_at=message.created_at,
+            )
         )
         return message
 

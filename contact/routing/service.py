@@ -178,7 +178,10 @@ class RoutingService:
         waited = now - offer.entry.queued_at
         await self._bus.publish(
             ev.ContactAccepted(
-                contact_id=contact.id, operator_id=command.operator_id, waited_s=waited
+                contact_id=contact.id,
+                channel=contact.channel,
+                operator_id=command.operator_id,
+                waited_s=waited,
             )
         )
         await self._bus.publish(
@@ -216,8 +219,9 @@ class RoutingService:
         if not held:
             await self._operators.set_presence(operator_id, Presence.AWAY)
             await self._bus.publish(
-                ev.OperatorPresenceChanged(operator_id=operator_id, presence=Presence.AWAY,
-                                           reason="logout")
+                ev.OperatorPresenceChanged(
+                    operator_id=operator_id, presence=Presence.AWAY, reason="logout"
+                )
             )
 
     async def release_operator(self, operator_id: str) -> None:

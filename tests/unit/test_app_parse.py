@@ -31,11 +31,13 @@ def test_minimal_report() -> None:
 def test_full_report_with_nested_location_and_photo() -> None:
     cmd = parse.report(
         fields(language="KK", location={"lat": 43.2, "lon": 76.9, "accuracy_m": 12}),
-        parse.Photo(JPEG, "p.jpg"), LIMITS, key="abc-1",
+        parse.Photo(JPEG, "p.jpg"),
+        LIMITS,
+        key="abc-1",
     )
     assert cmd.language is Language.KK
     assert cmd.location is not None and cmd.location.accuracy_m == 12
-    (attachment, data), = cmd.attachments
+    ((attachment, data),) = cmd.attachments
     assert attachment.media_type == "image/jpeg" and attachment.size == len(JPEG) and data == JPEG
     assert cmd.external_id == "device-123456/abc-1"
 
@@ -96,16 +98,24 @@ def test_danger_words_make_an_app_report_sos() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8),
-                                                                     children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
     max_leaves=10,
 )
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.dictionaries(st.sampled_from(["text", "device_id", "language", "lat", "lon",
-                                        "accuracy_m", "location", "kind", "x"]), json_values),
-       st.one_of(st.none(), st.binary(max_size=64)), st.one_of(st.none(), st.text(max_size=20)))
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["text", "device_id", "language", "lat", "lon", "accuracy_m", "location", "kind", "x"]
+        ),
+        json_values,
+    ),
+    st.one_of(st.none(), st.binary(max_size=64)),
+    st.one_of(st.none(), st.text(max_size=20)),
+)
 def test_fuzz_never_crashes(raw: dict[str, Any], photo: bytes | None, key: str | None) -> None:
     try:
         cmd = parse.report(raw, parse.Photo(photo) if photo is not None else None, LIMITS, key)

@@ -7,8 +7,20 @@ from pathlib import Path
 from contact.domain.events import ALL_EVENTS
 
 ROOT = Path(__file__).resolve().parents[2]
-FORBIDDEN = ("aiohttp", "aiogram", "panoramisk", "redis", "sqlmodel", "sqlalchemy", "vosk",
-             "pydantic", "prometheus_client", "argon2", "asyncpg", "aiosqlite")
+FORBIDDEN = (
+    "aiohttp",
+    "aiogram",
+    "panoramisk",
+    "redis",
+    "sqlmodel",
+    "sqlalchemy",
+    "vosk",
+    "pydantic",
+    "prometheus_client",
+    "argon2",
+    "asyncpg",
+    "aiosqlite",
+)
 
 
 def _imports(path: Path) -> set[str]:

@@ -95,8 +95,9 @@ async def test_per_contact_order_is_kept_across_concurrent_publishers() -> None:
         seen[e.contact_id].append(e.n)
 
     bus.subscribe(Happened, slow)
-    await asyncio.gather(*(bus.publish(Happened(contact_id=k, n=i))
-                           for i in range(20) for k in ("a", "b")))
+    await asyncio.gather(
+        *(bus.publish(Happened(contact_id=k, n=i)) for i in range(20) for k in ("a", "b"))
+    )
     assert seen["a"] == list(range(20))
     assert seen["b"] == list(range(20))
 

@@ -5,6 +5,7 @@ import pytest
 
 from contact.domain.model import (
     LEGAL_TRANSITIONS,
+    Capability,
     ChannelKind,
     Contact,
     ContactState,
@@ -14,7 +15,6 @@ from contact.domain.model import (
     Priority,
     Role,
     Skills,
-    Capability,
 )
 from contact.domain.triage import DEFAULT_AGING_OFFSETS, priority_for, queue_score
 
@@ -33,7 +33,10 @@ def test_happy_path_sets_timestamps() -> None:
     c.transition(ContactState.WRAP_UP, T0 + timedelta(seconds=60))
     c.transition(ContactState.CLOSED, T0 + timedelta(seconds=90))
     assert (c.queued_at, c.answered_at, c.closed_at) == (
-        T0, T0 + timedelta(seconds=2), T0 + timedelta(seconds=90))
+        T0,
+        T0 + timedelta(seconds=2),
+        T0 + timedelta(seconds=90),
+    )
 
 
 def test_requeue_keeps_the_first_arrival_and_clears_the_operator() -> None:
@@ -67,8 +70,15 @@ def test_closed_and_abandoned_are_terminal() -> None:
 
 @pytest.mark.parametrize(
     ("lat", "lon", "acc"),
-    [(91, 0, None), (-90.5, 0, None), (0, 180.1, None), (math.nan, 0, None),
-     (0, math.inf, None), (0, 0, -1), (0, 0, math.nan)],
+    [
+        (91, 0, None),
+        (-90.5, 0, None),
+        (0, 180.1, None),
+        (math.nan, 0, None),
+        (0, math.inf, None),
+        (0, 0, -1),
+        (0, 0, math.nan),
+    ],
 )
 def test_location_rejects_impossible_values(lat: float, lon: float, acc: float | None) -> None:
     with pytest.raises(ValueError):
@@ -95,9 +105,16 @@ def test_skills() -> None:
 
 
 def test_channel_priorities_follow_the_issue_order() -> None:
-    order = [priority_for(ch) for ch in (
-        ChannelKind.SCHOOL_ALARM, ChannelKind.KIOSK, ChannelKind.VOICE, ChannelKind.VIDEO,
-        ChannelKind.APP)]
+    order = [
+        priority_for(ch)
+        for ch in (
+            ChannelKind.SCHOOL_ALARM,
+            ChannelKind.KIOSK,
+            ChannelKind.VOICE,
+            ChannelKind.VIDEO,
+            ChannelKind.APP,
+        )
+    ]
     assert order == sorted(order)
     assert priority_for(ChannelKind.APP_SOS) == priority_for(ChannelKind.KIOSK) == Priority.SOS
     assert priority_for(ChannelKind.APP, information_only=True) == Priority.INFO

@@ -48,18 +48,32 @@ class AppNotifier:
 
     async def _send(self, contact: Contact, body: dict[str, Any]) -> None:
         assert contact.citizen is not None
-        await self._broadcast.publish(device_topic(contact.citizen),
-                                      {"report_id": contact.id, **body})
+        await self._broadcast.publish(
+            device_topic(contact.citizen), {"report_id": contact.id, **body}
+        )
 
     async def _reply(self, event: ev.ReplySent) -> None:
         contact = await self._app_contact(event.contact_id)
         if contact is not None:
-            await self._send(contact, {"type": "report.reply", "message_id": event.message_id,
-                                       "text": event.text, "at": event.occurred_at.isoformat()})
+            await self._send(
+                contact,
+                {
+                    "type": "report.reply",
+                    "message_id": event.message_id,
+                    "text": event.text,
+                    "at": event.occurred_at.isoformat(),
+                },
+            )
 
     async def _status(self, event: ev.Event) -> None:
         assert event.key is not None
         contact = await self._app_contact(event.key)
         if contact is not None:
-            await self._send(contact, {"type": "report.status", **citizen_status(contact),
-                                       "at": event.occurred_at.isoformat()})
+            await self._send(
+                contact,
+                {
+                    "type": "report.status",
+                    **citizen_status(contact),
+                    "at": event.occurred_at.isoformat(),
+                },
+            )

@@ -71,8 +71,10 @@ def idempotency_key(value: str | None) -> str | None:
     if value is None:
         return None
     if not IDEMPOTENCY_KEY.match(value):
-        raise Unprocessable("Idempotency-Key must be 1-100 visible ASCII characters",
-                            error_id="invalid_idempotency_key")
+        raise Unprocessable(
+            "Idempotency-Key must be 1-100 visible ASCII characters",
+            error_id="invalid_idempotency_key",
+        )
     return value
 
 
@@ -149,7 +151,10 @@ def report(
             )
         media_type = sniff_photo(photo.data)
         attachment = Attachment(
-            id=new_id(), contact_id="", media_type=media_type, size=len(photo.data),
+            id=new_id(),
+            contact_id="",
+            media_type=media_type,
+            size=len(photo.data),
             sha256=hashlib.sha256(photo.data).hexdigest(),
             filename=(photo.filename or "")[:200] or None,
         )

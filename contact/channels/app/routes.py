@@ -51,8 +51,9 @@ class DeviceThrottle:
         while window and now - window[0] > 60:
             window.popleft()
         if len(window) >= self._limit:
-            raise TooManyRequests("too many reports from this device; wait a minute",
-                                  error_id="rate_limited")
+            raise TooManyRequests(
+                "too many reports from this device; wait a minute", error_id="rate_limited"
+            )
         window.append(now)
 
 
@@ -66,8 +67,9 @@ def _check_key(request: web.Request) -> None:
         raise Unauthorized("missing or wrong X-Api-Key", error_id="bad_api_key")
 
 
-async def _multipart(request: web.Request, max_photo: int) -> tuple[dict[str, Any],
-                                                                    parse.Photo | None]:
+async def _multipart(
+    request: web.Request, max_photo: int
+) -> tuple[dict[str, Any], parse.Photo | None]:
     fields: dict[str, Any] = {}
     photo: parse.Photo | None = None
     reader = await request.multipart()
@@ -81,8 +83,9 @@ async def _multipart(request: web.Request, max_photo: int) -> tuple[dict[str, An
             while chunk := await part.read_chunk(65536):
                 data += chunk
                 if len(data) > max_photo:
-                    raise PayloadTooLarge(f"the photo is larger than {max_photo} bytes",
-                                          error_id="photo_too_large")
+                    raise PayloadTooLarge(
+                        f"the photo is larger than {max_photo} bytes", error_id="photo_too_large"
+                    )
             photo = parse.Photo(bytes(data), part.filename)
         else:
             raw = await part.read(decode=True)
@@ -91,7 +94,9 @@ async def _multipart(request: web.Request, max_photo: int) -> tuple[dict[str, An
             try:
                 fields[part.name] = raw.decode("utf-8")
             except UnicodeDecodeError:
-                raise BadRequest(f"field {part.name} is not UTF-8", error_id="bad_encoding") from None
+                raise BadRequest(
+                    f"field {part.name} is not UTF-8", error_id="bad_encoding"
+                ) from None
     return fields, photo
 
 
@@ -108,15 +113,17 @@ async def post_report(request: web.Request) -> web.Response:
         except ValueError as exc:  # aiohttp's multipart parser on malformed bodies
             raise BadRequest(f"malformed multipart body: {exc}", error_id="bad_multipart") from None
     else:
-        raise UnsupportedMediaType("send application/json or multipart/form-data",
-                                   error_id="unsupported_content_type")
+        raise UnsupportedMediaType(
+            "send application/json or multipart/form-data", error_id="unsupported_content_type"
+        )
     command = parse.report(fields, photo, limits, request.headers.get("Idempotency-Key"))
     assert command.citizen is not None
     request.app[THROTTLE].check(command.citizen)
     registered = await c.bus.execute(command)
     headers = {} if registered.created else {"Idempotent-Replayed": "true"}
-    return web.json_response({"id": registered.contact_id, "status": "queued"}, status=202,
-                             headers=headers)
+    return web.json_response(
+        {"id": registered.contact_id, "status": "queued"}, status=202, headers=headers
+    )
 
 
 async def _own_report(request: web.Request) -> Any:
@@ -137,11 +144,17 @@ async def get_report(request: web.Request) -> web.Response:
     messages = await request.app[CONTAINER].db.contacts.messages(contact.id)
     replies = [
         {"id": m.id, "text": m.text, "at": iso(m.created_at)}
-        for m in messages if m.direction is MessageDirection.OUTBOUND
+        for m in messages
+        if m.direction is MessageDirection.OUTBOUND
     ]
     return web.json_response(
-        {"id": contact.id, **citizen_status(contact), "created_at": iso(contact.created_at),
-         "closed_at": iso(contact.closed_at), "replies": replies},
+        {
+            "id": contact.id,
+            **citizen_status(contact),
+            "created_at": iso(contact.created_at),
+            "closed_at": iso(contact.closed_at),
+            "replies": replies,
+        },
         dumps=_dumps,
     )
 

@@ -1,0 +1,172 @@
+"""Helpers to run a whole center in a test: the real container and aiohttp app on a real
+server port, operators, logged-in browser-like sessions, and app reports."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp.test_utils import TestClient, TestServer
+
+from contact.bootstrap import Container, build
+from contact.config import (
+    AppChannelSettings,
+    DatabaseSettings,
+    RedisSettings,
+    RoutingSettings,
+    Settings,
+)
+from contact.domain.model import Capability, Language, Operator, Role, Skills, new_id
+from contact.http.app import create_app
+from contact.http.auth import hash_password
+
+APP_KEY = "test-app-key-0123456789"
+PASSWORD = "correct horse battery"
+
+
+def make_settings(
+    tmp_path: Path,
+    *,
+    database_url: str | None = None,
+    redis_url: str | None = None,
+    redis_prefix: str = "contact:",
+    **routing: Any,
+) -> Settings:
+    routing_defaults: dict[str, Any] = {"tick_s": 0.02, "wrap_up_s": 0.0}
+    return Settings(
+        data_dir=tmp_path,
+        database=DatabaseSettings(url=database_url or f"sqlite+aiosqlite:///{tmp_path}/c.db"),
+        redis=RedisSettings(url=redis_url, key_prefix=redis_prefix),
+        app=AppChannelSettings(api_keys=APP_KEY),
+        routing=RoutingSettings(**{**routing_defaults, **routing}),
+    )
+
+
+@dataclass
+class Center:
+    container: Container
+    client: TestClient[Any, Any]
+
+    @property
+    def url(self) -> str:
+        return str(self.client.make_url("")).rstrip("/")
+
+    async def add_operator(
+        self,
+        username: str,
+        role: Role = Role.OPERATOR,
+        languages: frozenset[Language] = frozenset(Language),
+        capabilities: frozenset[Capability] = frozenset(Capability),
+    ) -> str:
+        operator = Operator(
+            id=new_id(),
+            username=username,
+            display_name=username.title(),
+            role=role,
+            skills=Skills(languages, capabilities),
+        )
+        await self.container.db.operators.add(operator, hash_password(PASSWORD))
+        return operator.id
+
+    async def browser(self, username: str) -> Browser:
+        """A logged-in cookie session, like an operator's browser."""
+        session = aiohttp.ClientSession(
+            base_url=self.url, cookie_jar=aiohttp.CookieJar(unsafe=True)
+        )
+        browser = Browser(session, username)
+        await browser.login()
+        return browser
+
+    async def report(
+        self,
+        text: str = "Украли велосипед у подъезда",
+        *,
+        device_id: str = "device-0001",
+        key: str | None = None,
+        **fields: Any,
+    ) -> str:
+        headers = {"X-Api-Key": APP_KEY}
+        if key:
+            headers["Idempotency-Key"] = key
+        body = {"text": text, "device_id": device_id, **fields}
+        async with self.client.post("/api/v1/app/reports", json=body, headers=headers) as r:
+            assert r.status == 202, await r.text()
+            return str((await r.json())["id"])
+
+
+@dataclass
+class Browser:
+    session: aiohttp.ClientSession
+    username: str
+    csrf: str = ""
+    operator_id: str = ""
+    ws: aiohttp.ClientWebSocketResponse | None = None
+    received: list[dict[str, Any]] = field(default_factory=list)
+
+    async def login(self, password: str = PASSWORD) -> None:
+        async with self.session.get("/login") as r:
+            page = await r.text()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert token, page
+        async with self.session.post(
+            "/login",
+            data={"username": self.username, "password": password, "csrf_token": token.group(1)},
+            allow_redirects=False,
+        ) as r:
+            assert r.status == 303, await r.text()
+        me = await self.get("/api/v1/me")
+        self.csrf, self.operator_id = me["csrf_token"], me["id"]
+
+    async def get(self, path: str, status: int = 200) -> Any:
+        async with self.session.get(path) as r:
+            assert r.status == status, await r.text()
+            return await r.json()
+
+    async def post(
+        self, path: str, body: Mapping[str, Any] | None = None, status: int = 200
+    ) -> Any:
+        async with self.session.post(
+            path, json=dict(body or {}), headers={"X-CSRF-Token": self.csrf}
+        ) as r:
+            assert r.status == status, await r.text()
+            return await r.json()
+
+    async def ready(self) -> None:
+        await self.post("/api/v1/me/presence", {"presence": "ready"})
+
+    async def connect(self) -> None:
+        self.ws = await self.session.ws_connect("/ws")
+
+    async def next_event(
+        self, type_: str, topic: str | None = None, within_s: float = 5.0
+    ) -> dict[str, Any]:
+        """The next pushed message of this type (earlier ones of other types are kept)."""
+        for i, msg in enumerate(self.received):
+            if msg["data"].get("type") == type_ and (topic is None or msg["topic"] == topic):
+                return self.received.pop(i)
+        assert self.ws is not None
+        async with asyncio.timeout(within_s):
+            while True:
+                msg = await self.ws.receive_json()
+                if msg.get("data", {}).get("type") == type_ and (
+                    topic is None or msg["topic"] == topic
+                ):
+                    return dict(msg)
+                self.received.append(msg)
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+        await self.session.close()
+
+
+async def start_center(settings: Settings) -> Center:
+    container = await build(settings)
+    client: TestClient[Any, Any] = TestClient(TestServer(create_app(container)))
+    await client.start_server()
+    return Center(container, client)
