@@ -170,3 +170,116 @@ async def start_center(settings: Settings) -> Center:
     client: TestClient[Any, Any] = TestClient(TestServer(create_app(container)))
     await client.start_server()
     return Center(container, client)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServeProcess:
+    """`contact serve` as a user runs it: a separate OS process configured by environment."""
+
+    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
+        import os
+
+        self.port = free_port()
+        self.env = {
+            **os.environ,
+            **env,
+            "CONTACT_HTTP_PORT": str(self.port),
+            "CONTACT_APP_API_KEYS": APP_KEY,
+            "CONTACT_LOG_LEVEL": "WARNING",
+        }
+        self.log_path = log_path
+        self.proc: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        import subprocess
+        import sys
+
+        exe = str(Path(sys.executable).with_name("contact"))
+        self._log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [exe, "serve"], env=self.env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+        async with aiohttp.ClientSession() as session:
+            for _ in range(300):
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"contact serve exited: {self.log_path.read_text()}")
+                try:
+                    async with session.get(f"{self.url}/healthz") as r:
+                        if r.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+        raise RuntimeError(f"contact serve did not answer: {self.log_path.read_text()}")
+
+    def kill9(self) -> None:
+        import signal
+
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self._log.close()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait(5)
+            self._log.close()
+
+    def cli(self, *args: str, stdin: str | None = None) -> str:
+        import subprocess
+        import sys
+
+        exe = str(Path(sys.executable).with_name("contact"))
+        done = subprocess.run(
+            [exe, *args],
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return done.stdout
+
+    def add_operator(self, username: str, role: Role = Role.OPERATOR) -> None:
+        self.cli(
+            "operators",
+            "add",
+            username,
+            "--role",
+            role.value,
+            "--password-stdin",
+            stdin=PASSWORD + "\n",
+        )
+
+    async def browser(self, username: str) -> Browser:
+        session = aiohttp.ClientSession(
+            base_url=self.url, cookie_jar=aiohttp.CookieJar(unsafe=True)
+        )
+        browser = Browser(session, username)
+        await browser.login()
+        return browser
+
+    async def report(self, session: aiohttp.ClientSession, text: str, device_id: str) -> str:
+        async with session.post(
+            f"{self.url}/api/v1/app/reports",
+            json={"text": text, "device_id": device_id},
+            headers={"X-Api-Key": APP_KEY},
+        ) as r:
+            assert r.status == 202, await r.text()
+            return str((await r.json())["id"])
