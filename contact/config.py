@@ -7,9 +7,9 @@ CONTACT_HTTP_PORT, CONTACT_DATABASE_URL, CONTACT_REDIS_URL, CONTACT_ROUTING_OFFE
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -97,14 +97,30 @@ class AsteriskSettings(BaseSettings):
     model_config = _section("CONTACT_ASTERISK_")
     ami_host: str = "127.0.0.1"
     ami_port: int = Field(5038, ge=1, le=65535)
-    ami_username: str = "contact"
+    # rendered into manager.conf as a section name: a plain word
+    ami_username: str = Field("contact", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     ami_secret: SecretStr | None = None  # unset: `contact asterisk up` generates one per run dir
     # where `contact asterisk up` keeps the sid root filesystem and the rendered run directory
     cache_dir: Path = Path.home() / ".cache" / "contact"
+    run_dir: Path | None = None  # unset: <cache_dir>/run
+    # native: `asterisk` on PATH; chroot: the sid rootfs in a private mount namespace (root);
+    # loader: the sid rootfs through its own dynamic loader (any user); auto picks in that order
+    launcher: Literal["auto", "native", "chroot", "loader"] = "auto"
+    boot_timeout_s: float = Field(20.0, gt=0)  # start → FullyBooted, or `up` fails
     sip_port: int = Field(5060, ge=1, le=65535)
     http_port: int = Field(8088, ge=1, le=65535)  # Asterisk's own HTTP server: WebSocket SIP
     rtp_start: int = Field(20000, ge=1024, le=65535)
     rtp_end: int = Field(20999, ge=1024, le=65535)
+
+    @model_validator(mode="after")
+    def _rtp_range(self) -> AsteriskSettings:
+        if self.rtp_end <= self.rtp_start:
+            raise ValueError("CONTACT_ASTERISK_RTP_END must be above CONTACT_ASTERISK_RTP_START")
+        return self
+
+    @property
+    def effective_run_dir(self) -> Path:
+        return self.run_dir if self.run_dir is not None else self.cache_dir / "run"
 
 
 class LogSettings(BaseSettings):

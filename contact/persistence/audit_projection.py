@@ -29,13 +29,13 @@ class AuditProjection:
         bus.subscribe(ev.ContactLocated, self._located)
         bus.subscribe(ev.OperatorPresenceChanged, self._presence)
 
-    async def _log(self, actor: str, action: str, subject: str | None,
-                   **details: Any) -> None:
+    async def _log(self, actor: str, action: str, subject: str | None, **details: Any) -> None:
         await self._audit.append(actor, action, subject, details)
 
     async def _received(self, e: ev.ContactReceived) -> None:
-        await self._log(f"citizen:{e.channel.value}", "contact.received", e.contact_id,
-                        priority=int(e.priority))
+        await self._log(
+            f"citizen:{e.channel.value}", "contact.received", e.contact_id, priority=int(e.priority)
+        )
 
     async def _offered(self, e: ev.ContactOffered) -> None:
         # the offer shows the contact's details to this operator
@@ -46,8 +46,9 @@ class AuditProjection:
         await self._log(e.operator_id, action, e.contact_id)
 
     async def _accepted(self, e: ev.ContactAccepted) -> None:
-        await self._log(e.operator_id, "contact.accept", e.contact_id,
-                        waited_s=round(e.waited_s, 3))
+        await self._log(
+            e.operator_id, "contact.accept", e.contact_id, waited_s=round(e.waited_s, 3)
+        )
 
     async def _replied(self, e: ev.ReplySent) -> None:
         await self._log(e.operator_id, "contact.reply", e.contact_id, message_id=e.message_id)
@@ -56,16 +57,21 @@ class AuditProjection:
         await self._log(e.operator_id, "contact.wrap_up", e.contact_id)
 
     async def _closed(self, e: ev.ContactClosed) -> None:
-        await self._log(e.operator_id or "system", "contact.close", e.contact_id,
-                        disposition=e.disposition)
+        await self._log(
+            e.operator_id or "system", "contact.close", e.contact_id, disposition=e.disposition
+        )
 
     async def _abandoned(self, e: ev.ContactAbandoned) -> None:
         await self._log("citizen", "contact.abandoned", e.contact_id, previous=e.previous.value)
 
     async def _located(self, e: ev.ContactLocated) -> None:
-        await self._log("citizen", "contact.located", e.contact_id,
-                        source=e.location.source.value)
+        await self._log("citizen", "contact.located", e.contact_id, source=e.location.source.value)
 
     async def _presence(self, e: ev.OperatorPresenceChanged) -> None:
-        await self._log(e.operator_id, "operator.presence", e.operator_id,
-                        presence=e.presence.value, reason=e.reason)
+        await self._log(
+            e.operator_id,
+            "operator.presence",
+            e.operator_id,
+            presence=e.presence.value,
+            reason=e.reason,
+        )

@@ -206,6 +206,18 @@ async def test_a_forged_row_far_ahead_is_detected(log_db: tuple[SqlDatabase, Pat
     ]
 
 
+async def test_a_forged_head_far_ahead_is_reported_within_bounds(
+    log_db: tuple[SqlDatabase, Path],
+) -> None:
+    db, path = log_db
+    await append_six(db)
+    tamper(path, "UPDATE audit_head SET seq = 1000000000000")
+
+    problems = await db.audit.verify()
+
+    assert problems == [AuditProblem(seq, "deleted") for seq in range(7, 1007)]
+
+
 async def test_a_truncated_tail_is_detected_by_the_head(log_db: tuple[SqlDatabase, Path]) -> None:
     db, path = log_db
     await append_six(db)

@@ -14,7 +14,7 @@ const Contact = (() => {
     }
     const res = await fetch("/api/v1" + path, opts);
     if (res.status === 401) { window.location = "/login"; throw new Error("login"); }
-    const data = res.headers.get("Content-Type", "").includes("json") ? await res.json() : null;
+    const data = (res.headers.get("Content-Type") || "").includes("json") ? await res.json() : null;
     if (!res.ok) { throw new Error((data && data.error && data.error.message) || res.statusText); }
     return data;
   }
@@ -26,10 +26,16 @@ const Contact = (() => {
     const open = () => {
       const proto = location.protocol === "https:" ? "wss:" : "ws:";
       socket = new WebSocket(`${proto}//${location.host}/ws`);
-      socket.onopen = () => { delay = 500; banner.classList.add("hidden"); if (onOpen) onOpen(socket); };
+      socket.onopen = () => {
+        delay = 500;
+        banner.classList.add("hidden");
+        document.body.dataset.connection = "open";
+        if (onOpen) onOpen(socket);
+      };
       socket.onmessage = (ev) => onMessage(JSON.parse(ev.data));
       socket.onclose = () => {
         banner.classList.remove("hidden");
+        document.body.dataset.connection = "closed";
         setTimeout(open, delay);
         delay = Math.min(delay * 2, 10000);
       };

@@ -2,6 +2,8 @@
 "use strict";
 (() => {
   const { api, connect, el, t, waited, renderMeta, renderMessage } = Contact;
+  const me = document.querySelector("[data-operator]").dataset.operator;
+  const title = document.title;
   const queue = new Map();           // contact id -> public contact
   let offer = null;                  // the contact offered to me (with details)
   let current = null;                // the contact I work on
@@ -9,10 +11,18 @@
 
   const $ = (id) => document.getElementById(id);
 
+  function showPresence(presence) {
+    $("presence").textContent = t("ui." + presence);
+    $("presence").dataset.presence = presence;
+  }
+
   function renderQueue() {
     const body = $("queue").querySelector("tbody");
     body.replaceChildren();
-    const rows = [...queue.values()].filter((c) => c.state === "queued" || c.state === "offered");
+    // most urgent first, then the longest waiting (live arrivals would otherwise go last)
+    const rows = [...queue.values()]
+      .filter((c) => c.state === "queued" || c.state === "offered")
+      .sort((a, b) => a.priority - b.priority || Date.parse(a.queued_at) - Date.parse(b.queued_at));
     for (const c of rows) {
       body.append(el("tr", { "data-id": c.id, class: "p" + c.priority },
         el("td", {}, t("priority." + c.priority_name)), el("td", {}, c.channel),
@@ -28,10 +38,16 @@
     const body = $("offer-body");
     body.replaceChildren(el("dl", { id: "offer-meta" }), el("p", { class: "summary" }, contact.summary || ""));
     renderMeta(body.querySelector("dl"), contact);
-    $("offer").classList.remove("hidden");
+    $("offer").className = "offer p" + contact.priority;
+    document.title = `● ${t("ui.offer")} — ${title}`;
+    $("accept").focus();
   }
 
-  function hideOffer() { offer = null; $("offer").classList.add("hidden"); }
+  function hideOffer() {
+    offer = null;
+    $("offer").classList.add("hidden");
+    document.title = title;
+  }
 
   function showCurrent(contact) {
     current = contact;
@@ -39,11 +55,13 @@
     const list = $("messages");
     list.replaceChildren();
     for (const m of contact.messages || []) renderMessage(list, m);
-    $("current").classList.remove("hidden");
+    $("current").className = "current p" + contact.priority;
     if (socket) socket.send({ op: "subscribe", topic: "contact:" + contact.id });
+    $("reply-text").focus();
   }
 
   function onMessage(msg) {
+    if (!msg.topic) return;          // answers to our own subscribe requests
     const data = msg.data;
     if (msg.topic === "queue") {
       queue.set(data.contact.id, data.contact);
@@ -51,7 +69,7 @@
     } else if (msg.topic.startsWith("operator:")) {
       if (data.type === "contact.offered") showOffer(data.contact);
       else if (data.type === "operator.presence_changed") {
-        $("presence").textContent = t("ui." + data.presence);
+        showPresence(data.presence);
         if (data.presence !== "offered" && offer && data.reason) hideOffer();
       }
     } else if (current && msg.topic === "contact:" + current.id && data.message) {
@@ -64,25 +82,37 @@
     queue.clear();
     for (const c of data.contacts) queue.set(c.id, c);
     renderQueue();
+    // an offer pushed while the socket was down (or before the page loaded) is still mine
+    const mine = data.contacts.find((c) => c.state === "offered" && c.operator_id === me);
+    if (mine && (!offer || offer.id !== mine.id)) showOffer(await api("GET", `/contacts/${mine.id}`));
+    else if (!mine && offer) hideOffer();
   }
 
   async function loadMe() {
-    const me = await api("GET", "/me");
-    $("presence").textContent = t("ui." + me.presence);
+    showPresence((await api("GET", "/me")).presence);
   }
 
   $("go-ready").onclick = () => api("POST", "/me/presence", { presence: "ready" }).then(loadMe);
   $("go-away").onclick = () => api("POST", "/me/presence", { presence: "away" }).then(loadMe);
   $("accept").onclick = async () => {
     if (!offer) return;
-    const contact = await api("POST", `/contacts/${offer.id}/accept`);
+    const id = offer.id;
+    let contact;
+    try {
+      contact = await api("POST", `/contacts/${id}/accept`);
+    } catch (err) {                  // the offer expired or went to someone else
+      hideOffer();
+      loadQueue();
+      throw err;
+    }
     hideOffer();
     showCurrent(contact);
   };
   $("decline").onclick = async () => {
     if (!offer) return;
-    await api("POST", `/contacts/${offer.id}/decline`);
+    const id = offer.id;
     hideOffer();
+    await api("POST", `/contacts/${id}/decline`);
   };
   $("reply-form").onsubmit = async (ev) => {
     ev.preventDefault();
@@ -91,6 +121,9 @@
     const m = await api("POST", `/contacts/${current.id}/reply`, { text });
     renderMessage($("messages"), m);
     $("reply-text").value = "";
+  };
+  $("reply-text").onkeydown = (ev) => {  // Ctrl+Enter sends
+    if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) $("reply-form").requestSubmit();
   };
   $("close").onclick = async () => {
     if (!current) return;
