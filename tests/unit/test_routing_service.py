@@ -1,0 +1,214 @@
+"""RoutingService + ContactLifecycle with fakes, the in-process store and a manual clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from contact.bus import MessageBus
+from contact.config import RoutingSettings
+from contact.domain import events as ev
+from contact.domain.commands import Accept, Close, Decline, RegisterContact, SetPresence
+from contact.domain.model import (
+    ChannelKind,
+    ContactState,
+    Language,
+    Operator,
+    Presence,
+    Skills,
+)
+from contact.errors import Conflict
+from contact.ports import AssignmentPolicy
+from contact.routing.lifecycle import ContactLifecycle
+from contact.routing.memory_store import MemoryQueueStore
+from contact.routing.service import RoutingService
+from tests.fakes import FakeContactRepository, FakeOperatorRepository, ManualClock
+
+
+@dataclass
+class Room:
+    bus: MessageBus
+    routing: RoutingService
+    contacts: FakeContactRepository
+    operators: FakeOperatorRepository
+    store: MemoryQueueStore
+    clock: ManualClock
+    events: list[ev.Event]
+
+    def names(self) -> list[str]:
+        return [e.name for e in self.events]
+
+    async def report(self, text: str = "шум", language: Language | None = None) -> str:
+        registered = await self.bus.execute(
+            RegisterContact(
+                channel=ChannelKind.APP, text=text, language=language, citizen="device-1"
+            )
+        )
+        return str(registered.contact_id)
+
+
+def room(*operators: Operator, **settings: float) -> Room:
+    clock = ManualClock()
+    bus = MessageBus()
+    contacts = FakeContactRepository()
+    ops = FakeOperatorRepository(*operators)
+    config = RoutingSettings(**{"wrap_up_s": 30.0, "offer_timeout_s": 15.0, **settings})
+    store = MemoryQueueStore(
+        AssignmentPolicy(
+            offer_timeout_s=config.offer_timeout_s, language_fallback_s=config.language_fallback_s
+        )
+    )
+    routing = RoutingService(
+        store=store, contacts=contacts, operators=ops, bus=bus, settings=config, clock=clock
+    )
+    routing.register(bus)
+    ContactLifecycle(contacts=contacts, routing=routing, bus=bus, clock=clock).register(bus)
+    events: list[ev.Event] = []
+
+    async def record(e: ev.Event) -> None:
+        events.append(e)
+
+    bus.subscribe_all(record)
+    return Room(bus, routing, contacts, ops, store, clock, events)
+
+
+def operator(oid: str, *languages: Language) -> Operator:
+    skills = Skills(languages=frozenset(languages or Language))
+    return Operator(id=oid, username=oid, display_name=oid, skills=skills)
+
+
+async def ready(r: Room, oid: str) -> None:
+    await r.bus.execute(SetPresence(operator_id=oid, presence=Presence.READY))
+
+
+async def test_report_is_offered_accepted_closed_then_wrap_up_ends_by_timer() -> None:
+    r = room(operator("a"))
+    await ready(r, "a")
+    cid = await r.report()
+    await r.routing.tick()
+    assert (await r.contacts.get(cid)).state is ContactState.OFFERED
+    await r.bus.execute(Accept(contact_id=cid, operator_id="a"))
+    await r.bus.execute(Close(contact_id=cid, operator_id="a"))
+    assert r.operators.presence["a"] is Presence.WRAP_UP
+    r.clock.advance(29)
+    await r.routing.tick()
+    assert r.operators.presence["a"] is Presence.WRAP_UP
+    r.clock.advance(2)
+    await r.routing.tick()
+    assert r.operators.presence["a"] is Presence.READY
+    assert r.names()[:4] == [
+        "operator.presence_changed",
+        "contact.received",
+        "message.received",
+        "contact.queued",
+    ]
+    assert "contact.accepted" in r.names() and "contact.closed" in r.names()
+
+
+async def test_missed_offer_goes_back_to_its_place_and_sets_the_operator_away() -> None:
+    r = room(operator("a"), operator("b"))
+    first = await r.report("первый")
+    r.clock.advance(1)
+    second = await r.report("второй")
+    await ready(r, "a")
+    await r.routing.tick()
+    assert [o.contact_id for o in await r.store.offers()] == [first]
+    r.clock.advance(15.1)
+    await r.routing.tick()
+    assert r.operators.presence["a"] is Presence.AWAY
+    expired = [e for e in r.events if isinstance(e, ev.OfferExpired)]
+    assert [(e.contact_id, e.declined) for e in expired] == [(first, False)]
+    assert [e.contact_id for e in await r.store.waiting()] == [first, second]
+    await ready(r, "b")
+    await r.routing.tick()
+    assert (await r.contacts.get(first)).operator_id == "b"
+
+
+async def test_decline_keeps_the_place_and_the_operator_ready() -> None:
+    r = room(operator("a"))
+    cid = await r.report()
+    await ready(r, "a")
+    await r.routing.tick()
+    await r.bus.execute(Decline(contact_id=cid, operator_id="a"))
+    assert r.operators.presence["a"] is Presence.READY
+    assert (await r.contacts.get(cid)).state is ContactState.QUEUED
+    with pytest.raises(Conflict):
+        await r.bus.execute(Decline(contact_id=cid, operator_id="a"))
+
+
+async def test_accepting_someone_elses_offer_is_a_conflict() -> None:
+    r = room(operator("a"), operator("b"))
+    cid = await r.report()
+    await ready(r, "a")
+    await r.routing.tick()
+    with pytest.raises(Conflict):
+        await r.bus.execute(Accept(contact_id=cid, operator_id="b"))
+
+
+async def test_sla_breach_is_raised_once() -> None:
+    r = room()
+    cid = await r.report()
+    r.clock.advance(9)
+    await r.routing.tick()
+    assert "contact.sla_breached" not in r.names()
+    r.clock.advance(2)
+    await r.routing.tick()
+    await r.routing.tick()
+    breaches = [e for e in r.events if isinstance(e, ev.SlaBreached)]
+    assert [(b.contact_id, round(b.waited_s)) for b in breaches] == [(cid, 11)]
+
+
+async def test_rebuild_after_a_restart_restores_order_and_returns_dead_offers() -> None:
+    r = room(operator("a"))
+    ids = []
+    for i in range(3):
+        ids.append(await r.report(f"r{i}"))
+        r.clock.advance(0.001)
+    await ready(r, "a")
+    await r.routing.tick()  # ids[0] offered to a
+    # a new node with an empty store (the old one died), same durable state
+    fresh = MemoryQueueStore(AssignmentPolicy())
+    again = RoutingService(
+        store=fresh,
+        contacts=r.contacts,
+        operators=r.operators,
+        bus=r.bus,
+        settings=RoutingSettings(),
+        clock=r.clock,
+    )
+    r.operators.presence["a"] = Presence.READY
+    await again.rebuild()
+    assert [e.contact_id for e in await fresh.waiting()] == ids
+    assert (await r.contacts.get(ids[0])).state is ContactState.QUEUED
+    assert {s.operator_id for s in await fresh.operators()} == {"a"}
+
+
+async def test_abandon_while_offered_frees_the_operator() -> None:
+    from contact.domain.commands import Abandon
+
+    r = room(operator("a"))
+    cid = await r.report()
+    await ready(r, "a")
+    await r.routing.tick()
+    await r.bus.execute(Abandon(contact_id=cid))
+    assert r.operators.presence["a"] is Presence.READY
+    assert await r.store.offers() == []
+    statuses = {s.operator_id: s.presence for s in await r.store.operators()}
+    assert statuses["a"] is Presence.READY
+
+
+async def test_presence_set_by_the_queue_cannot_be_set_by_hand() -> None:
+    r = room(operator("a"))
+    with pytest.raises(Conflict):
+        await r.bus.execute(SetPresence(operator_id="a", presence=Presence.BUSY))
+
+
+async def test_logout_returns_a_held_offer() -> None:
+    r = room(operator("a"))
+    cid = await r.report()
+    await ready(r, "a")
+    await r.routing.tick()
+    await r.routing.log_out("a")
+    assert [e.contact_id for e in await r.store.waiting()] == [cid]
+    assert r.operators.presence["a"] is Presence.AWAY
