@@ -85,7 +85,7 @@ async def test_report_to_reply_and_close(center: Center) -> None:
 
 @pytest.fixture
 async def quick_offers(tmp_path: Path) -> AsyncIterator[Center]:
-    center = await start_center(make_settings(tmp_path, offer_timeout_s=0.3))
+    center = await start_center(make_settings(tmp_path, offer_timeout_s=1.0))
     yield center
     await center.client.close()
 

@@ -61,11 +61,15 @@ const Contact = (() => {
     return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
   }
 
+  function priorityBadge(contact) {
+    return el("span", { class: "prio p" + contact.priority }, t("priority." + contact.priority_name));
+  }
+
   function renderMeta(dl, contact) {
     dl.replaceChildren();
     const rows = [
       [t("ui.channel"), contact.channel],
-      [t("ui.priority"), t("priority." + contact.priority_name)],
+      [t("ui.priority"), priorityBadge(contact)],
       [t("ui.language"), contact.language || "—"],
       [t("ui.citizen"), contact.citizen || "—"],
       [t("ui.location"), contact.location ? `${contact.location.lat.toFixed(5)}, ${contact.location.lon.toFixed(5)}` +
@@ -81,5 +85,5 @@ const Contact = (() => {
     list.scrollTop = list.scrollHeight;
   }
 
-  return { api, connect, el, t, waited, renderMeta, renderMessage };
+  return { api, connect, el, t, waited, priorityBadge, renderMeta, renderMessage };
 })();

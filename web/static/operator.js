@@ -1,7 +1,7 @@
 // The operator's page: live queue, offers, the contact being worked (messages, reply, close).
 "use strict";
 (() => {
-  const { api, connect, el, t, waited, renderMeta, renderMessage } = Contact;
+  const { api, connect, el, t, waited, priorityBadge, renderMeta, renderMessage } = Contact;
   const me = document.querySelector("[data-operator]").dataset.operator;
   const title = document.title;
   const queue = new Map();           // contact id -> public contact
@@ -25,7 +25,7 @@
       .sort((a, b) => a.priority - b.priority || Date.parse(a.queued_at) - Date.parse(b.queued_at));
     for (const c of rows) {
       body.append(el("tr", { "data-id": c.id, class: "p" + c.priority },
-        el("td", {}, t("priority." + c.priority_name)), el("td", {}, c.channel),
+        el("td", {}, priorityBadge(c)), el("td", {}, c.channel),
         el("td", {}, c.language || "—"), el("td", { class: "wait", "data-since": c.queued_at }, waited(c.queued_at)),
         el("td", {}, c.state === "offered" ? t("ui.offered") : "")));
     }
@@ -89,7 +89,11 @@
   }
 
   async function loadMe() {
-    showPresence((await api("GET", "/me")).presence);
+    const me = await api("GET", "/me");
+    showPresence(me.presence);
+    if (me.presence === "busy" && me.contact_id && !current) {
+      showCurrent(await api("GET", `/contacts/${me.contact_id}`));  // resume after a reload
+    }
   }
 
   $("go-ready").onclick = () => api("POST", "/me/presence", { presence: "ready" }).then(loadMe);

@@ -3,19 +3,45 @@
 (() => {
   const { api, connect, el, t } = Contact;
   const $ = (id) => document.getElementById(id);
+  const names = new Map();           // operator id -> display name, for the event list
+
+  const duration = (s) => (s < 60 ? `${Math.round(s)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
 
   async function refresh() {
     const o = await api("GET", "/supervisor/overview");
     $("sv-waiting").textContent = o.waiting;
-    $("sv-longest").textContent = `${Math.round(o.longest_wait_s)} s`;
+    $("sv-waiting").closest(".tile").classList.toggle("hot", o.waiting > 0);
+    $("sv-offered").textContent = o.offered;
+    $("sv-longest").textContent = duration(o.longest_wait_s);
     $("sv-sla").textContent = o.answered_within_sla_ratio == null ? "—" : `${Math.round(o.answered_within_sla_ratio * 100)} %`;
     $("sv-breaches").textContent = o.sla_breaches;
+    $("sv-breaches").closest(".tile").classList.toggle("alarm", o.sla_breaches > 0);
     const depth = $("sv-depth").querySelector("tbody");
-    depth.replaceChildren(...Object.entries(o.depth).map(([p, n]) => el("tr", {}, el("td", {}, t("priority." + p)), el("td", {}, n))));
+    // the server lists priorities from the most urgent (0) down
+    depth.replaceChildren(...Object.entries(o.depth).map(([name, n], priority) =>
+      el("tr", { class: n ? "p" + priority : "p" + priority + " zero" },
+        el("td", {}, el("span", { class: "prio p" + priority }, t("priority." + name))), el("td", { class: "num" }, n))));
     const ops = $("sv-operators").querySelector("tbody");
+    for (const s of o.operators) names.set(s.operator_id, s.display_name);
+    for (const span of document.querySelectorAll(".op-name")) {
+      span.textContent = names.get(span.dataset.operator) || span.textContent;
+    }
     ops.replaceChildren(...o.operators.map((s) => el("tr", { "data-id": s.operator_id, class: s.presence },
-      el("td", {}, s.display_name), el("td", {}, t("ui." + s.presence)), el("td", {}, Math.round(s.for_s)),
+      el("td", {}, s.display_name),
+      el("td", {}, el("span", { class: "presence", "data-presence": s.presence }, t("ui." + s.presence))),
+      el("td", { class: "num" }, duration(s.for_s)),
       el("td", {}, s.languages.join(", ")))));
+  }
+
+  function describe(d) {
+    if (d.type === "operator.presence_changed") {
+      // the name may only be known after the next refresh: it fills these in
+      const who = el("span", { class: "op-name", "data-operator": d.operator_id }, names.get(d.operator_id) || "…");
+      return [who, `: ${t("ui." + d.presence)}`];
+    }
+    const kind = d.type === "contact.sla_breached" ? t("ui.sla_breach") : d.type;
+    const what = d.contact ? ` · ${t("priority." + d.contact.priority_name)} · ${d.contact.channel}` : "";
+    return [`${kind}${what}${d.waited_s ? ` · ${d.waited_s} s` : ""}`];
   }
 
   function onMessage(msg) {
@@ -23,8 +49,8 @@
     const d = msg.data;
     if (d.type === "contact.sla_breached" || d.type === "operator.presence_changed" || d.type === "contact.offer_expired") {
       const list = $("sv-events");
-      list.prepend(el("li", { class: d.type.replace(/\./g, "-") }, new Date(d.at).toLocaleTimeString(), " ", d.type,
-        d.contact ? " " + d.contact.channel : "", d.waited_s ? ` ${d.waited_s} s` : ""));
+      list.prepend(el("li", { class: d.type.replace(/\./g, "-") },
+        el("time", {}, new Date(d.at).toLocaleTimeString()), " ", ...describe(d)));
       while (list.children.length > 50) list.lastChild.remove();
     }
     scheduled = scheduled || setTimeout(() => { scheduled = null; refresh(); }, 300);

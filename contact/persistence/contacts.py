@@ -1,0 +1,292 @@
+"""Contacts, their messages and attachments."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from contact.domain.model import (
+    Attachment,
+    ChannelKind,
+    Contact,
+    ContactState,
+    Language,
+    Message,
+    MessageDirection,
+    Priority,
+)
+from contact.errors import Conflict, NotFound
+from contact.persistence._mapping import location_columns, to_location
+from contact.persistence.engine import Store
+from contact.persistence.tables import AttachmentBlobRow, AttachmentRow, ContactRow, MessageRow
+
+
+class SqlContactRepository:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def add(
+        self,
+        contact: Contact,
+        message: Message | None = None,
+        attachments: Sequence[tuple[Attachment, bytes]] = (),
+        external_id: str | None = None,
+    ) -> str:
+        _check_parts(contact, message, attachments)
+        try:
+            async with self._store.write() as session:
+                if external_id is not None:
+                    existing = await _id_by_external_id(session, contact.channel, external_id)
+                    if existing is not None:
+                        return existing
+                session.add(ContactRow(id=contact.id, external_id=external_id, **_columns(contact)))
+                await session.flush()  # the parent row first: the others reference it
+                if message is not None:
+                    session.add(_message_row(message))
+                for position, (attachment, _) in enumerate(attachments):
+                    session.add(_attachment_row(attachment, position))
+                await session.flush()
+                for attachment, content in attachments:
+                    session.add(AttachmentBlobRow(attachment_id=attachment.id, content=content))
+        except IntegrityError as error:
+            # Two deliveries of the same intake raced (PostgreSQL lets both pass the look-up
+            # above); the loser's transaction is rolled back and it answers with the winner.
+            if external_id is not None:
+                async with self._store.read() as session:
+                    existing = await _id_by_external_id(session, contact.channel, external_id)
+                if existing is not None:
+                    return existing
+            raise Conflict(
+                "the contact, its message or an attachment already exists",
+                details={"contact_id": contact.id},
+            ) from error
+        return contact.id
+
+    async def get(self, contact_id: str) -> Contact:
+        async with self._store.read() as session:
+            row = await session.get(ContactRow, contact_id)
+        if row is None:
+            raise _not_found(contact_id)
+        return _to_contact(row)
+
+    async def save(self, contact: Contact) -> None:
+        async with self._store.write() as session:
+            row = await session.get(ContactRow, contact.id)
+            if row is None:
+                raise _not_found(contact.id)
+            for name, value in _columns(contact).items():
+                setattr(row, name, value)
+
+    async def find_by_external_id(self, channel: ChannelKind, external_id: str) -> Contact | None:
+        async with self._store.read() as session:
+            row = (
+                await session.exec(
+                    select(ContactRow).where(
+                        ContactRow.channel == channel.value,
+                        ContactRow.external_id == external_id,
+                    )
+                )
+            ).first()
+        return None if row is None else _to_contact(row)
+
+    async def in_states(self, states: frozenset[ContactState]) -> list[Contact]:
+        if not states:
+            return []
+        # Contacts never queued (NEW) follow the queued ones; both backends order NULLs alike.
+        statement = (
+            select(ContactRow)
+            .where(col(ContactRow.state).in_(sorted(s.value for s in states)))
+            .order_by(
+                col(ContactRow.queued_at).asc().nulls_last(),
+                col(ContactRow.created_at).asc(),
+                col(ContactRow.id).asc(),
+            )
+        )
+        async with self._store.read() as session:
+            rows = (await session.exec(statement)).all()
+        return [_to_contact(row) for row in rows]
+
+    async def recent(self, limit: int = 100) -> list[Contact]:
+        statement = (
+            select(ContactRow)
+            .order_by(col(ContactRow.created_at).desc(), col(ContactRow.id).desc())
+            .limit(limit)
+        )
+        async with self._store.read() as session:
+            rows = (await session.exec(statement)).all()
+        return [_to_contact(row) for row in rows]
+
+    async def add_message(self, message: Message) -> None:
+        """Store a message; a redelivery (same channel message id) is stored once."""
+        try:
+            async with self._store.write() as session:
+                session.add(_message_row(message))
+        except IntegrityError as error:
+            async with self._store.read() as session:
+                if message.external_id is not None:
+                    duplicate = (
+                        await session.exec(
+                            select(MessageRow.id).where(
+                                MessageRow.contact_id == message.contact_id,
+                                MessageRow.external_id == message.external_id,
+                            )
+                        )
+                    ).first()
+                    if duplicate is not None:
+                        return
+                if await session.get(ContactRow, message.contact_id) is None:
+                    raise _not_found(message.contact_id) from error
+            raise Conflict(
+                "the message already exists", details={"message_id": message.id}
+            ) from error
+
+    async def messages(self, contact_id: str) -> list[Message]:
+        statement = (
+            select(MessageRow)
+            .where(MessageRow.contact_id == contact_id)
+            .order_by(col(MessageRow.created_at).asc(), col(MessageRow.id).asc())
+        )
+        async with self._store.read() as session:
+            rows = (await session.exec(statement)).all()
+        return [_to_message(row) for row in rows]
+
+    async def attachments(self, contact_id: str) -> list[Attachment]:
+        statement = (
+            select(AttachmentRow)
+            .where(AttachmentRow.contact_id == contact_id)
+            .order_by(col(AttachmentRow.position).asc(), col(AttachmentRow.id).asc())
+        )
+        async with self._store.read() as session:
+            rows = (await session.exec(statement)).all()
+        return [_to_attachment(row) for row in rows]
+
+    async def attachment_content(self, attachment_id: str) -> tuple[Attachment, bytes]:
+        statement = select(AttachmentRow, AttachmentBlobRow).where(
+            AttachmentRow.id == attachment_id,
+            AttachmentBlobRow.attachment_id == AttachmentRow.id,
+        )
+        async with self._store.read() as session:
+            found = (await session.exec(statement)).first()
+        if found is None:
+            raise NotFound(
+                f"attachment {attachment_id} not found", details={"attachment_id": attachment_id}
+            )
+        row, blob = found
+        return _to_attachment(row), blob.content
+
+
+def _check_parts(
+    contact: Contact, message: Message | None, attachments: Sequence[tuple[Attachment, bytes]]
+) -> None:
+    # a part filed under another contact would be a silent mix-up of two emergencies
+    if message is not None and message.contact_id != contact.id:
+        raise ValueError(f"message {message.id} belongs to {message.contact_id}, not {contact.id}")
+    for attachment, _ in attachments:
+        if attachment.contact_id != contact.id:
+            raise ValueError(
+                f"attachment {attachment.id} belongs to {attachment.contact_id}, not {contact.id}"
+            )
+
+
+async def _id_by_external_id(
+    session: AsyncSession, channel: ChannelKind, external_id: str
+) -> str | None:
+    statement = select(ContactRow.id).where(
+        ContactRow.channel == channel.value, ContactRow.external_id == external_id
+    )
+    return (await session.exec(statement)).first()
+
+
+def _not_found(contact_id: str) -> NotFound:
+    return NotFound(f"contact {contact_id} not found", details={"contact_id": contact_id})
+
+
+def _columns(contact: Contact) -> dict[str, Any]:
+    """Every column `save` may change (all but id, external_id)."""
+    return {
+        "channel": contact.channel.value,
+        "state": contact.state.value,
+        "priority": int(contact.priority),
+        "language": contact.language.value if contact.language is not None else None,
+        "citizen": contact.citizen,
+        **location_columns(contact.location),
+        "summary": contact.summary,
+        "incident_id": contact.incident_id,
+        "operator_id": contact.operator_id,
+        "created_at": contact.created_at,
+        "queued_at": contact.queued_at,
+        "answered_at": contact.answered_at,
+        "closed_at": contact.closed_at,
+        "disposition": contact.disposition,
+    }
+
+
+def _to_contact(row: ContactRow) -> Contact:
+    return Contact(
+        id=row.id,
+        channel=ChannelKind(row.channel),
+        priority=Priority(row.priority),
+        created_at=row.created_at,
+        state=ContactState(row.state),
+        language=Language(row.language) if row.language is not None else None,
+        citizen=row.citizen,
+        location=to_location(row.lat, row.lon, row.accuracy_m, row.location_source, row.address),
+        summary=row.summary,
+        incident_id=row.incident_id,
+        operator_id=row.operator_id,
+        queued_at=row.queued_at,
+        answered_at=row.answered_at,
+        closed_at=row.closed_at,
+        disposition=row.disposition,
+    )
+
+
+def _message_row(message: Message) -> MessageRow:
+    return MessageRow(
+        id=message.id,
+        contact_id=message.contact_id,
+        direction=message.direction.value,
+        text=message.text,
+        author=message.author,
+        external_id=message.external_id,
+        created_at=message.created_at,
+    )
+
+
+def _to_message(row: MessageRow) -> Message:
+    return Message(
+        id=row.id,
+        contact_id=row.contact_id,
+        direction=MessageDirection(row.direction),
+        text=row.text,
+        created_at=row.created_at,
+        author=row.author,
+        external_id=row.external_id,
+    )
+
+
+def _attachment_row(attachment: Attachment, position: int) -> AttachmentRow:
+    return AttachmentRow(
+        id=attachment.id,
+        contact_id=attachment.contact_id,
+        media_type=attachment.media_type,
+        size=attachment.size,
+        sha256=attachment.sha256,
+        filename=attachment.filename,
+        position=position,
+    )
+
+
+def _to_attachment(row: AttachmentRow) -> Attachment:
+    return Attachment(
+        id=row.id,
+        contact_id=row.contact_id,
+        media_type=row.media_type,
+        size=row.size,
+        sha256=row.sha256,
+        filename=row.filename,
+    )

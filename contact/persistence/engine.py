@@ -1,0 +1,172 @@
+"""The async engine and the transactions repositories run in.
+
+The only module that knows SQLite from PostgreSQL, and the edge where the driver's failures
+to reach the database become `Unavailable`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, exc, text
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import Pool
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from contact.config import DatabaseSettings
+from contact.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 5.0
+PING_TIMEOUT_S = 5.0
+
+# Execution option asking the SQLite BEGIN hook for BEGIN IMMEDIATE (see _sqlite_begin).
+BEGIN_IMMEDIATE = "contact_begin_immediate"
+
+# An intake acknowledged to a citizen must survive a power cut: WAL + synchronous=FULL fsyncs
+# every commit. busy_timeout lets writers from other connections/processes queue, not fail.
+SQLITE_PRAGMAS = (
+    "PRAGMA busy_timeout=5000",  # first: switching to WAL may have to wait for a lock
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=FULL",
+    "PRAGMA foreign_keys=ON",
+)
+
+# PostgreSQL SQLSTATE classes meaning "the database cannot be used now", not "bad request":
+# connection exception, invalid authorization, invalid catalog (no such database),
+# insufficient resources, operator intervention (shutdown, starting up), system error.
+_UNAVAILABLE_SQLSTATE_CLASSES = frozenset({"08", "28", "3D", "53", "57", "58"})
+
+
+def create_engine(
+    settings: DatabaseSettings, *, poolclass: type[Pool] | None = None
+) -> AsyncEngine:
+    url = make_url(settings.url)
+    kwargs: dict[str, Any] = {"echo": settings.echo}
+    if poolclass is not None:
+        kwargs["poolclass"] = poolclass
+    if url.get_backend_name() == "sqlite":
+        with translate_errors():  # a directory we may not create is a database we cannot use
+            _ensure_parent_dir(url)
+        engine = create_async_engine(url, **kwargs)
+        event.listen(engine.sync_engine, "connect", _sqlite_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+        return engine
+    if url.get_driver_name() == "asyncpg":
+        # fail fast (→ Unavailable) instead of hanging a request on an unreachable host
+        kwargs["connect_args"] = {"timeout": CONNECT_TIMEOUT_S}
+    # a PostgreSQL restart leaves dead pooled connections; check them out only when alive
+    return create_async_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _ensure_parent_dir(url: URL) -> None:
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Take BEGIN away from the driver: it would defer it and cannot emit BEGIN IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+    finally:
+        cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    # A write transaction takes the write lock up front (waiting up to busy_timeout). A deferred
+    # one that reads first fails at once with SQLITE_BUSY when another connection wrote since.
+    immediate = conn.get_execution_options().get(BEGIN_IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """True when `error` means the database cannot be reached or used right now."""
+    if isinstance(error, OSError | exc.TimeoutError | exc.InterfaceError | exc.OperationalError):
+        return True
+    if isinstance(error, exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        sqlstate = getattr(error.orig, "sqlstate", None)
+        return isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+    return False
+
+
+def _describe(error: BaseException) -> str:
+    # the driver's own message only: str() of a SQLAlchemy error carries SQL and parameters,
+    # which may hold a citizen's data
+    cause = error.orig if isinstance(error, exc.DBAPIError) else error
+    return f"{type(cause).__name__}: {cause}"
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:
+        if (
+            type(error) is exc.StatementError
+            and isinstance(error.orig, ValueError | TypeError)
+            and error.orig is not None
+        ):
+            # a value refused while binding (a naive datetime): a caller's bug, raised as what
+            # it is, without the statement's parameters, which may hold a citizen's data
+            raise error.orig from None
+        if is_unavailable(error):
+            raise Unavailable(
+                "the database is unavailable", details={"cause": _describe(error)}
+            ) from error
+        raise
+
+
+class Store:
+    """Transactions for the repositories. Each unit of work is one transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        self._reader = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+        self._writer = async_sessionmaker(
+            engine,
+            class_=AsyncSession,
+            expire_on_commit=False,
+            execution_options={BEGIN_IMMEDIATE: True},
+        )
+
+    @asynccontextmanager
+    async def read(self, *, snapshot: bool = False) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction. `snapshot`: every statement sees the same state (SQLite's
+        read transactions already do; PostgreSQL needs REPEATABLE READ)."""
+        with translate_errors():
+            async with self._reader() as session, session.begin():
+                if snapshot and not self.is_sqlite:
+                    await session.connection(
+                        execution_options={"isolation_level": "REPEATABLE READ"}
+                    )
+                yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A transaction committed when the block ends, rolled back when it raises."""
+        with translate_errors():
+            async with self._writer() as session, session.begin():
+                yield session
+
+    async def ping(self) -> None:
+        with translate_errors():
+            async with asyncio.timeout(PING_TIMEOUT_S), self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+    async def close(self) -> None:
+        await self.engine.dispose()
