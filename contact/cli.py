@@ -55,12 +55,9 @@ def _parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="check the hash chain; exit 1 on any problem")
     sub.add_parser("config", help="print the effective configuration (secrets masked)")
-    try:
-        from contact.telephony.cli import add_commands
-    except ImportError:  # telephony not installed in this build
-        pass
-    else:
-        add_commands(sub)
+    from contact.telephony.cli import add_commands
+
+    add_commands(sub)
     return parser
 
 
@@ -68,9 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = load_settings()
     setup_logging(settings.log)
-    handler = getattr(args, "handler", None)
-    if handler is not None:  # subcommands added by other packages (telephony)
-        return int(handler(args, settings) or 0)
+    func = getattr(args, "func", None)
+    if func is not None:  # subcommands added by other packages (telephony)
+        return int(func(args) or 0)
     if args.command == "serve":
         serve(settings)
         return 0

@@ -1,0 +1,1 @@
+"""Asterisk: the local runner, AMI client, call control, dialplan contract."""
