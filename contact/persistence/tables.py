@@ -225,3 +225,13 @@ __all__ = [
     "UtcDateTime",
     "metadata",
 ]
+
+# Tables of later capabilities live in their own modules; importing them here registers them
+# on `metadata`, so Alembic and the schema test see the whole schema.
+from contact.persistence import (  # noqa: E402 - they subclass Base, defined above
+    tables_channels,
+    tables_dispatch,
+    tables_telephony,
+)
+
+__all__ += ["tables_channels", "tables_dispatch", "tables_telephony"]
