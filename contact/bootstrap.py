@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from contact.broadcast import MemoryBroadcast, RedisBroadcast
 from contact.bus import MessageBus
@@ -105,12 +107,14 @@ async def build(
             socket_timeout=settings.redis.socket_timeout_s,
             socket_connect_timeout=settings.redis.socket_timeout_s,
             health_check_interval=5,
+            # fail fast to Unavailable: intake is durable without Redis, waiting is not useful
+            retry=Retry(NoBackoff(), 1),
         )
         keys = RedisKeys(settings.redis.key_prefix)
-        store = RedisQueueStore(client, keys, policy)
+        store = RedisQueueStore(client, keys, policy, clock=clock)
         broadcast = RedisBroadcast(client, keys)
     else:
-        store = MemoryQueueStore(policy)
+        store = MemoryQueueStore(policy, clock=clock)
         broadcast = MemoryBroadcast()
     routing = RoutingService(
         store=store,

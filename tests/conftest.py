@@ -78,16 +78,6 @@ def sqlite_url(tmp_path: object) -> str:
 
 
 @pytest.fixture
-async def no_tasks_left() -> AsyncIterator[None]:
-    """Fails a test that leaves background tasks running (every start has a stop)."""
-    before = asyncio.all_tasks()
-    yield
-    await asyncio.sleep(0)
-    leaked = [t for t in asyncio.all_tasks() - before if not t.done()]
-    assert not leaked, f"tasks left running: {leaked}"
-
-
-@pytest.fixture
 async def center(tmp_path: object) -> AsyncIterator[object]:
     """A whole center on embedded defaults (SQLite file, in-process queue) on a real port."""
     from pathlib import Path

@@ -159,6 +159,12 @@ class Browser:
                     return dict(msg)
                 self.received.append(msg)
 
+    async def next_offer(self, within_s: float = 5.0) -> dict[str, Any]:
+        """The next offer made to this operator (not the public one on the queue topic)."""
+        return await self.next_event(
+            "contact.offered", f"operator:{self.operator_id}", within_s=within_s
+        )
+
     async def close(self) -> None:
         if self.ws is not None:
             await self.ws.close()

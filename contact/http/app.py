@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from contact.bootstrap import Container
-from contact.channels.app import routes as app_channel
+from contact.channels.registry import enabled_channels
 from contact.domain.model import Role
 from contact.errors import Forbidden, NotFound
 from contact.http import api, health, openapi, pages
@@ -78,10 +78,14 @@ def create_app(container: Container, *, manage_container: bool = True) -> web.Ap
     container.broadcast.listen(app[HUB].deliver)
     health.setup(app)
     api.setup(app)
-    app_channel.setup(app)
+    channel_paths: dict[str, Any] = {}
+    for channel in enabled_channels(container.settings):
+        if channel.routes is not None:
+            channel.routes(app)
+        channel_paths.update(channel.openapi)
     pages.setup(app)
     app.router.add_get("/ws", operator_ws)
-    openapi.setup(app)
+    openapi.setup(app, channel_paths)
 
     if manage_container:
 

@@ -3,6 +3,7 @@ serves is described here and that the document is valid."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -10,14 +11,14 @@ from aiohttp import web
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
-def _err(*codes: int) -> dict[str, Any]:
+def error_responses(*codes: int) -> dict[str, Any]:
     return {
         str(code): {"description": "error", "content": {"application/json": {"schema": ERROR}}}
         for code in codes
     }
 
 
-def _json(schema: dict[str, Any], description: str = "ok") -> dict[str, Any]:
+def json_content(schema: dict[str, Any], description: str = "ok") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
@@ -26,32 +27,9 @@ CONTACT_ID = {"name": "contact_id", "in": "path", "required": True, "schema": {"
 SESSION: list[dict[str, list[str]]] = [{"session": []}]
 APP_KEY: list[dict[str, list[str]]] = [{"appKey": []}]
 CSRF = {"name": "X-CSRF-Token", "in": "header", "required": True, "schema": {"type": "string"}}
-DEVICE = {"name": "X-Device-Id", "in": "header", "required": True, "schema": {"type": "string"}}
-
-REPORT_FIELDS: dict[str, Any] = {
-    "type": "object",
-    "required": ["text", "device_id"],
-    "properties": {
-        "text": {"type": "string", "maxLength": 4000},
-        "device_id": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$"},
-        "language": {"type": "string", "enum": ["kk", "ru"]},
-        "kind": {"type": "string", "enum": ["report", "info"]},
-        "lat": {"type": "number"},
-        "lon": {"type": "number"},
-        "accuracy_m": {"type": "number"},
-        "location": {
-            "type": "object",
-            "properties": {
-                "lat": {"type": "number"},
-                "lon": {"type": "number"},
-                "accuracy_m": {"type": "number"},
-            },
-        },
-    },
-}
 
 
-def _op(
+def operation(
     summary: str,
     responses: dict[str, Any],
     *,
@@ -72,18 +50,18 @@ def _op(
     return op
 
 
-def document() -> dict[str, Any]:
+def document(channel_paths: Mapping[str, Any] | None = None) -> dict[str, Any]:
     post_op = {"security": SESSION, "parameters": [CONTACT_ID, CSRF]}
     paths: dict[str, Any] = {
         "/healthz": {
-            "get": _op(
+            "get": operation(
                 "State of each component",
-                {"200": _json(OBJ, "up or degraded"), "503": _json(OBJ, "down")},
+                {"200": json_content(OBJ, "up or degraded"), "503": json_content(OBJ, "down")},
                 tags=["ops"],
             )
         },
         "/metrics": {
-            "get": _op(
+            "get": operation(
                 "Prometheus metrics",
                 {
                     "200": {
@@ -94,93 +72,21 @@ def document() -> dict[str, Any]:
                 tags=["ops"],
             )
         },
-        "/api/v1/openapi.json": {"get": _op("This document", {"200": _json(OBJ)}, tags=["ops"])},
-        "/api/v1/app/reports": {
-            "post": _op(
-                "A citizen's report; answered after it is stored",
-                {
-                    "202": _json(
-                        {
-                            "type": "object",
-                            "properties": {"id": {"type": "string"}, "status": {"type": "string"}},
-                        },
-                        "stored and queued",
-                    ),
-                    **_err(400, 401, 413, 415, 422, 429, 503),
-                },
-                security=APP_KEY,
-                parameters=[
-                    {
-                        "name": "Idempotency-Key",
-                        "in": "header",
-                        "required": False,
-                        "schema": {"type": "string", "maxLength": 100},
-                    }
-                ],
-                body={
-                    "application/json": {"schema": REPORT_FIELDS},
-                    "multipart/form-data": {
-                        "schema": {
-                            **REPORT_FIELDS,
-                            "properties": {
-                                **REPORT_FIELDS["properties"],
-                                "photo": {
-                                    "type": "string",
-                                    "format": "binary",
-                                    "description": "JPEG, PNG, WebP or HEIC, at most 5 MB",
-                                },
-                            },
-                        }
-                    },
-                },
-                tags=["citizen app"],
-            )
-        },
-        "/api/v1/app/reports/{report_id}": {
-            "get": _op(
-                "A report's status and the operator's replies",
-                {"200": _json(OBJ), **_err(401, 404, 422, 503)},
-                security=APP_KEY,
-                parameters=[
-                    {
-                        "name": "report_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    },
-                    DEVICE,
-                ],
-                tags=["citizen app"],
-            )
-        },
-        "/api/v1/app/ws": {
-            "get": _op(
-                "WebSocket: replies and status changes of this device's reports",
-                {"101": {"description": "switching protocols"}, **_err(401, 422)},
-                security=APP_KEY,
-                parameters=[
-                    {
-                        "name": "device_id",
-                        "in": "query",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
-                tags=["citizen app"],
-            )
+        "/api/v1/openapi.json": {
+            "get": operation("This document", {"200": json_content(OBJ)}, tags=["ops"])
         },
         "/api/v1/me": {
-            "get": _op(
+            "get": operation(
                 "The logged-in operator",
-                {"200": _json(OBJ), **_err(401)},
+                {"200": json_content(OBJ), **error_responses(401)},
                 security=SESSION,
                 tags=["operators"],
             )
         },
         "/api/v1/me/presence": {
-            "post": _op(
+            "post": operation(
                 "Go ready or away",
-                {"200": _json(OBJ), **_err(401, 403, 409, 415, 422)},
+                {"200": json_content(OBJ), **error_responses(401, 403, 409, 415, 422)},
                 security=SESSION,
                 parameters=[CSRF],
                 body={
@@ -197,31 +103,31 @@ def document() -> dict[str, Any]:
             )
         },
         "/api/v1/queue": {
-            "get": _op(
+            "get": operation(
                 "Waiting contacts in queue order (no citizen data)",
-                {"200": _json(OBJ), **_err(401)},
+                {"200": json_content(OBJ), **error_responses(401)},
                 security=SESSION,
                 tags=["operators"],
             )
         },
         "/api/v1/contacts/{contact_id}": {
-            "get": _op(
+            "get": operation(
                 "A contact with messages and attachments (audited)",
-                {"200": _json(OBJ), **_err(401, 403, 404)},
+                {"200": json_content(OBJ), **error_responses(401, 403, 404)},
                 security=SESSION,
                 parameters=[CONTACT_ID],
                 tags=["operators"],
             )
         },
         "/api/v1/contacts/{contact_id}/attachments/{attachment_id}": {
-            "get": _op(
+            "get": operation(
                 "An attachment's bytes (audited)",
                 {
                     "200": {
                         "description": "the file",
                         "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}},
                     },
-                    **_err(401, 403, 404),
+                    **error_responses(401, 403, 404),
                 },
                 security=SESSION,
                 parameters=[
@@ -238,9 +144,9 @@ def document() -> dict[str, Any]:
         },
         "/api/v1/contacts/{contact_id}/accept": {
             "post": {
-                **_op(
+                **operation(
                     "Accept the contact offered to me",
-                    {"200": _json(OBJ), **_err(401, 403, 404, 409)},
+                    {"200": json_content(OBJ), **error_responses(401, 403, 404, 409)},
                     tags=["operators"],
                 ),
                 **post_op,
@@ -248,9 +154,9 @@ def document() -> dict[str, Any]:
         },
         "/api/v1/contacts/{contact_id}/decline": {
             "post": {
-                **_op(
+                **operation(
                     "Pass on the offer; the contact keeps its place",
-                    {"200": _json(OBJ), **_err(401, 403, 404, 409)},
+                    {"200": json_content(OBJ), **error_responses(401, 403, 404, 409)},
                     tags=["operators"],
                 ),
                 **post_op,
@@ -258,9 +164,9 @@ def document() -> dict[str, Any]:
         },
         "/api/v1/contacts/{contact_id}/reply": {
             "post": {
-                **_op(
+                **operation(
                     "Reply to the citizen",
-                    {"201": _json(OBJ), **_err(401, 403, 404, 409, 415, 422)},
+                    {"201": json_content(OBJ), **error_responses(401, 403, 404, 409, 415, 422)},
                     body={
                         "application/json": {
                             "schema": {
@@ -277,9 +183,9 @@ def document() -> dict[str, Any]:
         },
         "/api/v1/contacts/{contact_id}/close": {
             "post": {
-                **_op(
+                **operation(
                     "Close (or wrap up) the contact",
-                    {"200": _json(OBJ), **_err(401, 403, 404, 409, 415, 422)},
+                    {"200": json_content(OBJ), **error_responses(401, 403, 404, 409, 415, 422)},
                     body={
                         "application/json": {
                             "schema": {
@@ -297,24 +203,24 @@ def document() -> dict[str, Any]:
             }
         },
         "/api/v1/supervisor/overview": {
-            "get": _op(
+            "get": operation(
                 "Depth by priority, waits, operators, answer share",
-                {"200": _json(OBJ), **_err(401, 403)},
+                {"200": json_content(OBJ), **error_responses(401, 403)},
                 security=SESSION,
                 tags=["supervisors"],
             )
         },
         "/ws": {
-            "get": _op(
+            "get": operation(
                 "Operator WebSocket (topics queue, operator:<id>, supervisor, contact:<id>)",
-                {"101": {"description": "switching protocols"}, **_err(401, 403)},
+                {"101": {"description": "switching protocols"}, **error_responses(401, 403)},
                 security=SESSION,
                 tags=["operators"],
             )
         },
         "/login": {
-            "get": _op("Login page", {"200": {"description": "HTML"}}, tags=["pages"]),
-            "post": _op(
+            "get": operation("Login page", {"200": {"description": "HTML"}}, tags=["pages"]),
+            "post": operation(
                 "Log in (form with the double-submit CSRF token)",
                 {
                     "303": {"description": "to the queue"},
@@ -326,12 +232,12 @@ def document() -> dict[str, Any]:
             ),
         },
         "/logout": {
-            "post": _op(
+            "post": operation(
                 "Log out", {"303": {"description": "to login"}}, security=SESSION, tags=["pages"]
             )
         },
         "/": {
-            "get": _op(
+            "get": operation(
                 "Operator page",
                 {"200": {"description": "HTML"}, "303": {"description": "to login"}},
                 security=SESSION,
@@ -339,7 +245,7 @@ def document() -> dict[str, Any]:
             )
         },
         "/contacts/{contact_id}": {
-            "get": _op(
+            "get": operation(
                 "A contact's page",
                 {"200": {"description": "HTML"}},
                 security=SESSION,
@@ -348,7 +254,7 @@ def document() -> dict[str, Any]:
             )
         },
         "/supervisor": {
-            "get": _op(
+            "get": operation(
                 "Supervisor page",
                 {"200": {"description": "HTML"}, "403": {"description": "role"}},
                 security=SESSION,
@@ -356,6 +262,7 @@ def document() -> dict[str, Any]:
             )
         },
     }
+    paths.update(channel_paths or {})
     return {
         "openapi": "3.1.0",
         "info": {
@@ -390,9 +297,13 @@ def document() -> dict[str, Any]:
     }
 
 
+OPENAPI_DOC: web.AppKey[dict[str, Any]] = web.AppKey("openapi_doc", dict)
+
+
 async def openapi_json(request: web.Request) -> web.Response:
-    return web.json_response(document())
+    return web.json_response(request.app[OPENAPI_DOC])
 
 
-def setup(app: web.Application) -> None:
+def setup(app: web.Application, channel_paths: Mapping[str, Any]) -> None:
+    app[OPENAPI_DOC] = document(channel_paths)
     app.router.add_get("/api/v1/openapi.json", openapi_json)

@@ -48,7 +48,7 @@ async def work_queue(op: Browser, n: int) -> list[str]:
     offered: list[str] = []
     await op.ready()
     for _ in range(n):
-        offer = await op.next_event("contact.offered", f"operator:{op.operator_id}", within_s=10)
+        offer = await op.next_offer(within_s=10)
         contact_id = offer["data"]["contact"]["id"]
         offered.append(contact_id)
         await op.post(f"/api/v1/contacts/{contact_id}/accept")

@@ -38,7 +38,7 @@ async def test_report_to_reply_and_close(center: Center) -> None:
         queued = await op.next_event("contact.queued", "queue")
         assert queued["data"]["contact"]["id"] == report_id
         assert "summary" not in queued["data"]["contact"]  # no citizen data on the queue topic
-        offer = await op.next_event("contact.offered", f"operator:{op.operator_id}")
+        offer = await op.next_offer()
         assert offer["data"]["contact"]["summary"] == "Во дворе драка"
         assert offer["data"]["contact"]["location"]["lat"] == 43.238
 
@@ -101,16 +101,16 @@ async def test_offer_timeout_moves_on_to_the_next_operator(quick_offers: Center)
         await op.ready()
         await asyncio.sleep(0.01)  # a is idle longer than b
     report_id = await center.report()
-    first = await a.next_event("contact.offered")
+    first = await a.next_offer()
     assert first["data"]["contact"]["id"] == report_id
-    second = await b.next_event("contact.offered", within_s=3)
+    second = await b.next_offer(within_s=3)
     assert second["data"]["contact"]["id"] == report_id
+    await b.post(f"/api/v1/contacts/{report_id}/accept")  # before b's own offer can lapse
     away = await a.next_event("operator.presence_changed")
     while away["data"]["presence"] != "away":
         away = await a.next_event("operator.presence_changed")
     assert away["data"]["reason"] == "missed_offer"
     await a.post(f"/api/v1/contacts/{report_id}/accept", status=409)
-    await b.post(f"/api/v1/contacts/{report_id}/accept")
     for op in (a, b):
         await op.close()
 
@@ -125,7 +125,7 @@ async def test_language_skill_routing(center: Center) -> None:
         await op.ready()
     await asyncio.sleep(0.05)
     kk_report = await center.report("Көмек керек", language="kk", device_id="device-kk-01")
-    offer = await kk.next_event("contact.offered")
+    offer = await kk.next_offer()
     assert offer["data"]["contact"]["id"] == kk_report
     for op in (ru, kk):
         await op.close()

@@ -1,0 +1,36 @@
+"""The one list of intake channels. Each channel package exposes `PLUGIN`; config switches it
+on. Bootstrap calls `install` (bus subscriptions, background services), the HTTP app calls
+`routes`, and the OpenAPI document merges every enabled channel's `openapi` paths."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from contact.config import Settings
+
+if TYPE_CHECKING:
+    from contact.bootstrap import Container
+
+
+@dataclass(frozen=True)
+class ChannelPlugin:
+    name: str
+    enabled: Callable[[Settings], bool]
+    install: Callable[[Container], None] | None = None
+    routes: Callable[[web.Application], None] | None = None
+    openapi: Mapping[str, Any] = field(default_factory=dict)  # OpenAPI `paths` entries
+
+
+def all_channels() -> tuple[ChannelPlugin, ...]:
+    # imported here: channel packages import the HTTP layer, which imports bootstrap
+    from contact.channels.app import PLUGIN as APP
+
+    return (APP,)
+
+
+def enabled_channels(settings: Settings) -> tuple[ChannelPlugin, ...]:
+    return tuple(p for p in all_channels() if p.enabled(settings))
