@@ -23,7 +23,7 @@ from contact.config import Settings
 from contact.metrics import Metrics
 from contact.persistence.database import SqlDatabase
 from contact.persistence.migrate import schema_status, upgrade
-from contact.ports import AssignmentPolicy, Broadcast, QueueStore
+from contact.ports import AssignmentPolicy, BackgroundService, Broadcast, QueueStore
 from contact.redis_keys import RedisKeys
 from contact.routing.lifecycle import ContactLifecycle
 from contact.routing.memory_store import MemoryQueueStore
@@ -46,17 +46,24 @@ class Container:
     metrics: Metrics
     redis: aioredis.Redis | None
     clock: Callable[[], float] = time.time
-    # started/stopped in order by start()/stop(); projections register here too
+    # background services of plugins (AMI client, Telegram polling …): started after routing
+    # in order, stopped before it in reverse order
+    services: list[BackgroundService] = field(default_factory=list)
+    # what plugins share with their routes (their clients, registries), by plugin name
     extras: dict[str, Any] = field(default_factory=dict)
     _started: bool = False
 
     async def start(self) -> None:
         await self.broadcast.start()
         await self.routing.start()
+        for service in self.services:
+            await service.start()
         self._started = True
 
     async def stop(self) -> None:
         if self._started:
+            for service in reversed(self.services):
+                await service.stop()
             await self.routing.stop()
             await self.broadcast.stop()
             self._started = False

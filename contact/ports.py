@@ -146,6 +146,14 @@ class Broadcast(Protocol):
     async def stop(self) -> None: ...
 
 
+class BackgroundService(Protocol):
+    """A long-running part of a plugin; every start has a stop that cancels and awaits."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 # --- persistence --------------------------------------------------------------------------
 
 

@@ -9,7 +9,6 @@ from typing import Any
 from aiohttp import web
 
 from contact.bootstrap import Container
-from contact.channels.registry import enabled_channels
 from contact.domain.model import Role
 from contact.errors import Forbidden, NotFound
 from contact.http import api, health, openapi, pages
@@ -17,6 +16,7 @@ from contact.http.auth import LoginThrottle, SessionManager, check_origin, need_
 from contact.http.errors import Handler, errors_middleware, security_headers
 from contact.http.keys import CONTAINER, HUB, PRINCIPAL, SESSIONS, THROTTLE
 from contact.http.ws import Hub, Subscriber
+from contact.plugins import enabled_plugins
 
 NO_SESSION_PREFIXES = ("/api/v1/app/", "/webhooks/", "/healthz", "/metrics", "/static/")
 
@@ -79,10 +79,10 @@ def create_app(container: Container, *, manage_container: bool = True) -> web.Ap
     health.setup(app)
     api.setup(app)
     channel_paths: dict[str, Any] = {}
-    for channel in enabled_channels(container.settings):
-        if channel.routes is not None:
-            channel.routes(app)
-        channel_paths.update(channel.openapi)
+    for plugin in enabled_plugins(container.settings):
+        if plugin.routes is not None:
+            plugin.routes(app)
+        channel_paths.update(plugin.openapi)
     pages.setup(app)
     app.router.add_get("/ws", operator_ws)
     openapi.setup(app, channel_paths)

@@ -1,4 +1,4 @@
-"""SQLModel tables for citizen profiles, devices, kiosks, alarm sites, channel dedupe (issue 4).
+"""SQLModel tables for Telegram and WhatsApp conversations, citizen profiles (issue 4).
 
 Migrated by revision 0003.
 """

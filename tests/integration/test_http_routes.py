@@ -414,11 +414,11 @@ async def test_openapi_covers_every_route_and_is_valid(center: Center) -> None:
 
 
 def app_document(center: Center) -> dict[str, Any]:
-    from contact.channels.registry import enabled_channels
+    from contact.plugins import enabled_plugins
 
     paths: dict[str, Any] = {}
-    for channel in enabled_channels(center.container.settings):
-        paths.update(channel.openapi)
+    for plugin in enabled_plugins(center.container.settings):
+        paths.update(plugin.openapi)
     return document(paths)
 
 

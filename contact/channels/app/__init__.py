@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from contact.channels.app import openapi, routes
 from contact.channels.app.notify import AppNotifier
-from contact.channels.registry import ChannelPlugin
 from contact.config import Settings
+from contact.plugins import Plugin
 
 if TYPE_CHECKING:
     from contact.bootstrap import Container
@@ -21,6 +21,6 @@ def _install(container: Container) -> None:
     AppNotifier(container.db.contacts, container.broadcast).register(container.bus)
 
 
-PLUGIN = ChannelPlugin(
+PLUGIN = Plugin(
     name="app", enabled=_enabled, install=_install, routes=routes.setup, openapi=openapi.PATHS
 )

@@ -1,4 +1,4 @@
-"""Citizen profiles, devices, kiosks, alarm sites, channel dedupe (issue 4).
+"""Telegram and WhatsApp conversations, citizen profiles, channel dedupe (issue 4).
 
 Revision ID: 0003
 Revises: 0002

@@ -1,6 +1,7 @@
-"""The one list of intake channels. Each channel package exposes `PLUGIN`; config switches it
-on. Bootstrap calls `install` (bus subscriptions, background services), the HTTP app calls
-`routes`, and the OpenAPI document merges every enabled channel's `openapi` paths."""
+"""The one list of pluggable parts: every intake channel, telephony and dispatch. Each package
+exposes `PLUGIN`; config switches it on. Bootstrap calls `install` (bus subscriptions,
+background services added to the container), the HTTP app calls `routes`, and the OpenAPI
+document merges every enabled plugin's `openapi` paths."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
-class ChannelPlugin:
+class Plugin:
     name: str
     enabled: Callable[[Settings], bool]
     install: Callable[[Container], None] | None = None
@@ -25,12 +26,12 @@ class ChannelPlugin:
     openapi: Mapping[str, Any] = field(default_factory=dict)  # OpenAPI `paths` entries
 
 
-def all_channels() -> tuple[ChannelPlugin, ...]:
-    # imported here: channel packages import the HTTP layer, which imports bootstrap
+def all_plugins() -> tuple[Plugin, ...]:
+    # imported here: plugin packages import the HTTP layer, which imports bootstrap
     from contact.channels.app import PLUGIN as APP
 
     return (APP,)
 
 
-def enabled_channels(settings: Settings) -> tuple[ChannelPlugin, ...]:
-    return tuple(p for p in all_channels() if p.enabled(settings))
+def enabled_plugins(settings: Settings) -> tuple[Plugin, ...]:
+    return tuple(p for p in all_plugins() if p.enabled(settings))
