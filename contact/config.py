@@ -65,6 +65,8 @@ class RoutingSettings(BaseSettings):
     scan_depth: int = Field(64, gt=0)  # contacts looked at per assignment when skills differ
     # after how long a missed offer sets the operator away (redirect on no answer)
     away_on_missed_offer: bool = True
+    # a READY operator whose browser stays disconnected this long is set away
+    disconnect_grace_s: float = Field(10.0, ge=0)
 
 
 class AuthSettings(BaseSettings):

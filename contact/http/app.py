@@ -14,7 +14,8 @@ from contact.errors import Forbidden, NotFound
 from contact.http import api, health, openapi, pages
 from contact.http.auth import LoginThrottle, SessionManager, check_origin, need_principal
 from contact.http.errors import Handler, errors_middleware, security_headers
-from contact.http.keys import CONTAINER, HUB, PRINCIPAL, SESSIONS, THROTTLE
+from contact.http.keys import CONTAINER, DISCONNECTS, HUB, PRINCIPAL, SESSIONS, THROTTLE
+from contact.http.presence_watch import DisconnectWatch
 from contact.http.ws import Hub, Subscriber
 from contact.plugins import enabled_plugins
 
@@ -61,7 +62,10 @@ async def operator_ws(request: web.Request) -> web.WebSocketResponse:
         await c.db.audit.append(principal.operator_id, "contact.subscribe", contact_id)
         return {"subscribed": topic}
 
-    return await hub.serve(request, subscriber, on_message)
+    try:
+        return await hub.serve(request, subscriber, on_message)
+    finally:
+        request.app[DISCONNECTS].disconnected(principal.operator_id)
 
 
 def create_app(container: Container, *, manage_container: bool = True) -> web.Application:
@@ -75,6 +79,9 @@ def create_app(container: Container, *, manage_container: bool = True) -> web.Ap
         container.db.sessions, container.settings.auth, container.settings.http.secure_cookies
     )
     app[THROTTLE] = LoginThrottle(container.settings.auth.login_attempts_per_minute)
+    app[DISCONNECTS] = DisconnectWatch(
+        app[HUB], container.store, container.bus, container.settings.routing.disconnect_grace_s
+    )
     container.broadcast.listen(app[HUB].deliver)
     health.setup(app)
     api.setup(app)
@@ -87,6 +94,10 @@ def create_app(container: Container, *, manage_container: bool = True) -> web.Ap
     app.router.add_get("/ws", operator_ws)
     openapi.setup(app, channel_paths)
 
+    async def close_watch(app: web.Application) -> None:
+        await app[DISCONNECTS].close()
+
+    app.on_cleanup.append(close_watch)
     if manage_container:
 
         async def lifecycle(app: web.Application) -> AsyncIterator[None]:

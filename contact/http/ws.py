@@ -61,6 +61,9 @@ class Hub:
     def __len__(self) -> int:
         return len({s for subs in self._topics.values() for s in subs})
 
+    def listeners(self, topic: str) -> int:
+        return len(self._topics.get(topic, ()))
+
     def subscribe(self, subscriber: Subscriber, topic: str) -> None:
         subscriber.topics.add(topic)
         self._topics[topic].add(subscriber)

@@ -164,3 +164,26 @@ async def test_idempotent_report_returns_the_same_contact(center: Center) -> Non
     assert first == again != other
     waiting = await center.container.store.waiting()
     assert [e.contact_id for e in waiting].count(first) == 1
+
+
+async def test_an_operator_whose_browser_is_gone_is_set_away(tmp_path: Path) -> None:
+    center = await start_center(make_settings(tmp_path, disconnect_grace_s=0.2))
+    try:
+        await center.add_operator("op")
+        op = await center.browser("op")
+        await op.connect()
+        await op.ready()
+        assert op.ws is not None
+        await op.ws.close()  # a reload reconnects within the grace period: still ready
+        await op.connect()
+        await asyncio.sleep(0.4)
+        assert (await op.get("/api/v1/me"))["presence"] == "ready"
+        await op.ws.close()  # gone for good
+        for _ in range(50):
+            if (await op.get("/api/v1/me"))["presence"] == "away":
+                break
+            await asyncio.sleep(0.05)
+        assert (await op.get("/api/v1/me"))["presence"] == "away"
+        await op.close()
+    finally:
+        await center.client.close()
