@@ -338,6 +338,9 @@ async def run_bare(procs: Processes, args: argparse.Namespace) -> Result:
         procs.stop("bare")
 
 
+EXTRA_ENV: dict[str, str] = {}  # --set KEY=VALUE: more CONTACT_* settings for the server
+
+
 def contact_env(tmp: Path, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACT_")}
     env.update(
@@ -349,6 +352,7 @@ def contact_env(tmp: Path, port: int) -> dict[str, str]:
         CONTACT_APP_REPORTS_PER_MINUTE_PER_DEVICE="1000000",
         CONTACT_LOG_LEVEL="WARNING",
     )
+    env.update(EXTRA_ENV)
     return env
 
 
@@ -461,10 +465,11 @@ def table(results: list[Result], args: argparse.Namespace) -> str:
     by_name = {r.name: r for r in results}
     contact, bare = by_name.get("contact"), by_name.get("bare aiohttp")
     if contact and bare:
-        lines.append(
-            f"ratio contact / bare:  p50 {contact.p(50) / bare.p(50):.1f}x   "
-            f"p99 {contact.p(99) / bare.p(99):.1f}x"
-        )
+
+        def ratio(q: float) -> str:
+            return f"{contact.p(q) / bare.p(q):.1f}x" if bare.p(q) > 0 else "-"
+
+        lines.append(f"ratio contact / bare:  p50 {ratio(50)}   p99 {ratio(99)}")
     if contact:
         verdict = "PASS" if contact.passed else "MISS"
         lines.append(
@@ -504,8 +509,20 @@ def main() -> int:
         "--timeline", type=float, default=0, help="also p50/p99 per window of this many s"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="another CONTACT_* setting for the server, e.g. CONTACT_DISPATCH_ENABLED=false",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 on a MISS")
     args = parser.parse_args()
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.startswith("CONTACT_"):
+            parser.error(f"--set wants CONTACT_KEY=VALUE, not {item!r}")
+        EXTRA_ENV[key] = value
     if args.rate <= 0 or args.duration <= 0:
         parser.error("--rate and --duration must be positive")
 
@@ -513,6 +530,7 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with it ignored
     tmp = Path(tempfile.mkdtemp(prefix="contact-bench-"))
     procs = Processes(tmp)
     try:

@@ -150,14 +150,22 @@ async def build(
         clock=clock,
     )
     _register_projections(container)
+    _install_plugins(container)
     return container
 
 
+def _install_plugins(container: Container) -> None:
+    """Every enabled plugin subscribes its handlers and adds its background services."""
+    from contact.plugins import enabled_plugins
+
+    for plugin in enabled_plugins(container.settings):
+        if plugin.install is not None:
+            plugin.install(container)
+
+
 def _register_projections(container: Container) -> None:
-    from contact.channels.app.notify import AppNotifier
     from contact.http.projection import TopicProjection
     from contact.persistence.audit_projection import AuditProjection
 
     AuditProjection(container.db.audit).register(container.bus)
     TopicProjection(container.db.contacts, container.broadcast).register(container.bus)
-    AppNotifier(container.db.contacts, container.broadcast).register(container.bus)

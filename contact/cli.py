@@ -58,6 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     from contact.telephony.cli import add_commands
 
     add_commands(sub)
+    from contact.channels.registry_cli import add_commands as add_registry_commands
+
+    add_registry_commands(sub)  # contact kiosks … / contact sites …
+    from contact.dispatch.cli import add_commands as add_dispatch_commands
+
+    add_dispatch_commands(sub)  # contact cameras import / districts import / units …
     return parser
 
 
@@ -88,6 +94,9 @@ def serve(settings: Settings) -> None:
     async def make_app() -> web.Application:
         return create_app(await build(settings))
 
+    # SQLite work runs in aiosqlite threads, one hop per statement: with the default 5 ms
+    # switch interval each hop can wait that long for the GIL while the loop is busy
+    sys.setswitchinterval(0.0005)
     log.info("contact serving on http://%s:%d", settings.http.host, settings.http.port)
     web.run_app(
         make_app(),

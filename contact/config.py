@@ -6,6 +6,7 @@ CONTACT_HTTP_PORT, CONTACT_DATABASE_URL, CONTACT_REDIS_URL, CONTACT_ROUTING_OFFE
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -84,6 +85,16 @@ class AppChannelSettings(BaseSettings):
     max_photo_bytes: int = Field(5 * 1024 * 1024, gt=0)
     max_text_chars: int = Field(4000, gt=0)
     reports_per_minute_per_device: int = Field(20, gt=0)
+    # SOS: what the app needs for its video call (the WebRTC side serves it; placeholders here)
+    sos_sip_uri: str = "sip:sos@127.0.0.1"  # the app calls it, with X-Contact-Id: <contact id>
+    # Asterisk's WebSocket SIP transport (/ws on CONTACT_ASTERISK_HTTP_PORT); in production the
+    # public wss:// URL of the TLS proxy in front of it
+    sos_ws_url: str = "ws://127.0.0.1:8088/ws"
+    sos_ice_servers: str = ""  # comma list of stun:/turn: URLs handed to the app
+    sos_per_hour_per_device: int = Field(10, gt=0)  # new SOS contacts; a repeat joins the open one
+    locations_per_minute_per_device: int = Field(120, gt=0)  # live location updates during an SOS
+    registrations_per_minute_per_address: int = Field(20, gt=0)
+    history_limit: int = Field(50, gt=0, le=500)  # contacts in a device's history
 
     def keys(self) -> frozenset[str]:
         if self.api_keys is None:
@@ -111,8 +122,30 @@ class AsteriskSettings(BaseSettings):
     boot_timeout_s: float = Field(20.0, gt=0)  # start → FullyBooted, or `up` fails
     sip_port: int = Field(5060, ge=1, le=65535)
     http_port: int = Field(8088, ge=1, le=65535)  # Asterisk's own HTTP server: WebSocket SIP
+    # the SIP WebSocket as operators' browsers reach it (wss://… behind the TLS proxy);
+    # unset: ws://127.0.0.1:<http_port>/ws, for a browser on this machine
+    ws_url: str | None = Field(None, pattern=r"^wss?://[^\s/?#]+(/[^\s?#]*)?$")
     rtp_start: int = Field(20000, ge=1024, le=65535)
     rtp_end: int = Field(20999, ge=1024, le=65535)
+    # --- 102 voice in the unified queue (contact/telephony): off unless configured
+    enabled: bool = False  # connect to AMI at `contact serve`; off: no voice, nothing fails
+    ami_action_timeout_s: float = Field(5.0, gt=0)  # an AMI action unanswered this long fails
+    ami_reconnect_s: int = Field(1, ge=1, le=60)  # between AMI connection attempts
+    # where calls to services (101, 103, 104, 112) and callbacks leave: a pjsip endpoint
+    trunk: str = Field("pstn", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    # host[:port] dialled through the trunk endpoint (sip:<number>@host); unset: its aor
+    trunk_host: str | None = Field(None, pattern=r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$")
+    transfer_targets: str = Field("101,103,104,112", pattern=r"^[0-9]{2,6}(,[0-9]{2,6})*$")
+    transfer_ring_s: int = Field(30, ge=5, le=120)  # a transfer target not answering by then
+    # an operator's phone rings this long on accept; unset: the routing offer timeout
+    operator_ring_s: float | None = Field(None, gt=0)
+    # unset: <run_dir>/spool/monitor, where MixMonitor writes (same machine as Asterisk)
+    recording_dir: Path | None = None
+    retention_days: int = Field(365, ge=1)  # recordings older than this are purged
+    # callbacks of abandoned and dropped calls: an automatic first attempt, then a task
+    callback_auto: bool = False
+    callback_auto_delay_s: float = Field(20.0, ge=0)
+    callback_ring_s: int = Field(30, ge=5, le=120)
 
     @model_validator(mode="after")
     def _rtp_range(self) -> AsteriskSettings:
@@ -123,6 +156,174 @@ class AsteriskSettings(BaseSettings):
     @property
     def effective_run_dir(self) -> Path:
         return self.run_dir if self.run_dir is not None else self.cache_dir / "run"
+
+    @property
+    def effective_recording_dir(self) -> Path:
+        if self.recording_dir is not None:
+            return self.recording_dir
+        return self.effective_run_dir / "spool" / "monitor"
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(self.transfer_targets.split(","))
+
+    @property
+    def effective_ws_url(self) -> str:
+        return self.ws_url or f"ws://127.0.0.1:{self.http_port}/ws"
+
+
+class DispatchSettings(BaseSettings):
+    """Units, cameras, districts, suggestions and incident grouping (contact/dispatch/)."""
+
+    model_config = _section("CONTACT_DISPATCH_")
+    enabled: bool = True
+    # unit positions over MQTT: mqtt://user:pass@host:1883 (mqtts:// for TLS); unset: MQTT off
+    mqtt_url: SecretStr | None = None
+    mqtt_topic_prefix: str = Field("contact/units", pattern=r"^[^#+]+$")  # <prefix>/<id>/position
+    mqtt_client_id: str | None = None  # unset: contact-<node id>
+    # an OSRM-compatible routing server for road ETAs (its /table service); unset: estimate only
+    osrm_url: str | None = None
+    osrm_profile: str = Field("driving", pattern=r"^[a-z_-]{1,32}$")
+    osrm_timeout_s: float = Field(0.8, gt=0)  # then the great-circle estimate is used
+    osrm_backoff_s: float = Field(30.0, ge=0)  # after a failure, estimate only for this long
+    suggest_top_n: int = Field(5, gt=0, le=50)  # units in dispatch.suggested
+    # the great-circle best this many are re-ranked by road ETA
+    suggest_candidates: int = Field(15, gt=0, le=100)
+    road_factor: float = Field(1.35, gt=0)
+    car_kmh: float = Field(40.0, gt=0)
+    bike_kmh: float = Field(15.0, gt=0)
+    foot_kmh: float = Field(5.0, gt=0)
+    response_target_s: float = Field(420.0, gt=0)  # a unit on scene within 7 minutes
+    arrival_radius_m: float = Field(50.0, ge=0)  # en route within this of the scene: on scene
+    # contacts about one event: within this distance and time of a contact of an open incident
+    group_radius_m: float = Field(300.0, ge=0)
+    group_window_s: float = Field(1800.0, ge=0)
+    cameras_seeing: int = Field(8, ge=0, le=50)  # cameras that can see the place, best first
+    cameras_others: int = Field(5, ge=0, le=50)  # and the nearest ones that cannot
+    snapshot_timeout_s: float = Field(3.0, gt=0)
+    snapshot_max_bytes: int = Field(4 * 1024 * 1024, gt=0)
+    snapshot_cache_s: float = Field(1.0, ge=0)  # one camera fetched at most this often
+    position_flush_s: float = Field(2.0, gt=0)  # latest positions are written in batches
+    reload_check_s: float = Field(30.0, gt=0)  # re-read cameras/districts imported elsewhere
+    max_position_age_s: float = Field(600.0, gt=0)  # older positions are not ranked
+    # names this centre in exported EIDO documents (urn:emergency:uid:incidentid:<id>:<centre>)
+    centre_id: str = Field("kz-102", pattern=r"^[A-Za-z0-9.-]{1,64}$")
+
+
+class KioskSettings(BaseSettings):
+    """SOS kiosks (contact/channels/kiosk): signed HTTP heartbeats, events and button presses."""
+
+    model_config = _section("CONTACT_KIOSK_")
+    enabled: bool = True
+    heartbeat_interval_s: float = Field(60.0, gt=0)  # what kiosks are told to keep
+    missed_heartbeats: int = Field(3, gt=0)  # this many missed: kiosk.offline
+    monitor_tick_s: float = Field(5.0, gt=0)  # how often silence is checked
+    signature_window_s: float = Field(300.0, gt=0)  # X-Timestamp this close to our clock
+    requests_per_minute_per_kiosk: int = Field(60, gt=0)
+    max_body_bytes: int = Field(16 * 1024, gt=0)
+
+
+class AlarmSettings(BaseSettings):
+    """School panic buttons (contact/channels/alarm): per-site keys, top priority."""
+
+    model_config = _section("CONTACT_ALARM_")
+    enabled: bool = True
+    alarms_per_minute_per_site: int = Field(30, gt=0)
+    max_body_bytes: int = Field(16 * 1024, gt=0)
+
+
+class CameraSettings(BaseSettings):
+    """Camera analytics alerts (contact/channels/camera)."""
+
+    model_config = _section("CONTACT_CAMERA_")
+    enabled: bool = True
+    # keys the analytics platform sends in X-Api-Key; unset: camera alerts are refused (503)
+    api_keys: SecretStr | None = None
+    # an alert below its kind's confidence threshold is acknowledged and dropped
+    threshold_wanted_face: float = Field(0.80, ge=0, le=1)
+    threshold_wanted_plate: float = Field(0.90, ge=0, le=1)
+    threshold_weapon: float = Field(0.60, ge=0, le=1)
+    threshold_aggression: float = Field(0.70, ge=0, le=1)
+    threshold_crowd: float = Field(0.75, ge=0, le=1)
+    # repeats of one camera, kind and subject within this window collapse into one contact
+    dedupe_window_s: float = Field(300.0, ge=0)
+    events_per_minute_per_camera: int = Field(120, gt=0)
+    max_body_bytes: int = Field(64 * 1024, gt=0)
+
+    def keys(self) -> frozenset[str]:
+        if self.api_keys is None:
+            return frozenset()
+        return frozenset(
+            k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()
+        )
+
+    def threshold(self, kind: str) -> float:
+        return float(getattr(self, f"threshold_{kind}"))
+
+
+class TelegramSettings(BaseSettings):
+    """The Telegram bot (contact/channels/telegram): on when a token is set."""
+
+    model_config = _section("CONTACT_TELEGRAM_")
+    enabled: bool = True
+    token: SecretStr | None = None  # from @BotFather; unset: the channel is off
+    mode: Literal["webhook", "polling"] = "webhook"
+    # X-Telegram-Bot-Api-Secret-Token that Telegram sends with every webhook (required for it)
+    webhook_secret: SecretStr | None = None
+    # the public https URL of /webhooks/telegram; set: setWebhook at start (else set it yourself)
+    webhook_url: str | None = None
+    api_base: str = "https://api.telegram.org"  # or a self-hosted Bot API server
+    poll_timeout_s: int = Field(25, ge=0, le=50)  # getUpdates long polling (polling mode)
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+    max_media_bytes: int = Field(20 * 1024 * 1024, gt=0)  # the Bot API's own download limit
+    max_text_chars: int = Field(4096, gt=0)
+    messages_per_minute_per_citizen: int = Field(30, gt=0)
+    send_attempts: int = Field(5, gt=0)  # an outbound message is retried this often, then failed
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_charset(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram accepts 1-256 characters A-Z, a-z, 0-9, _ and -
+        secret = None if value is None else value.get_secret_value()
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ValueError("CONTACT_TELEGRAM_WEBHOOK_SECRET: 1-256 of A-Z a-z 0-9 _ -")
+        return value
+
+    @property
+    def active(self) -> bool:
+        return self.enabled and self.token is not None
+
+
+class WhatsAppSettings(BaseSettings):
+    """WhatsApp Cloud API (contact/channels/whatsapp): on when its four secrets are set."""
+
+    model_config = _section("CONTACT_WHATSAPP_")
+    enabled: bool = True
+    verify_token: SecretStr | None = None  # the hub.verify_token of the subscription handshake
+    app_secret: SecretStr | None = None  # signs every POST (X-Hub-Signature-256)
+    access_token: SecretStr | None = None  # Bearer token for the Graph API
+    phone_number_id: str | None = Field(None, pattern=r"^[0-9]{1,32}$")
+    api_base: str = "https://graph.facebook.com"
+    api_version: str = Field("v23.0", pattern=r"^v[0-9]{1,3}\.[0-9]{1,2}$")
+    # an approved template with one body parameter, for messages after the 24-hour window
+    template_name: str | None = Field(None, pattern=r"^[a-z0-9_]{1,512}$")
+    template_language_kk: str = "kk"
+    template_language_ru: str = "ru"
+    window_s: float = Field(24 * 3600, gt=0)  # free-form messages only this long after the last
+    max_body_bytes: int = Field(1024 * 1024, gt=0)
+    max_media_bytes: int = Field(16 * 1024 * 1024, gt=0)
+    max_text_chars: int = Field(4096, gt=0)
+    messages_per_minute_per_citizen: int = Field(30, gt=0)
+    send_attempts: int = Field(5, gt=0)
+
+    @property
+    def active(self) -> bool:
+        return self.enabled and None not in (
+            self.verify_token,
+            self.app_secret,
+            self.access_token,
+            self.phone_number_id,
+        )
 
 
 class LogSettings(BaseSettings):
@@ -141,6 +342,12 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     app: AppChannelSettings = Field(default_factory=AppChannelSettings)
     asterisk: AsteriskSettings = Field(default_factory=AsteriskSettings)
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    kiosk: KioskSettings = Field(default_factory=KioskSettings)
+    alarm: AlarmSettings = Field(default_factory=AlarmSettings)
+    camera: CameraSettings = Field(default_factory=CameraSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    whatsapp: WhatsAppSettings = Field(default_factory=WhatsAppSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     def masked(self) -> dict[str, Any]:
@@ -153,6 +360,16 @@ class Settings(BaseSettings):
             data["asterisk"]["ami_secret"] = "**********"
         if self.app.api_keys is not None:
             data["app"]["api_keys"] = "**********"
+        if self.camera.api_keys is not None:
+            data["camera"]["api_keys"] = "**********"
+        if self.dispatch.mqtt_url is not None:
+            data["dispatch"]["mqtt_url"] = _mask_url(self.dispatch.mqtt_url.get_secret_value())
+        for name in ("token", "webhook_secret"):
+            if getattr(self.telegram, name) is not None:
+                data["telegram"][name] = "**********"
+        for name in ("verify_token", "app_secret", "access_token"):
+            if getattr(self.whatsapp, name) is not None:
+                data["whatsapp"][name] = "**********"
         return data
 
 

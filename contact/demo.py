@@ -10,11 +10,12 @@ import os
 import random
 import secrets
 import uuid
+from typing import TYPE_CHECKING
 
 import aiohttp
 from aiohttp import web
 
-from contact.bootstrap import build
+from contact.bootstrap import Container, build
 from contact.cli import demo_settings
 from contact.config import Settings
 from contact.domain.model import Capability, Language, Operator, Role, Skills, new_id
@@ -22,6 +23,9 @@ from contact.errors import Conflict
 from contact.http.app import create_app
 from contact.http.auth import hash_password
 from contact.persistence.database import SqlDatabase
+
+if TYPE_CHECKING:
+    from contact.dispatch.demo import DemoFleet
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +119,12 @@ async def _run(settings: Settings, interval: float) -> None:
     container = await build(settings)
     password = _password()
     await seed_operators(container.db, password)
+    fleet = await _demo_city(container, settings)
     app = create_app(container)
+    if fleet is not None:
+        from contact.dispatch.demo import demo_routes
+
+        demo_routes(app)  # the demo cameras' stills
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.http.host, settings.http.port)
@@ -133,13 +142,29 @@ contact demo is running: {base}
         flush=True,
     )
     task = asyncio.create_task(feed(base, key, interval, random.Random()))
+    if fleet is not None:
+        await fleet.start()  # the demo's patrol units, through their own API
     try:
         await asyncio.Event().wait()
     finally:
+        if fleet is not None:
+            await fleet.stop()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
         await runner.cleanup()
+
+
+async def _demo_city(container: Container, settings: Settings) -> DemoFleet | None:
+    """The demo city (districts, 68,000 cameras, 150 moving units) when dispatch is on."""
+    if not settings.dispatch.enabled:
+        return None
+    from contact.dispatch.demo import DemoFleet, seed_city
+
+    print("loading the demo city (districts, cameras, units)…", flush=True)
+    base = f"http://{settings.http.host}:{settings.http.port}"
+    city, units = await seed_city(container.db.dispatch, snapshot_base=base)
+    return DemoFleet(base, city, units)
 
 
 def run_demo(settings: Settings, *, interval: float) -> int:

@@ -80,6 +80,79 @@ CATALOGUE: dict[str, dict[Language, str]] = {
         Language.RU: "Связь потеряна, переподключение…",
         Language.KK: "Байланыс үзілді, қайта қосылуда…",
     },
+    # --- the operator's browser softphone ----------------------------------------------------
+    "ui.sp_phone": {Language.RU: "Телефон", Language.KK: "Телефон"},
+    "ui.sp_unavailable": {
+        Language.RU: "Софтфон недоступен",
+        Language.KK: "Софтфон қолжетімсіз",
+    },
+    "ui.sp_connecting": {Language.RU: "Подключение…", Language.KK: "Қосылуда…"},
+    "ui.sp_registered": {Language.RU: "На линии", Language.KK: "Желіде"},
+    "ui.sp_unregistered": {Language.RU: "Не на линии", Language.KK: "Желіде емес"},
+    "ui.sp_failed": {Language.RU: "Ошибка регистрации", Language.KK: "Тіркеу қатесі"},
+    "ui.sp_incoming": {Language.RU: "Входящий звонок", Language.KK: "Кіріс қоңырау"},
+    "ui.sp_incoming_video": {
+        Language.RU: "Входящий видеозвонок",
+        Language.KK: "Кіріс бейнеқоңырау",
+    },
+    "ui.sp_in_call": {Language.RU: "Разговор", Language.KK: "Сөйлесу"},
+    "ui.sp_in_video_call": {Language.RU: "Видеозвонок", Language.KK: "Бейнеқоңырау"},
+    "ui.sp_answer": {Language.RU: "Ответить", Language.KK: "Жауап беру"},
+    "ui.sp_hangup": {Language.RU: "Завершить", Language.KK: "Аяқтау"},
+    "ui.sp_mute": {Language.RU: "Выключить микрофон", Language.KK: "Микрофонды өшіру"},
+    "ui.sp_unmute": {Language.RU: "Включить микрофон", Language.KK: "Микрофонды қосу"},
+    "ui.sp_ended": {Language.RU: "Звонок завершён", Language.KK: "Қоңырау аяқталды"},
+    "ui.sp_caller_camera": {
+        Language.RU: "Камера заявителя",
+        Language.KK: "Өтініш берушінің камерасы",
+    },
+    "ui.sp_my_camera": {Language.RU: "Моя камера", Language.KK: "Менің камерам"},
+    "ui.sp_no_video": {
+        Language.RU: "Видео от заявителя ещё не пришло",
+        Language.KK: "Өтініш берушіден бейне әлі келмеді",
+    },
+    "ui.sp_no_devices": {
+        Language.RU: "Нет доступа к микрофону",
+        Language.KK: "Микрофонға рұқсат жоқ",
+    },
+    # --- dispatch (web/static/dispatch.js, dispatch-supervisor.js) ------------------------
+    "ui.dispatch_title": {Language.RU: "Наряды", Language.KK: "Жасақтар"},
+    "ui.dispatch_unit": {Language.RU: "Наряд", Language.KK: "Жасақ"},
+    "ui.dispatch_eta": {Language.RU: "Прибытие", Language.KK: "Жету уақыты"},
+    "ui.dispatch_send": {Language.RU: "Направить", Language.KK: "Жіберу"},
+    "ui.dispatch_incident": {Language.RU: "Происшествие", Language.KK: "Оқиға"},
+    "ui.dispatch_district": {Language.RU: "Район", Language.KK: "Аудан"},
+    "ui.dispatch_outside": {
+        Language.RU: "Вне районов: определите ответственное УП",
+        Language.KK: "Аудандардан тыс: жауапты ПБ-ны анықтаңыз",
+    },
+    "ui.dispatch_none": {
+        Language.RU: "Нет свободных нарядов рядом",
+        Language.KK: "Жақын маңда бос жасақ жоқ",
+    },
+    "ui.dispatch_no_location": {
+        Language.RU: "Местоположение неизвестно",
+        Language.KK: "Орналасқан жері белгісіз",
+    },
+    "ui.dispatch_sent": {Language.RU: "Направлены", Language.KK: "Жіберілді"},
+    "ui.dispatch_cameras": {Language.RU: "Камеры", Language.KK: "Камералар"},
+    "ui.dispatch_by_road": {Language.RU: "по дорогам", Language.KK: "жол бойынша"},
+    "ui.dispatch_estimate": {Language.RU: "оценка", Language.KK: "бағалау"},
+    "ui.unit_available": {Language.RU: "свободен", Language.KK: "бос"},
+    "ui.unit_dispatched": {Language.RU: "направлен", Language.KK: "жіберілді"},
+    "ui.unit_en_route": {Language.RU: "в пути", Language.KK: "жолда"},
+    "ui.unit_on_scene": {Language.RU: "на месте", Language.KK: "орнында"},
+    "ui.unit_transporting": {Language.RU: "доставляет", Language.KK: "жеткізуде"},
+    "ui.unit_out_of_service": {Language.RU: "не в строю", Language.KK: "сапта емес"},
+    "ui.unit_acknowledged": {Language.RU: "принял", Language.KK: "қабылдады"},
+    "ui.response_times": {
+        Language.RU: "Время прибытия (цель 7 мин)",
+        Language.KK: "Жету уақыты (мақсат 7 мин)",
+    },
+    "ui.response_median": {Language.RU: "медиана", Language.KK: "медиана"},
+    "ui.response_within": {Language.RU: "в пределах цели", Language.KK: "мақсат ішінде"},
+    "ui.camera_health": {Language.RU: "Камеры с ошибками", Language.KK: "Қатесі бар камералар"},
+    "ui.camera_failures": {Language.RU: "ошибок подряд", Language.KK: "қатарынан қате"},
     "priority.alarm": {Language.RU: "Тревога", Language.KK: "Дабыл"},
     "priority.sos": {Language.RU: "SOS", Language.KK: "SOS"},
     "priority.voice": {Language.RU: "Звонок", Language.KK: "Қоңырау"},
@@ -89,6 +162,114 @@ CATALOGUE: dict[str, dict[Language, str]] = {
 }
 
 
+# --- device channels: what operators read about kiosk, alarm, camera and app SOS contacts ---
+CATALOGUE.update(
+    {
+        "sos.app": {
+            Language.RU: "SOS из мобильного приложения",
+            Language.KK: "Мобильді қосымшадан SOS",
+        },
+        "kiosk.sos": {
+            Language.RU: "SOS: нажата кнопка киоска «{name}»",
+            Language.KK: "SOS: «{name}» киоскінің түймесі басылды",
+        },
+        "alarm.text": {
+            Language.RU: "Тревожная кнопка: {site}, зона «{zone}», {kind}",
+            Language.KK: "Дабыл түймесі: {site}, «{zone}» аймағы, {kind}",
+        },
+        "alarm.repeat": {
+            Language.RU: "Ещё одна тревога: зона «{zone}», {kind}",
+            Language.KK: "Тағы бір дабыл: «{zone}» аймағы, {kind}",
+        },
+        "alarm.kind.panic": {Language.RU: "тревога", Language.KK: "дабыл"},
+        "alarm.kind.intruder": {Language.RU: "посторонний", Language.KK: "бөгде адам"},
+        "alarm.kind.weapon": {Language.RU: "оружие", Language.KK: "қару"},
+        "alarm.kind.fire": {Language.RU: "пожар", Language.KK: "өрт"},
+        "alarm.kind.medical": {Language.RU: "нужна медпомощь", Language.KK: "медициналық көмек"},
+        "alarm.kind.other": {Language.RU: "другое", Language.KK: "басқа"},
+        "camera.alert": {
+            Language.RU: "Видеоаналитика: {kind}, камера {camera}, уверенность {confidence}",
+            Language.KK: "Бейнеталдау: {kind}, камера {camera}, сенімділік {confidence}",
+        },
+        "camera.repeat": {
+            Language.RU: "Повтор: уверенность {confidence}, всего {count}",
+            Language.KK: "Қайталау: сенімділік {confidence}, барлығы {count}",
+        },
+        "camera.kind.wanted_face": {
+            Language.RU: "лицо из розыска",
+            Language.KK: "іздеудегі адамның беті",
+        },
+        "camera.kind.wanted_plate": {
+            Language.RU: "номер из розыска",
+            Language.KK: "іздеудегі көлік нөмірі",
+        },
+        "camera.kind.weapon": {Language.RU: "оружие", Language.KK: "қару"},
+        "camera.kind.aggression": {Language.RU: "агрессия", Language.KK: "агрессия"},
+        "camera.kind.crowd": {Language.RU: "скопление людей", Language.KK: "адамдар тобы"},
+    }
+)
+
+
+# --- chat channels (Telegram, WhatsApp): what the bot tells citizens, labels operators read ---
+CATALOGUE.update(
+    {
+        "chat.greeting": {
+            Language.RU: "Здравствуйте! Это чат полиции 102. Выберите язык.",
+            Language.KK: "Сәлеметсіз бе! Бұл 102 полиция чаты. Тілді таңдаңыз.",
+        },
+        "chat.language_set": {
+            Language.RU: "Язык: русский. Опишите, что случилось. Можно отправить геопозицию, "
+            "фото, видео, голосовое сообщение или документ.",
+            Language.KK: "Тіл: қазақша. Не болғанын жазыңыз. Геолокацияны, фото, бейне, "
+            "дауыстық хабарлама немесе құжат жіберуге болады.",
+        },
+        "chat.received": {
+            Language.RU: "Ваше обращение № {number} принято. Оператор скоро ответит.",
+            Language.KK: "Сіздің № {number} өтінішіңіз қабылданды. Оператор жақында жауап береді.",
+        },
+        "chat.accepted": {
+            Language.RU: "Оператор принял ваше обращение № {number}.",
+            Language.KK: "Оператор № {number} өтінішіңізді қабылдады.",
+        },
+        "chat.dispatched": {
+            Language.RU: "По обращению № {number} к вам направлен наряд полиции.",
+            Language.KK: "№ {number} өтініш бойынша сізге полиция жасағы жіберілді.",
+        },
+        "chat.closed": {
+            Language.RU: "Обращение № {number} закрыто. Если снова нужна помощь, напишите.",
+            Language.KK: "№ {number} өтініш жабылды. Қайта көмек керек болса, жазыңыз.",
+        },
+        "chat.share_location": {
+            Language.RU: "📍 Отправить геопозицию",
+            Language.KK: "📍 Геолокацияны жіберу",
+        },
+        "chat.language_name": {Language.RU: "Русский", Language.KK: "Қазақша"},
+        # labels operators read in place of a message without text
+        "chat.photo": {Language.RU: "[фото]", Language.KK: "[фото]"},
+        "chat.video": {Language.RU: "[видео]", Language.KK: "[бейне]"},
+        "chat.video_note": {Language.RU: "[видеосообщение]", Language.KK: "[бейнехабарлама]"},
+        "chat.voice": {
+            Language.RU: "[голосовое сообщение]",
+            Language.KK: "[дауыстық хабарлама]",
+        },
+        "chat.audio": {Language.RU: "[аудио]", Language.KK: "[аудио]"},
+        "chat.document": {Language.RU: "[документ]", Language.KK: "[құжат]"},
+        "chat.sticker": {Language.RU: "[стикер]", Language.KK: "[стикер]"},
+        "chat.animation": {Language.RU: "[анимация]", Language.KK: "[анимация]"},
+        "chat.location": {Language.RU: "[геопозиция]", Language.KK: "[геолокация]"},
+        "chat.contact": {Language.RU: "[контакт]", Language.KK: "[байланыс]"},
+        "chat.unsupported": {
+            Language.RU: "[сообщение неподдерживаемого типа]",
+            Language.KK: "[қолдау көрсетілмейтін хабарлама]",
+        },
+        "chat.media_missing": {
+            Language.RU: "[вложение не получено: {reason}]",
+            Language.KK: "[тіркеме алынбады: {reason}]",
+        },
+    }
+)
+
+
 def text(key: str, language: Language | str | None) -> str:
     entry = CATALOGUE[key]
     try:
@@ -96,3 +277,32 @@ def text(key: str, language: Language | str | None) -> str:
     except ValueError:
         lang = DEFAULT_LANGUAGE
     return entry.get(lang) or entry.get(Language.RU) or entry[Language.KK]
+
+
+# --- telephony: what a voice contact says about itself (contact/telephony) ------------------
+CATALOGUE.update(
+    {
+        "call.voice": {Language.RU: "Вызов 102", Language.KK: "102 қоңырауы"},
+        "call.kiosk": {
+            Language.RU: "SOS-вызов с киоска {endpoint}",
+            Language.KK: "{endpoint} киоскісінен SOS қоңырауы",
+        },
+        "call.video": {
+            Language.RU: "Видеовызов из приложения",
+            Language.KK: "Қосымшадан бейнеқоңырау",
+        },
+        "call.callback_answered": {
+            Language.RU: "Ответил на автоматический перезвон",
+            Language.KK: "Автоматты кері қоңырауға жауап берді",
+        },
+        "call.address": {Language.RU: "Адрес: {address}", Language.KK: "Мекенжай: {address}"},
+        "callback.abandoned": {
+            Language.RU: "Перезвонить: вызов 102 прерван до ответа ({at})",
+            Language.KK: "Кері қоңырау: 102 қоңырауы жауапқа дейін үзілді ({at})",
+        },
+        "callback.dropped": {
+            Language.RU: "Перезвонить: связь прервалась ({at})",
+            Language.KK: "Кері қоңырау: байланыс үзілді ({at})",
+        },
+    }
+)

@@ -28,9 +28,17 @@ class Plugin:
 
 def all_plugins() -> tuple[Plugin, ...]:
     # imported here: plugin packages import the HTTP layer, which imports bootstrap
+    from contact.channels.alarm import PLUGIN as ALARM
     from contact.channels.app import PLUGIN as APP
+    from contact.channels.camera import PLUGIN as CAMERA
+    from contact.channels.kiosk import PLUGIN as KIOSK
+    from contact.channels.sources import PLUGIN as SOURCES
+    from contact.channels.telegram import PLUGIN as TELEGRAM
+    from contact.channels.whatsapp import PLUGIN as WHATSAPP
+    from contact.dispatch.plugin import PLUGIN as DISPATCH
+    from contact.telephony import PLUGIN as TELEPHONY
 
-    return (APP,)
+    return (APP, DISPATCH, KIOSK, ALARM, CAMERA, SOURCES, TELEGRAM, WHATSAPP, TELEPHONY)
 
 
 def enabled_plugins(settings: Settings) -> tuple[Plugin, ...]:

@@ -188,7 +188,12 @@ class ContactRepository(Protocol):
 
     async def recent(self, limit: int = 100) -> list[Contact]: ...
 
-    async def add_message(self, message: Message) -> None: ...
+    async def add_message(
+        self, message: Message, attachments: Sequence[tuple[Attachment, bytes]] = ()
+    ) -> None:
+        """Store a message with its attachments in one transaction; a message whose
+        external_id this contact already has is stored once (nothing else is added)."""
+        ...
 
     async def messages(self, contact_id: str) -> list[Message]: ...
 
@@ -293,3 +298,524 @@ class Database(Protocol):
     async def ping(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+# --- registries of the device channels: app devices, SOS kiosks, alarm sites, cameras -----
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A registered citizen app installation. Its token is stored only as a sha256."""
+
+    id: str
+    registered_at: datetime
+    platform: str | None = None
+    language: Language | None = None
+    last_seen_at: datetime | None = None
+
+
+class DeviceRegistry(Protocol):
+    async def register(
+        self, device: Device, token_hash: str, *, current_token_hash: str | None = None
+    ) -> bool:
+        """Store a new device (True) or, when `current_token_hash` is that device's token,
+        replace its token (False). Raise Conflict when the id is taken by another holder."""
+        ...
+
+    async def by_token(self, token_hash: str) -> Device | None: ...
+
+    async def get(self, device_id: str) -> Device | None: ...
+
+    async def touch(self, device_id: str, at: datetime) -> None: ...
+
+
+class KioskState:
+    UNKNOWN = "unknown"  # never heard from since it was registered
+    ONLINE = "online"
+    OFFLINE = "offline"  # missed heartbeats (kiosk.offline was raised)
+
+
+@dataclass(frozen=True, slots=True)
+class Kiosk:
+    """An SOS pillar or an ATM's SOS button, at a fixed place."""
+
+    id: str
+    name: str
+    lat: float
+    lon: float
+    partner: str | None = None  # who hosts it: a park, a bank's ATM network …
+    address: str | None = None
+    sip_account: str | None = None  # its SIP endpoint (voice kiosks); None: HTTP button only
+    camera_id: str | None = None
+    enabled: bool = True
+    state: str = KioskState.UNKNOWN
+    last_heartbeat_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KioskEvent:
+    id: str
+    kiosk_id: str
+    kind: str  # tamper | door_open | door_closed | power_lost | power_restored
+    received_at: datetime
+    reported_at: datetime | None = None  # the kiosk's own clock
+    detail: str | None = None
+
+
+class KioskRegistry(Protocol):
+    async def upsert(
+        self, kiosks: Sequence[Kiosk], new_keys: Mapping[str, str], *, at: datetime
+    ) -> None:
+        """Add or update kiosks in one transaction (all or nothing). `new_keys` sets the HMAC
+        key of the kiosks it names; a new kiosk must have one."""
+        ...
+
+    async def get(self, kiosk_id: str) -> Kiosk | None: ...
+
+    async def all(self) -> list[Kiosk]: ...
+
+    async def by_sip_account(self, sip_account: str) -> Kiosk | None:
+        """The kiosk calling from this SIP endpoint (its place, partner and camera)."""
+        ...
+
+    async def key(self, kiosk_id: str) -> str | None:
+        """The kiosk's HMAC key (kept: verifying a signature needs it)."""
+        ...
+
+    async def set_key(self, kiosk_id: str, key: str, *, at: datetime) -> None: ...
+
+    async def heartbeat(self, kiosk_id: str, at: datetime) -> bool:
+        """Record a heartbeat; True when the kiosk was offline (it came back)."""
+        ...
+
+    async def mark_offline(self, silent_since: datetime, *, at: datetime) -> list[Kiosk]:
+        """Online kiosks whose last heartbeat is older than `silent_since` become offline;
+        returns exactly those (once, also with several nodes racing)."""
+        ...
+
+    async def add_event(self, event: KioskEvent) -> None: ...
+
+    async def events(self, kiosk_id: str, limit: int = 50) -> list[KioskEvent]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmSite:
+    """A school (or another protected site) with panic buttons and its own cameras."""
+
+    id: str
+    name: str
+    lat: float
+    lon: float
+    kind: str = "school"
+    address: str | None = None
+    camera_ids: tuple[str, ...] = ()
+    enabled: bool = True
+
+
+class SiteRegistry(Protocol):
+    async def upsert(
+        self, sites: Sequence[AlarmSite], new_key_hashes: Mapping[str, str], *, at: datetime
+    ) -> None:
+        """Add or update sites in one transaction; `new_key_hashes` (sha256 of each site's
+        key) sets the key of the sites it names; a new site must have one."""
+        ...
+
+    async def get(self, site_id: str) -> AlarmSite | None: ...
+
+    async def by_key_hash(self, key_hash: str) -> AlarmSite | None: ...
+
+    async def all(self) -> list[AlarmSite]: ...
+
+    async def set_key_hash(self, site_id: str, key_hash: str, *, at: datetime) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AlertClaim:
+    """Where one camera alert went: a new group (a new contact) or a repeat of one."""
+
+    group_id: str
+    repeat: bool
+    count: int  # alerts in this group so far, this one included
+    contact_id: str | None  # None until the group's contact was stored
+
+
+class CameraAlertLog(Protocol):
+    async def claim(
+        self, dedupe_key: str, camera_id: str, kind: str, at: datetime, window_s: float
+    ) -> AlertClaim:
+        """Count an alert into the group of `dedupe_key` that started within `window_s`
+        before `at`, or start a new group. Atomic across nodes."""
+        ...
+
+    async def bind(self, group_id: str, contact_id: str) -> None:
+        """Record the contact a group's alerts collapse into."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeSource:
+    """What a device contact came from: the kiosk, site, camera or app device, with the
+    cameras attached to it. Operators read it beside the contact."""
+
+    contact_id: str
+    kind: str  # device | kiosk | site | camera
+    source_id: str
+    camera_ids: tuple[str, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class IntakeSources(Protocol):
+    async def add(self, source: IntakeSource) -> None:
+        """Idempotent: a second add for the same contact keeps the first."""
+        ...
+
+    async def get(self, contact_id: str) -> IntakeSource | None: ...
+
+    async def open_contact(self, channel: ChannelKind, citizen: str) -> Contact | None:
+        """The newest contact of this citizen on this channel that is not closed or
+        abandoned (a second SOS press joins the first)."""
+        ...
+
+    async def history(
+        self,
+        citizen: str,
+        channels: frozenset[ChannelKind],
+        limit: int = 50,
+        since: datetime | None = None,
+    ) -> list[Contact]:
+        """The citizen's contacts on these channels, newest first."""
+        ...
+
+
+class ReplayGuard(Protocol):
+    async def first_use(self, digest: str, expires_at: datetime) -> bool:
+        """False when this signature digest was seen before (a replayed request)."""
+        ...
+
+    async def purge(self, now: datetime) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CameraInfo:
+    id: str
+    lat: float
+    lon: float
+    snapshot_url: str | None = None
+    name: str | None = None
+
+
+class CameraDirectory(Protocol):
+    """Where a camera is. Dispatch owns the city's cameras; kiosks and sites know their own."""
+
+    async def camera(self, camera_id: str) -> CameraInfo | None: ...
+
+
+# --- chat channels: Telegram, WhatsApp ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class InboxItem:
+    """One inbound item of a messenger (a Telegram update, a WhatsApp message or status), as
+    stored before the messenger is answered. `lane`: items of one lane are handled in order."""
+
+    channel: ChannelKind
+    external_id: str
+    lane: str
+    payload: str  # JSON, as the messenger sent it (a WhatsApp item with its contact entry)
+    received_at: datetime
+    seq: int | None = None  # assigned when stored
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class InboxDone:
+    seq: int
+    outcome: str  # contact | message | location | language | start | status | ignored …
+    contact_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """A citizen on a messenger: what the center remembers between their contacts."""
+
+    channel: ChannelKind
+    citizen: str  # the key: Telegram chat id, WhatsApp user id (or phone number)
+    address: str  # where messages go
+    created_at: datetime
+    language: Language | None = None
+    language_chosen: bool = False  # the citizen chose it (else a hint)
+    contact_id: str | None = None  # the latest contact
+    user_id: str | None = None
+    wa_id: str | None = None
+    display_name: str | None = None
+    last_inbound_at: datetime | None = None
+
+
+class DeliveryStatus:
+    PENDING = "pending"  # stored, not yet handed to the messenger
+    ACCEPTED = "accepted"  # the messenger's API took it (WhatsApp: before its callbacks)
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+
+    RANK = {
+        PENDING: 0,
+        ACCEPTED: 1,
+        SENT: 2,
+        DELIVERED: 3,
+        READ: 4,
+        FAILED: 5,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A message to a citizen's chat: an operator's reply or a notice of the center."""
+
+    id: str
+    channel: ChannelKind
+    citizen: str
+    kind: str  # reply | notice
+    body: Mapping[str, Any]  # {"text": …, "buttons": [[{"text", "data"}]], "template": bool}
+    created_at: datetime
+    contact_id: str | None = None  # None: a notice before any contact (the /start greeting)
+    status: str = DeliveryStatus.PENDING
+    external_id: str | None = None
+    error: str | None = None
+    attempts: int = 0
+    updated_at: datetime | None = None
+
+
+class ChatStore(Protocol):
+    """The chat channels' inbox, conversations and outbound deliveries."""
+
+    async def inbox_add(self, items: Sequence[InboxItem]) -> list[int | None]:
+        """Store items in one transaction: each one's seq, None for one already stored
+        (the messenger's id was seen before)."""
+        ...
+
+    async def inbox_pending(
+        self, channel: ChannelKind, *, received_before: datetime | None = None
+    ) -> list[InboxItem]:
+        """Items not yet handled, in seq order."""
+        ...
+
+    async def inbox_done(self, done: Sequence[InboxDone], at: datetime) -> None: ...
+
+    async def inbox_attempted(self, seq: int) -> int:
+        """Count one more failed attempt at an item; the new count."""
+        ...
+
+    async def inbox_has(self, channel: ChannelKind, external_id: str) -> bool: ...
+
+    async def conversation(self, channel: ChannelKind, citizen: str) -> Conversation | None: ...
+
+    async def conversation_by_wa_id(self, wa_id: str) -> Conversation | None: ...
+
+    async def conversation_of_contact(
+        self, channel: ChannelKind, contact_id: str
+    ) -> Conversation | None: ...
+
+    async def save_conversation(self, conversation: Conversation, at: datetime) -> None:
+        """Insert or replace the conversation's row."""
+        ...
+
+    async def add_delivery(self, delivery: Delivery) -> None: ...
+
+    async def update_delivery(
+        self,
+        delivery_id: str,
+        *,
+        status: str,
+        at: datetime,
+        external_id: str | None = None,
+        error: str | None = None,
+        attempts: int | None = None,
+    ) -> None: ...
+
+    async def delivery(self, delivery_id: str) -> Delivery | None: ...
+
+    async def delivery_by_external_id(
+        self, channel: ChannelKind, external_id: str
+    ) -> Delivery | None: ...
+
+    async def pending_deliveries(self, channel: ChannelKind) -> list[Delivery]: ...
+
+    async def deliveries(self, contact_id: str) -> list[Delivery]: ...
+
+
+# --- telephony: calls on Asterisk, their recordings and callbacks ---------------------------
+
+
+class CallState:
+    HOLDING = "holding"  # in the menu or on hold, waiting for an operator
+    RINGING = "ringing"  # the accepting operator's phone rings
+    CONNECTED = "connected"  # caller and operator bridged
+    HELD = "held"  # put on hold by the operator (still theirs)
+    CONSULTING = "consulting"  # attended transfer: the operator talks to the service
+    TRANSFERRING = "transferring"  # blind transfer: the service's phone rings
+    TRANSFERRED = "transferred"  # bridged to the service; contact's part is done
+    ENDED = "ended"
+
+
+@dataclass(slots=True)
+class Call:
+    """One call of a voice contact. `uniqueid` is the channel contact steers: the caller's for
+    an incoming call (the contact's external_id), the operator's leg for a callback."""
+
+    id: str
+    contact_id: str
+    uniqueid: str
+    channel: str
+    direction: str  # in | out
+    kind: str  # voice | kiosk | video | callback
+    started_at: datetime
+    state: str = CallState.HOLDING
+    endpoint: str | None = None  # the pjsip endpoint it came from (trunk, kiosk, app)
+    number: str | None = None  # the caller's number, digits and + only
+    citizen_leg: str | None = None  # the citizen's channel (uniqueid), if any yet
+    operator_id: str | None = None
+    operator_leg: str | None = None  # uniqueid of the operator's leg
+    consult_leg: str | None = None  # uniqueid of the transfer target's leg
+    transfer_target: str | None = None
+    language: Language | None = None
+    civic_address: str | None = None
+    answered_at: datetime | None = None  # first bridged to an operator
+    ended_at: datetime | None = None
+    end_reason: str | None = None
+    hangup_cause: int | None = None
+    dropped: bool = False
+
+
+@dataclass(slots=True)
+class Recording:
+    id: str
+    contact_id: str
+    call_id: str
+    path: str  # relative to the recording directory: <UTC date>/<uniqueid>.wav
+    started_at: datetime
+    ended_at: datetime | None = None
+    size_bytes: int | None = None
+    purged_at: datetime | None = None
+
+
+class CallbackState:
+    PENDING_AUTO = "pending_auto"  # the automatic first attempt is due
+    DIALING = "dialing"  # the automatic attempt rings
+    QUEUED = "queued"  # a task in the queue for an operator
+    ANSWERED = "answered"  # the automatic attempt reached the citizen (a new voice contact)
+    DONE = "done"
+
+
+@dataclass(slots=True)
+class Callback:
+    id: str
+    source_contact_id: str
+    target: str  # a number (through the trunk) or `endpoint:<name>` (a kiosk, the app)
+    reason: str  # abandoned | dropped
+    created_at: datetime
+    state: str = CallbackState.QUEUED
+    due_at: datetime | None = None
+    attempts: int = 0
+    task_contact_id: str | None = None
+    leg_uniqueid: str | None = None
+    answered_contact_id: str | None = None
+    last_result: str | None = None
+
+
+class CallRepository(Protocol):
+    async def add(self, call: Call) -> None: ...
+
+    async def save(self, call: Call) -> None: ...
+
+    async def by_uniqueid(self, uniqueid: str) -> Call | None: ...
+
+    async def for_contact(self, contact_id: str) -> list[Call]:
+        """The contact's calls, oldest first."""
+        ...
+
+    async def live(self) -> list[Call]:
+        """Calls not ended, oldest first (to rebuild the picture after a restart)."""
+        ...
+
+    async def add_recording(self, recording: Recording) -> None: ...
+
+    async def save_recording(self, recording: Recording) -> None: ...
+
+    async def recording(self, recording_id: str) -> Recording | None: ...
+
+    async def recordings(self, contact_id: str) -> list[Recording]: ...
+
+    async def recordings_before(self, before: datetime) -> list[Recording]:
+        """Recordings started before `before` and not purged yet."""
+        ...
+
+    async def add_callback(self, callback: Callback) -> bool:
+        """False (and nothing stored) when the source contact already has one."""
+        ...
+
+    async def save_callback(self, callback: Callback) -> None: ...
+
+    async def callback(self, callback_id: str) -> Callback | None: ...
+
+    async def callback_for_task(self, contact_id: str) -> Callback | None: ...
+
+    async def callbacks_in(self, states: frozenset[str]) -> list[Callback]: ...
+
+    async def set_contact_language(self, contact_id: str, language: Language) -> None:
+        """Only the language column: the menu's answer never overwrites a concurrent change
+        of state."""
+        ...
+
+
+class CallControl(Protocol):
+    """What contact asks of the PBX. Implementations raise contact.errors.ContactError
+    subclasses (Unavailable when the PBX cannot be reached, NotFound for a gone channel)."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    async def hold(self, channel: str) -> None:
+        """Send a channel (uniqueid or name) back to the holding dialplan."""
+        ...
+
+    async def ring(
+        self,
+        endpoint: str,
+        leg_id: str,
+        timeout_s: float,
+        *,
+        context: str = "contact-operator-wait",
+        caller_id: str | None = None,
+        variables: Mapping[str, str] | None = None,
+    ) -> None:
+        """Originate a leg (uniqueid `leg_id`) to a dial string into `context`; the result
+        arrives as an event (OriginateResponse)."""
+        ...
+
+    async def connect(self, caller: str, leg: str) -> None:
+        """Bridge a caller with an answered leg (the caller falls back to holding when the
+        bridge ends without it hanging up)."""
+        ...
+
+    async def blind_transfer(self, caller: str, target: str, incident_id: str | None) -> None: ...
+
+    async def consult(
+        self, caller: str, operator_leg: str, target: str, incident_id: str | None
+    ) -> None:
+        """Attended transfer, first step: caller to holding, the operator's leg dials the
+        target."""
+        ...
+
+    async def hangup(self, channel: str, cause: int = 16) -> None: ...
+
+    async def spy(self, endpoint: str, leg_id: str, spied: str, options: str) -> None:
+        """Originate a supervisor's phone into ChanSpy on the `spied` channel."""
+        ...
+
+    async def channels(self) -> list[Mapping[str, str]]:
+        """Every live channel (CoreShowChannels)."""
+        ...
+
+    async def variables(self, channel: str, names: Sequence[str]) -> dict[str, str]: ...

@@ -9,6 +9,7 @@ command -v redis-server >/dev/null || need_apt+=(redis-server)
 command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v espeak-ng >/dev/null || need_apt+=(espeak-ng)
+command -v mosquitto >/dev/null || need_apt+=(mosquitto)  # MQTT: unit positions
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" != 0 ]; then
     echo "missing: ${need_apt[*]} (install them with apt-get as root)" >&2; exit 1
@@ -40,4 +41,14 @@ pg_ok || { echo "PostgreSQL did not start on 127.0.0.1:5432" >&2; exit 1; }
 psql -h 127.0.0.1 -U postgres -d postgres -Atqc 'select 1' >/dev/null 2>&1 || {
   echo "cannot connect to PostgreSQL as postgres on 127.0.0.1 (configure trust for loopback" \
        "or set CONTACT_TEST_POSTGRES_URL)" >&2; exit 1; }
-echo "services ready: redis, postgresql, chromium"
+# Mosquitto on 127.0.0.1:1883 (dispatch: unit positions over MQTT), anonymous on loopback only
+mqtt_ok() { (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; }
+if ! mqtt_ok; then
+  echo "starting Mosquitto on 127.0.0.1:1883"
+  conf=$(mktemp --suffix=.conf /tmp/contact-mosquitto.XXXXXX)
+  printf 'listener 1883 127.0.0.1\nallow_anonymous true\npersistence false\n' >"$conf"
+  mosquitto -d -c "$conf"
+  for _ in $(seq 50); do mqtt_ok && break; sleep 0.1; done
+fi
+mqtt_ok || { echo "Mosquitto did not start on 127.0.0.1:1883" >&2; exit 1; }
+echo "services ready: redis, postgresql, mosquitto, chromium"

@@ -147,7 +147,8 @@ class Browser:
     ) -> dict[str, Any]:
         """The next pushed message of this type (earlier ones of other types are kept)."""
         for i, msg in enumerate(self.received):
-            if msg["data"].get("type") == type_ and (topic is None or msg["topic"] == topic):
+            data = msg.get("data", {})  # answers to our own requests have no data
+            if data.get("type") == type_ and (topic is None or msg["topic"] == topic):
                 return self.received.pop(i)
         assert self.ws is not None
         async with asyncio.timeout(within_s):

@@ -58,12 +58,17 @@ class ContactReceived(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ContactQueued(Event):
+    """A durable contact waits for an operator. Carries what the queue and its public view
+    need, so neither reads the contact back on the intake path."""
+
     name: ClassVar[str] = "contact.queued"
     contact_id: str
     channel: ChannelKind
     priority: Priority
-    score: float
-    requeued: bool = False
+    language: Language | None
+    created_at: datetime
+    queued_at: datetime
+    has_location: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,6 +173,130 @@ class OperatorPresenceChanged(Event):
     reason: str | None = None
 
 
+# --- dispatch: units, suggestions, incidents ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestedUnit:
+    """One line of a suggestion: an available unit and how long it needs to the scene."""
+
+    unit_id: str
+    callsign: str
+    kind: str  # car | foot | bike
+    eta_s: float
+    distance_m: float  # great-circle
+    eta_source: str  # "road" (routing server) or "estimate" (distance x road factor / speed)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DispatchSuggested(Event):
+    """Units ranked by ETA for a contact with a location (no citizen data: ids and times)."""
+
+    name: ClassVar[str] = "dispatch.suggested"
+    contact_id: str
+    incident_id: str | None
+    district_id: str | None
+    department: str | None
+    outside_districts: bool  # the location is in no district: someone must decide who goes
+    units: tuple[SuggestedUnit, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnitDispatched(Event):
+    name: ClassVar[str] = "unit.dispatched"
+    dispatch_id: str
+    unit_id: str
+    callsign: str
+    contact_id: str
+    incident_id: str | None
+    operator_id: str
+    eta_s: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnitAcknowledged(Event):
+    """The unit confirmed it received the dispatch (on its WebSocket or REST)."""
+
+    name: ClassVar[str] = "unit.acknowledged"
+    dispatch_id: str
+    unit_id: str
+    contact_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnitStatusChanged(Event):
+    name: ClassVar[str] = "unit.status_changed"
+    unit_id: str
+    status: str  # available | dispatched | en_route | on_scene | transporting | out_of_service
+    previous: str
+    source: str  # operator | unit | geofence | system
+    dispatch_id: str | None = None
+    contact_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnitArrived(Event):
+    """A dispatched unit is on scene; the response time is measured from the contact."""
+
+    name: ClassVar[str] = "unit.arrived"
+    dispatch_id: str
+    unit_id: str
+    contact_id: str
+    incident_id: str | None
+    district_id: str | None
+    response_s: float  # contact received -> on scene
+    travel_s: float  # dispatched -> on scene
+    within_target: bool
+    first_on_scene: bool  # the first unit at this incident (what the report counts)
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentCreated(Event):
+    name: ClassVar[str] = "incident.created"
+    incident_id: str
+    contact_id: str
+    category: str | None
+    district_id: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContactGrouped(Event):
+    """A contact joined an existing incident (automatically by place, time and category)."""
+
+    name: ClassVar[str] = "incident.contact_added"
+    incident_id: str
+    contact_id: str
+    distance_m: float | None
+    automatic: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentsMerged(Event):
+    name: ClassVar[str] = "incident.merged"
+    incident_id: str  # the one that remains
+    merged_id: str  # the one closed into it
+    contact_ids: tuple[str, ...]  # the contacts that moved
+    operator_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentSplit(Event):
+    name: ClassVar[str] = "incident.split"
+    incident_id: str  # the one split
+    new_incident_id: str
+    contact_ids: tuple[str, ...]  # the contacts that moved to the new incident
+    operator_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentStateChanged(Event):
+    name: ClassVar[str] = "incident.state_changed"
+    incident_id: str
+    state: str  # open | dispatched | closed
+    previous: str
+    operator_id: str | None = None
+
+
 ALL_EVENTS: tuple[type[Event], ...] = (
     ContactReceived,
     ContactQueued,
@@ -182,4 +311,228 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     MessageReceived,
     ReplySent,
     OperatorPresenceChanged,
+    DispatchSuggested,
+    UnitDispatched,
+    UnitAcknowledged,
+    UnitStatusChanged,
+    UnitArrived,
+    IncidentCreated,
+    ContactGrouped,
+    IncidentsMerged,
+    IncidentSplit,
+    IncidentStateChanged,
+)
+
+
+# --- device channels: SOS kiosks, school alarms, camera analytics, app SOS ----------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class KioskWentOffline(Event):
+    """A kiosk missed its heartbeats (three by default): it may be broken or vandalised."""
+
+    name: ClassVar[str] = "kiosk.offline"
+    kiosk_id: str
+    kiosk_name: str
+    last_heartbeat_at: datetime | None
+    silent_s: float
+
+    @property
+    def key(self) -> str | None:
+        return f"kiosk:{self.kiosk_id}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class KioskCameOnline(Event):
+    """An offline kiosk sent a heartbeat again."""
+
+    name: ClassVar[str] = "kiosk.online"
+    kiosk_id: str
+    kiosk_name: str
+
+    @property
+    def key(self) -> str | None:
+        return f"kiosk:{self.kiosk_id}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class KioskAlerted(Event):
+    """A kiosk reported a tamper, door or power event (stored before it was acknowledged)."""
+
+    name: ClassVar[str] = "kiosk.alerted"
+    kiosk_id: str
+    kiosk_name: str
+    event_id: str
+    kind: str  # tamper | door_open | door_closed | power_lost | power_restored
+    detail: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        return f"kiosk:{self.kiosk_id}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuggestionRequested(Event):
+    """An intake wants the nearest units suggested now (school alarm, kiosk or app SOS), with
+    the cameras known at the place. Dispatch answers with dispatch.suggested."""
+
+    name: ClassVar[str] = "dispatch.suggestion_requested"
+    personal: ClassVar[frozenset[str]] = frozenset({"location"})
+    contact_id: str
+    location: Location
+    camera_ids: tuple[str, ...] = ()
+    reason: str  # school_alarm | kiosk_sos | app_sos
+
+
+ALL_EVENTS += (KioskWentOffline, KioskCameOnline, KioskAlerted, SuggestionRequested)
+
+
+# --- chat channels: Telegram, WhatsApp --------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageDeliveryChanged(Event):
+    """An outbound message to a citizen's chat changed delivery state: accepted by the
+    messenger, sent, delivered, read, or failed (with the messenger's reason)."""
+
+    name: ClassVar[str] = "message.delivery_changed"
+    contact_id: str
+    message_id: str  # the operator's message, or the id of a notice the center sent itself
+    channel: ChannelKind
+    status: str  # pending | accepted | sent | delivered | read | failed
+    kind: str = "reply"  # reply (an operator's message) | notice (a status text)
+    error: str | None = None
+
+
+ALL_EVENTS += (MessageDeliveryChanged,)
+
+
+# --- telephony: 102 calls, callbacks, recordings, supervision (contact/telephony) ----------
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallRinging(Event):
+    """The operator who accepted a voice contact: their phone is ringing."""
+
+    name: ClassVar[str] = "call.ringing"
+    contact_id: str
+    operator_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallConnected(Event):
+    """Caller and operator are bridged: audio flows."""
+
+    name: ClassVar[str] = "call.connected"
+    contact_id: str
+    operator_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallHeld(Event):
+    """The caller waits in the holding dialplan again: put on hold by the operator, during an
+    attended transfer, or failed safe (an operator's phone failed, an error)."""
+
+    name: ClassVar[str] = "call.held"
+    contact_id: str
+    operator_id: str | None
+    reason: str  # operator | consult | fail_safe | no_answer
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallEnded(Event):
+    """The citizen's leg is gone. `dropped`: it was lost (Asterisk restarted, the link
+    died), not hung up by anyone."""
+
+    name: ClassVar[str] = "call.ended"
+    contact_id: str
+    reason: str  # caller_hangup | operator_hangup | transferred | dropped | …
+    cause: int | None = None
+    dropped: bool = False
+    operator_id: str | None = None  # the operator the call was with, if any
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallLanguageChosen(Event):
+    name: ClassVar[str] = "call.language_chosen"
+    contact_id: str
+    language: Language
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallTransferred(Event):
+    """A transfer to a service (101, 103, 104, 112) progressed."""
+
+    name: ClassVar[str] = "call.transferred"
+    contact_id: str
+    operator_id: str | None
+    target: str
+    mode: str  # blind | attended
+    outcome: str  # started | consulting | completed | cancelled | failed
+    incident_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallSpied(Event):
+    """A supervisor started listening, whispering to the operator or barging in."""
+
+    name: ClassVar[str] = "call.spied"
+    contact_id: str
+    supervisor_id: str
+    mode: str  # listen | whisper | barge
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordingStored(Event):
+    name: ClassVar[str] = "call.recorded"
+    contact_id: str
+    recording_id: str
+    size_bytes: int
+    duration_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallbackRequested(Event):
+    """An abandoned or dropped call became a callback task (a contact of its own)."""
+
+    name: ClassVar[str] = "callback.requested"
+    contact_id: str  # the task
+    source_contact_id: str  # the call that was lost
+    reason: str  # abandoned | dropped
+
+
+@dataclass(frozen=True, kw_only=True)
+class CallbackDialed(Event):
+    """A callback attempt ended: answered, no_answer, busy, failed."""
+
+    name: ClassVar[str] = "callback.dialed"
+    contact_id: str  # the task, or the abandoned call for an automatic attempt
+    outcome: str
+    automatic: bool = False
+    operator_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TelephonyLinkChanged(Event):
+    """The AMI link to Asterisk went down or came back (and live calls were reconciled)."""
+
+    name: ClassVar[str] = "telephony.link_changed"
+    up: bool
+    live_calls: int = 0
+    registered: int = 0  # live calls contact did not know (arrived while it was away)
+    dropped: int = 0  # calls contact knew that no longer exist
+
+
+ALL_EVENTS += (
+    CallRinging,
+    CallConnected,
+    CallHeld,
+    CallEnded,
+    CallLanguageChosen,
+    CallTransferred,
+    CallSpied,
+    RecordingStored,
+    CallbackRequested,
+    CallbackDialed,
+    TelephonyLinkChanged,
 )

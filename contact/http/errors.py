@@ -15,6 +15,8 @@ from contact.errors import ContactError, Unauthorized
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# origins pages may connect to besides their own (the softphone's SIP WebSocket at Asterisk)
+CSP_CONNECT: web.AppKey[tuple[str, ...]] = web.AppKey("csp_connect", tuple)
 
 HTTP_ERROR_IDS = {
     400: "bad_request",
@@ -77,10 +79,12 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     headers.setdefault("X-Frame-Options", "DENY")
     # no-referrer would make Chromium send "Origin: null" on same-site POSTs (CSRF refuses it)
     headers.setdefault("Referrer-Policy", "same-origin")
+    # media-src: call video and audio are MediaStreams (blob:/mediastream: when not srcObject)
+    connect = " ".join(("'self'", *request.app.get(CSP_CONNECT, ())))
     headers.setdefault(
         "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data: blob:; connect-src 'self'; "
-        "style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
+        f"connect-src {connect}; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
     )
     if request.path.startswith("/api/"):
         headers.setdefault("Cache-Control", "no-store")

@@ -83,6 +83,41 @@ def document(channel_paths: Mapping[str, Any] | None = None) -> dict[str, Any]:
                 tags=["operators"],
             )
         },
+        "/api/v1/me/softphone": {
+            "get": operation(
+                "My browser softphone's SIP identity: Asterisk's WebSocket URL, SIP URI, digest "
+                "user and password (audited); available false and a reason when I have none",
+                {
+                    "200": json_content(
+                        {
+                            "type": "object",
+                            "required": ["available"],
+                            "properties": {
+                                "available": {"type": "boolean"},
+                                "reason": {
+                                    "type": "string",
+                                    "enum": [
+                                        "no_endpoint",
+                                        "unknown_endpoint",
+                                        "not_webrtc",
+                                        "not_provisioned",
+                                    ],
+                                },
+                                "ws_url": {"type": "string"},
+                                "uri": {"type": "string"},
+                                "username": {"type": "string"},
+                                "password": {"type": "string"},
+                                "display_name": {"type": "string"},
+                                "endpoint": {"type": "string"},
+                            },
+                        }
+                    ),
+                    **error_responses(401, 403),
+                },
+                security=SESSION,
+                tags=["operators"],
+            )
+        },
         "/api/v1/me/presence": {
             "post": operation(
                 "Go ready or away",
@@ -275,6 +310,8 @@ def document(channel_paths: Mapping[str, Any] | None = None) -> dict[str, Any]:
             "securitySchemes": {
                 "session": {"type": "apiKey", "in": "cookie", "name": "contact_session"},
                 "appKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+                # a patrol unit's own token (dispatch: positions, statuses, its WebSocket)
+                "unitToken": {"type": "http", "scheme": "bearer"},
             },
             "schemas": {
                 "Error": {

@@ -12,7 +12,7 @@ from typing import Any
 from contact.bus import MessageBus
 from contact.domain import events as ev
 from contact.domain.model import MessageDirection
-from contact.http.views import detail, iso, location_json, public_contact
+from contact.http.views import detail, iso, location_json, public_contact, queued_view
 from contact.ports import Broadcast, ContactRepository
 
 QUEUE_EVENTS: tuple[type[ev.Event], ...] = (
@@ -23,7 +23,6 @@ QUEUE_EVENTS: tuple[type[ev.Event], ...] = (
     ev.ContactWrappedUp,
     ev.ContactClosed,
     ev.ContactAbandoned,
-    ev.SlaBreached,
 )
 
 
@@ -39,6 +38,7 @@ class TopicProjection:
         bus.subscribe(ev.ReplySent, self._message)
         bus.subscribe(ev.ContactLocated, self._located)
         bus.subscribe(ev.OperatorPresenceChanged, self._presence)
+        bus.subscribe(ev.SlaBreached, self._breached)
 
     async def _publish(self, topic: str, event: ev.Event, **body: Any) -> None:
         payload = {"type": event.name, "at": event.occurred_at.isoformat(), **body}
@@ -46,14 +46,11 @@ class TopicProjection:
 
     async def _contact_changed(self, event: ev.Event) -> None:
         assert event.key is not None
+        if isinstance(event, ev.ContactQueued):  # the intake path: no read back
+            await self._publish_public(event, queued_view(event))
+            return
         contact = await self._contacts.get(event.key)
-        public = public_contact(contact)
-        extra: dict[str, Any] = {}
-        if isinstance(event, ev.SlaBreached):
-            extra["waited_s"] = round(event.waited_s, 1)
-        await self._publish("queue", event, contact=public, **extra)
-        await self._publish("supervisor", event, contact=public, **extra)
-        await self._publish(f"contact:{contact.id}", event, contact=public)
+        await self._publish_public(event, public_contact(contact))
         if isinstance(event, ev.ContactOffered):
             messages = await self._contacts.messages(contact.id)
             await self._publish(
@@ -62,6 +59,23 @@ class TopicProjection:
                 contact=detail(contact, messages),
                 expires_at=event.expires_at.isoformat(),
             )
+
+    async def _breached(self, event: ev.SlaBreached) -> None:
+        """For supervisors only, and without reading the contact back: under overload every
+        waiting contact breaches, and the room must not slow down because of it."""
+        await self._publish(
+            "supervisor",
+            event,
+            contact_id=event.contact_id,
+            priority=int(event.priority),
+            priority_name=event.priority.name.lower(),
+            waited_s=round(event.waited_s, 1),
+        )
+
+    async def _publish_public(self, event: ev.Event, public: dict[str, Any]) -> None:
+        await self._publish("queue", event, contact=public)
+        await self._publish("supervisor", event, contact=public)
+        await self._publish(f"contact:{public['id']}", event, contact=public)
 
     async def _message(self, event: ev.MessageReceived | ev.ReplySent) -> None:
         await self._publish(

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from contact.domain.model import Attachment, Contact, Location, Message
+from contact.domain.events import ContactQueued
+from contact.domain.model import Attachment, Contact, ContactState, Location, Message
 from contact.ports import OperatorStatus
 
 
@@ -41,6 +42,24 @@ def public_contact(contact: Contact) -> dict[str, Any]:
         "answered_at": iso(contact.answered_at),
         "closed_at": iso(contact.closed_at),
         "has_location": contact.location is not None,
+    }
+
+
+def queued_view(event: ContactQueued) -> dict[str, Any]:
+    """public_contact() of a contact just queued, from its event (a test keeps them equal)."""
+    return {
+        "id": event.contact_id,
+        "channel": event.channel.value,
+        "priority": int(event.priority),
+        "priority_name": event.priority.name.lower(),
+        "language": event.language.value if event.language else None,
+        "state": ContactState.QUEUED.value,
+        "operator_id": None,
+        "created_at": iso(event.created_at),
+        "queued_at": iso(event.queued_at),
+        "answered_at": None,
+        "closed_at": None,
+        "has_location": event.has_location,
     }
 
 

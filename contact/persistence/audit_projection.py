@@ -1,4 +1,5 @@
 """Every operator action reaches the hash-chained audit log through the events it causes.
+What citizens did (intake, hang-ups, location updates) is the contact's own record.
 
 Views of personal data have no event; the HTTP handlers that show it append those entries.
 Details carry ids and states only, never the citizen's text, number or location.
@@ -18,24 +19,16 @@ class AuditProjection:
         self._audit = audit
 
     def register(self, bus: MessageBus) -> None:
-        bus.subscribe(ev.ContactReceived, self._received)
         bus.subscribe(ev.ContactOffered, self._offered)
         bus.subscribe(ev.OfferExpired, self._offer_returned)
         bus.subscribe(ev.ContactAccepted, self._accepted)
         bus.subscribe(ev.ReplySent, self._replied)
         bus.subscribe(ev.ContactWrappedUp, self._wrapped_up)
         bus.subscribe(ev.ContactClosed, self._closed)
-        bus.subscribe(ev.ContactAbandoned, self._abandoned)
-        bus.subscribe(ev.ContactLocated, self._located)
         bus.subscribe(ev.OperatorPresenceChanged, self._presence)
 
     async def _log(self, actor: str, action: str, subject: str | None, **details: Any) -> None:
         await self._audit.append(actor, action, subject, details)
-
-    async def _received(self, e: ev.ContactReceived) -> None:
-        await self._log(
-            f"citizen:{e.channel.value}", "contact.received", e.contact_id, priority=int(e.priority)
-        )
 
     async def _offered(self, e: ev.ContactOffered) -> None:
         # the offer shows the contact's details to this operator
@@ -60,12 +53,6 @@ class AuditProjection:
         await self._log(
             e.operator_id or "system", "contact.close", e.contact_id, disposition=e.disposition
         )
-
-    async def _abandoned(self, e: ev.ContactAbandoned) -> None:
-        await self._log("citizen", "contact.abandoned", e.contact_id, previous=e.previous.value)
-
-    async def _located(self, e: ev.ContactLocated) -> None:
-        await self._log("citizen", "contact.located", e.contact_id, source=e.location.source.value)
 
     async def _presence(self, e: ev.OperatorPresenceChanged) -> None:
         await self._log(

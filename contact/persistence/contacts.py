@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -43,15 +44,23 @@ class SqlContactRepository:
                     existing = await _id_by_external_id(session, contact.channel, external_id)
                     if existing is not None:
                         return existing
-                session.add(ContactRow(id=contact.id, external_id=external_id, **_columns(contact)))
-                await session.flush()  # the parent row first: the others reference it
+                # ORM bulk INSERTs: one statement per table, no unit-of-work bookkeeping (this
+                # is every intake's path); parents first, as the foreign keys need
+                await session.exec(
+                    insert(ContactRow),
+                    params=[{"id": contact.id, "external_id": external_id, **_columns(contact)}],
+                )
                 if message is not None:
-                    session.add(_message_row(message))
-                for position, (attachment, _) in enumerate(attachments):
-                    session.add(_attachment_row(attachment, position))
-                await session.flush()
-                for attachment, content in attachments:
-                    session.add(AttachmentBlobRow(attachment_id=attachment.id, content=content))
+                    await session.exec(insert(MessageRow), params=[_message_values(message)])
+                if attachments:
+                    await session.exec(
+                        insert(AttachmentRow),
+                        params=[_attachment_values(a, i) for i, (a, _) in enumerate(attachments)],
+                    )
+                    await session.exec(
+                        insert(AttachmentBlobRow),
+                        params=[{"attachment_id": a.id, "content": d} for a, d in attachments],
+                    )
         except IntegrityError as error:
             # Two deliveries of the same intake raced (PostgreSQL lets both pass the look-up
             # above); the loser's transaction is rolled back and it answers with the winner.
@@ -120,11 +129,32 @@ class SqlContactRepository:
             rows = (await session.exec(statement)).all()
         return [_to_contact(row) for row in rows]
 
-    async def add_message(self, message: Message) -> None:
-        """Store a message; a redelivery (same channel message id) is stored once."""
+    async def add_message(
+        self, message: Message, attachments: Sequence[tuple[Attachment, bytes]] = ()
+    ) -> None:
+        """Store a message (with the attachments it carried, in the same transaction); a
+        redelivery (same channel message id) is stored once."""
+        for attachment, _ in attachments:
+            if attachment.contact_id != message.contact_id:
+                raise ValueError(f"attachment {attachment.id} is not of {message.contact_id}")
         try:
             async with self._store.write() as session:
                 session.add(_message_row(message))
+                if attachments:
+                    await session.flush()
+                    last = (
+                        await session.exec(
+                            select(func.max(AttachmentRow.position)).where(
+                                AttachmentRow.contact_id == message.contact_id
+                            )
+                        )
+                    ).first()
+                    first = 0 if last is None else last + 1  # after the contact's earlier ones
+                    for position, (attachment, _) in enumerate(attachments, start=first):
+                        session.add(_attachment_row(attachment, position))
+                    await session.flush()
+                    for attachment, content in attachments:
+                        session.add(AttachmentBlobRow(attachment_id=attachment.id, content=content))
         except IntegrityError as error:
             async with self._store.read() as session:
                 if message.external_id is not None:
@@ -245,16 +275,20 @@ def _to_contact(row: ContactRow) -> Contact:
     )
 
 
+def _message_values(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "contact_id": message.contact_id,
+        "direction": message.direction.value,
+        "text": message.text,
+        "author": message.author,
+        "external_id": message.external_id,
+        "created_at": message.created_at,
+    }
+
+
 def _message_row(message: Message) -> MessageRow:
-    return MessageRow(
-        id=message.id,
-        contact_id=message.contact_id,
-        direction=message.direction.value,
-        text=message.text,
-        author=message.author,
-        external_id=message.external_id,
-        created_at=message.created_at,
-    )
+    return MessageRow(**_message_values(message))
 
 
 def _to_message(row: MessageRow) -> Message:
@@ -269,16 +303,20 @@ def _to_message(row: MessageRow) -> Message:
     )
 
 
+def _attachment_values(attachment: Attachment, position: int) -> dict[str, Any]:
+    return {
+        "id": attachment.id,
+        "contact_id": attachment.contact_id,
+        "media_type": attachment.media_type,
+        "size": attachment.size,
+        "sha256": attachment.sha256,
+        "filename": attachment.filename,
+        "position": position,
+    }
+
+
 def _attachment_row(attachment: Attachment, position: int) -> AttachmentRow:
-    return AttachmentRow(
-        id=attachment.id,
-        contact_id=attachment.contact_id,
-        media_type=attachment.media_type,
-        size=attachment.size,
-        sha256=attachment.sha256,
-        filename=attachment.filename,
-        position=position,
-    )
+    return AttachmentRow(**_attachment_values(attachment, position))
 
 
 def _to_attachment(row: AttachmentRow) -> Attachment:

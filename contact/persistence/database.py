@@ -7,9 +7,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contact.config import DatabaseSettings
 from contact.persistence.audit import SqlAuditLog
 from contact.persistence.contacts import SqlContactRepository
+from contact.persistence.conversations import SqlChatStore
+from contact.persistence.dispatch_repo import SqlDispatchRepository
 from contact.persistence.engine import Store, create_engine
 from contact.persistence.incidents import SqlIncidentRepository
 from contact.persistence.operators import SqlOperatorRepository
+from contact.persistence.registries import SqlRegistries
 from contact.persistence.sessions import SqlSessionRepository
 
 
@@ -24,6 +27,10 @@ class SqlDatabase:
         self.sessions = SqlSessionRepository(self._store)
         self.audit = SqlAuditLog(self._store)
         self.incidents = SqlIncidentRepository(self._store)
+        self.chats = SqlChatStore(self._store)  # Telegram, WhatsApp: inbox, conversations
+        self.dispatch = SqlDispatchRepository(self._store)  # units, cameras, districts, grouping
+        # app devices, kiosks, alarm sites, camera alerts (the device channels)
+        self.registries = SqlRegistries(self._store)
 
     @classmethod
     async def open(cls, settings: DatabaseSettings) -> SqlDatabase:

@@ -7,6 +7,7 @@ to reach the database become `Unavailable`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -143,6 +144,11 @@ class Store:
             expire_on_commit=False,
             execution_options={BEGIN_IMMEDIATE: True},
         )
+        # SQLite has one writer at a time. Letting every pooled connection ask for the lock
+        # makes them sleep in the busy handler while the lock sits free (measured: 85 % of
+        # database thread time under load); queue this process's writers here instead and
+        # leave busy_timeout to other processes.
+        self._write_turn = asyncio.Lock() if self.is_sqlite else None
 
     @asynccontextmanager
     async def read(self, *, snapshot: bool = False) -> AsyncIterator[AsyncSession]:
@@ -159,9 +165,12 @@ class Store:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A transaction committed when the block ends, rolled back when it raises."""
-        with translate_errors():
-            async with self._writer() as session, session.begin():
-                yield session
+        async with contextlib.AsyncExitStack() as stack:
+            if self._write_turn is not None:
+                await stack.enter_async_context(self._write_turn)
+            with translate_errors():
+                async with self._writer() as session, session.begin():
+                    yield session
 
     async def ping(self) -> None:
         with translate_errors():

@@ -64,10 +64,6 @@ class ContactLifecycle:
         return datetime.fromtimestamp(self._clock(), UTC)
 
     async def register_contact(self, command: RegisterContact) -> Registered:
-        if command.external_id is not None:
-            known = await self._contacts.find_by_external_id(command.channel, command.external_id)
-            if known is not None:
-                return Registered(known.id, created=False)
         now = self._now()
         contact = Contact(
             id=new_id(),
@@ -105,6 +101,19 @@ class ContactLifecycle:
         log.info(
             "contact registered", extra={"contact_id": contact.id, "channel": contact.channel.value}
         )
+        # the queue first: a plugin slow on contact.received never delays the screen
+        await self._bus.publish(
+            ev.ContactQueued(
+                contact_id=contact.id,
+                channel=contact.channel,
+                priority=contact.priority,
+                language=contact.language,
+                created_at=contact.created_at,
+                queued_at=now,
+                has_location=contact.location is not None,
+                occurred_at=now,
+            )
+        )
         await self._bus.publish(
             ev.ContactReceived(
                 contact_id=contact.id,
@@ -123,15 +132,6 @@ class ContactLifecycle:
                     contact_id=contact.id, message_id=message.id, text=message.text, occurred_at=now
                 )
             )
-        await self._bus.publish(
-            ev.ContactQueued(
-                contact_id=contact.id,
-                channel=contact.channel,
-                priority=contact.priority,
-                score=0.0,
-                occurred_at=now,
-            )
-        )
         return Registered(contact.id, created=True)
 
     async def add_citizen_message(

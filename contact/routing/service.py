@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from contact.bus import MessageBus
 from contact.config import RoutingSettings
 from contact.domain import events as ev
 from contact.domain.commands import Accept, Decline, SetPresence
-from contact.domain.model import Contact, ContactState, Presence, Priority
+from contact.domain.model import CHANNEL_CAPABILITY, Contact, ContactState, Presence, Priority
 from contact.domain.triage import queue_score
 from contact.errors import Conflict, ContactError, Unavailable
 from contact.ports import ContactRepository, Offer, OperatorRepository, QueueEntry, QueueStore
@@ -37,6 +38,17 @@ def entry_for(contact: Contact) -> QueueEntry:
         language=contact.language,
         score=queue_score(contact.priority, queued_at),
         queued_at=queued_at.timestamp(),
+    )
+
+
+def entry_from(event: ev.ContactQueued) -> QueueEntry:
+    return QueueEntry(
+        contact_id=event.contact_id,
+        priority=event.priority,
+        capability=CHANNEL_CAPABILITY[event.channel],
+        language=event.language,
+        score=queue_score(event.priority, event.queued_at),
+        queued_at=event.queued_at.timestamp(),
     )
 
 
@@ -64,7 +76,11 @@ class RoutingService:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._store_healthy = True
-        self._sla_watch: dict[str, tuple[float, Priority]] = {}  # contact -> (queued_at, priority)
+        # SLA deadlines: a heap of (deadline, contact, queued_at, priority); a contact that
+        # left the queue is dropped from `_sla_open`, and its heap entry skipped when due
+        self._sla_heap: list[tuple[float, str, float, Priority]] = []
+        self._sla_open: set[str] = set()
+        self._last_timers = 0.0
         self.assignments = 0
 
     # --- wiring ---------------------------------------------------------------------------
@@ -112,9 +128,10 @@ class RoutingService:
                     # the offer died with the store or the node that made it
                     contact.transition(ContactState.QUEUED, _at(self._clock()))
                     await self._contacts.save(contact)
+                entry = entry_for(contact)
                 if contact.id not in live_offers:
-                    await self._store.enqueue(entry_for(contact))
-                self._watch(contact)
+                    await self._store.enqueue(entry)
+                self._watch(contact.id, entry.queued_at, contact.priority)
             presences = await self._operators.presences()
             known = {s.operator_id for s in await self._store.operators()}
             for operator in await self._operators.all():
@@ -132,35 +149,41 @@ class RoutingService:
             log.warning("queue store unavailable; will rebuild when it is back")
         self.kick()
 
-    def _watch(self, contact: Contact) -> None:
-        if contact.queued_at is not None:
-            self._sla_watch[contact.id] = (contact.queued_at.timestamp(), contact.priority)
+    def _watch(self, contact_id: str, queued_at: float, priority: Priority) -> None:
+        if contact_id in self._sla_open:
+            return
+        self._sla_open.add(contact_id)
+        deadline = queued_at + self._settings.sla_answer_s
+        heapq.heappush(self._sla_heap, (deadline, contact_id, queued_at, priority))
+
+    def _unwatch(self, contact_id: str) -> None:
+        self._sla_open.discard(contact_id)
 
     # --- event handlers -------------------------------------------------------------------
 
     async def _on_queued(self, event: ev.ContactQueued) -> None:
-        contact = await self._contacts.get(event.contact_id)
-        self._watch(contact)
+        entry = entry_from(event)
+        self._watch(entry.contact_id, entry.queued_at, entry.priority)
         try:
-            await self._store.enqueue(entry_for(contact))
+            await self._store.enqueue(entry)
         except Unavailable:
             # durable already; the rebuild after the outage puts it in the queue
             self._store_healthy = False
             log.warning(
                 "queue store unavailable; contact kept for rebuild",
-                extra={"contact_id": contact.id},
+                extra={"contact_id": event.contact_id},
             )
             return
         self.kick()
 
     async def _on_left(self, event: ev.ContactAbandoned | ev.ContactClosed) -> None:
-        self._sla_watch.pop(event.contact_id, None)
+        self._unwatch(event.contact_id)
         with contextlib.suppress(Unavailable):
             await self._store.remove(event.contact_id)
         self.kick()
 
     async def _on_left_waiting(self, event: ev.ContactAccepted) -> None:
-        self._sla_watch.pop(event.contact_id, None)
+        self._unwatch(event.contact_id)
 
     # --- commands -------------------------------------------------------------------------
 
@@ -266,8 +289,12 @@ class RoutingService:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._settings.tick_s)
             self._wake.clear()
+            now = self._clock()
+            timers = now - self._last_timers >= self._settings.tick_s
+            if timers:
+                self._last_timers = now
             try:
-                await self.tick()
+                await self.tick(timers=timers)
             except Unavailable:
                 if self._store_healthy:
                     log.warning("queue store unavailable")
@@ -275,20 +302,24 @@ class RoutingService:
             except Exception:
                 log.exception("routing tick failed")
 
-    async def tick(self) -> None:
-        """One pass: recover the store, expire offers, assign, time wrap-ups, check SLAs."""
+    async def tick(self, *, timers: bool = True) -> None:
+        """One pass: recover the store, assign; with `timers` also expire offers, end
+        wrap-ups and raise SLA breaches. A kick (a contact queued, an operator ready) needs
+        only the assignment; the timers run every tick_s."""
         if not self._store_healthy:
             await self._store.ping()
             log.info("queue store is back; rebuilding")
             await self.rebuild()
         now = self._clock()
-        for expired in await self._store.expire_offers(now):
-            presence = Presence.AWAY if self._settings.away_on_missed_offer else Presence.READY
-            await self._offer_returned(expired, declined=False, presence=presence)
+        if timers:
+            for expired in await self._store.expire_offers(now):
+                presence = Presence.AWAY if self._settings.away_on_missed_offer else Presence.READY
+                await self._offer_returned(expired, declined=False, presence=presence)
         while (offer := await self._store.assign(self._clock())) is not None:
             await self._offered(offer)
-        await self._end_wrap_ups(now)
-        await self._check_sla(now)
+        if timers:
+            await self._end_wrap_ups(now)
+            await self._check_sla(now)
 
     async def _offered(self, offer: Offer) -> None:
         self.assignments += 1
@@ -330,11 +361,12 @@ class RoutingService:
                 )
 
     async def _check_sla(self, now: float) -> None:
-        limit = self._settings.sla_answer_s
-        for contact_id, (queued_at, priority) in list(self._sla_watch.items()):
-            waited = now - queued_at
-            if waited > limit:
-                del self._sla_watch[contact_id]
-                await self._bus.publish(
-                    ev.SlaBreached(contact_id=contact_id, priority=priority, waited_s=waited)
-                )
+        heap = self._sla_heap
+        while heap and heap[0][0] <= now:
+            _, contact_id, queued_at, priority = heapq.heappop(heap)
+            if contact_id not in self._sla_open:
+                continue  # answered or gone before its deadline
+            self._sla_open.discard(contact_id)
+            await self._bus.publish(
+                ev.SlaBreached(contact_id=contact_id, priority=priority, waited_s=now - queued_at)
+            )

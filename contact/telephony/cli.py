@@ -1,4 +1,5 @@
-"""`contact asterisk up|down|status`: the local Asterisk of asterisk-config/.
+"""`contact asterisk up|down|status` (the local Asterisk of asterisk-config/) and
+`contact retention purge` (call recordings past their retention period).
 
 Wired into contact/cli.py with `add_commands(subparsers)`; every subcommand sets `func`, which
 takes the parsed arguments and returns the process exit code.
@@ -47,6 +48,52 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     _common(status)
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(func=_status)
+
+    retention = subparsers.add_parser(
+        "retention",
+        help="call recordings past their retention period",
+        description="Purge call recordings older than CONTACT_ASTERISK_RETENTION_DAYS (the "
+        "files are deleted, each purge is written to the audit log; the rows stay).",
+    )
+    retention_commands = retention.add_subparsers(dest="retention_command", required=True)
+    purge = retention_commands.add_parser("purge", help="delete expired recordings (audited)")
+    purge.add_argument("--days", type=int, help="override the retention period (days, >= 1)")
+    purge.add_argument("--dry-run", action="store_true", help="list, delete nothing")
+    purge.set_defaults(func=_purge)
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from contact.bootstrap import prepare_database
+    from contact.config import load_settings
+    from contact.persistence.calls import SqlCallRepository
+    from contact.persistence.database import SqlDatabase
+    from contact.telephony.recordings import RecordingService
+
+    if args.days is not None and args.days < 1:
+        print("retention: --days must be at least 1")
+        return 2
+    settings = load_settings()
+
+    async def run() -> int:
+        await prepare_database(settings)
+        db = await SqlDatabase.open(settings.database)
+        try:
+            service = RecordingService(
+                settings=settings.asterisk,
+                calls=SqlCallRepository(db._store),
+                audit=db.audit,
+            )
+            done = await service.purge(days=args.days, dry_run=args.dry_run)
+        finally:
+            await db.close()
+        verb = "would purge" if args.dry_run else "purged"
+        for recording in done:
+            print(f"{recording.started_at.isoformat()}  {recording.id}  {recording.path}")
+        days = args.days or settings.asterisk.retention_days
+        print(f"retention: {verb} {len(done)} recording(s) older than {days} days")
+        return 0
+
+    return asyncio.run(run())
 
 
 def _common(parser: argparse.ArgumentParser) -> None:

@@ -499,7 +499,7 @@ HOSTILE = {
 }
 CALLER_NUM = re.compile(r"^[0-9+]{0,32}$")
 XLOCATION = re.compile(r"^[0-9a-z.=;-]{0,100}$")
-OUR_FIELDS = {"UserEvent", "Endpoint", "CallerNum", "XLocation", "Geo"}
+OUR_FIELDS = {"UserEvent", "Endpoint", "CallerNum", "XLocation", "Geo", "Kind"}
 
 
 @pytest.mark.parametrize("case", list(HOSTILE))

@@ -72,7 +72,6 @@ async def test_report_to_reply_and_close(center: Center) -> None:
 
     actions = [e.action for e in await center.container.db.audit.entries(subject=report_id)]
     for action in (
-        "contact.received",
         "contact.offer",
         "contact.accept",
         "contact.reply",
@@ -139,7 +138,8 @@ async def test_supervisor_sees_the_room_and_sla_breach(tmp_path: Path) -> None:
         await boss.connect()
         report_id = await center.report()
         breach = await boss.next_event("contact.sla_breached", "supervisor")
-        assert breach["data"]["contact"]["id"] == report_id
+        assert breach["data"]["contact_id"] == report_id
+        assert breach["data"]["priority_name"] == "chat"
         overview = await boss.get("/api/v1/supervisor/overview")
         assert overview["waiting"] == 1
         assert overview["depth"]["chat"] == 1

@@ -99,9 +99,9 @@ async def test_report_is_offered_accepted_closed_then_wrap_up_ends_by_timer() ->
     assert r.operators.presence["a"] is Presence.READY
     assert r.names()[:4] == [
         "operator.presence_changed",
+        "contact.queued",
         "contact.received",
         "message.received",
-        "contact.queued",
     ]
     assert "contact.accepted" in r.names() and "contact.closed" in r.names()
 
@@ -212,3 +212,12 @@ async def test_logout_returns_a_held_offer() -> None:
     await r.routing.log_out("a")
     assert [e.contact_id for e in await r.store.waiting()] == [cid]
     assert r.operators.presence["a"] is Presence.AWAY
+
+
+async def test_the_queued_view_from_the_event_equals_the_stored_contacts() -> None:
+    from contact.http.views import public_contact, queued_view
+
+    r = room()
+    cid = await r.report("шум", language=Language.KK)
+    (queued,) = [e for e in r.events if isinstance(e, ev.ContactQueued)]
+    assert queued_view(queued) == public_contact(await r.contacts.get(cid))

@@ -40,7 +40,8 @@
       return [who, `: ${t("ui." + d.presence)}`];
     }
     const kind = d.type === "contact.sla_breached" ? t("ui.sla_breach") : d.type;
-    const what = d.contact ? ` · ${t("priority." + d.contact.priority_name)} · ${d.contact.channel}` : "";
+    const what = d.contact ? ` · ${t("priority." + d.contact.priority_name)} · ${d.contact.channel}`
+      : d.priority_name ? ` · ${t("priority." + d.priority_name)}` : "";
     return [`${kind}${what}${d.waited_s ? ` · ${d.waited_s} s` : ""}`];
   }
 

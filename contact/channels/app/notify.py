@@ -1,5 +1,7 @@
-"""Tells the citizen's app what happens to its reports: operator replies and status changes,
-on the app WebSocket topic `device:<device id>`, texts in the report's language."""
+"""Tells the citizen's app what happens to its reports and SOS calls: operator replies and
+status changes, on the app WebSocket topic `device:<device id>`, texts in the contact's
+language. Reports push `report.reply` / `report.status` (with `report_id`), SOS calls
+`sos.reply` / `sos.status` (with `sos_id`)."""
 
 from __future__ import annotations
 
@@ -43,13 +45,16 @@ class AppNotifier:
 
     async def _app_contact(self, contact_id: str) -> Contact | None:
         contact = await self._contacts.get(contact_id)
-        ok = contact.channel is ChannelKind.APP and contact.citizen
+        ok = contact.channel in (ChannelKind.APP, ChannelKind.APP_SOS) and contact.citizen
         return contact if ok else None
 
     async def _send(self, contact: Contact, body: dict[str, Any]) -> None:
         assert contact.citizen is not None
+        sos = contact.channel is ChannelKind.APP_SOS
+        kind = "sos" if sos else "report"
+        body["type"] = f"{kind}.{body['type']}"
         await self._broadcast.publish(
-            device_topic(contact.citizen), {"report_id": contact.id, **body}
+            device_topic(contact.citizen), {f"{kind}_id": contact.id, **body}
         )
 
     async def _reply(self, event: ev.ReplySent) -> None:
@@ -58,7 +63,7 @@ class AppNotifier:
             await self._send(
                 contact,
                 {
-                    "type": "report.reply",
+                    "type": "reply",
                     "message_id": event.message_id,
                     "text": event.text,
                     "at": event.occurred_at.isoformat(),
@@ -72,7 +77,7 @@ class AppNotifier:
             await self._send(
                 contact,
                 {
-                    "type": "report.status",
+                    "type": "status",
                     **citizen_status(contact),
                     "at": event.occurred_at.isoformat(),
                 },

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from contact.domain.commands import RegisterContact
+from contact.domain.commands import RegisterContact, UpdateLocation
 from contact.domain.model import (
     Attachment,
     ChannelKind,
@@ -19,7 +19,8 @@ from contact.domain.model import (
     LocationSource,
     new_id,
 )
-from contact.errors import PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from contact.errors import PayloadTooLarge, Unauthorized, Unprocessable, UnsupportedMediaType
+from contact.i18n import text as i18n_text
 
 DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$")
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,100}$")  # visible ASCII, as in the IETF draft
@@ -86,7 +87,7 @@ def _number(fields: Mapping[str, Any], name: str) -> float | None:
         raise Unprocessable(f"{name} must be a number", error_id="invalid_location")
     try:
         value = float(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise Unprocessable(f"{name} must be a number", error_id="invalid_location") from None
     if not math.isfinite(value):
         raise Unprocessable(f"{name} must be finite", error_id="invalid_location")
@@ -170,3 +171,84 @@ def report(
         external_id=f"{device}/{idem}" if idem else None,
         information_only=kind == "info",
     )
+
+
+# --- devices and SOS ----------------------------------------------------------------------
+
+DEVICE_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
+PLATFORMS = frozenset({"android", "ios", "web", "other"})
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    device_id: str
+    platform: str | None
+    language: Language | None
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def device_token(value: str | None) -> str | None:
+    """The X-Device-Token a registered app sends; None when absent."""
+    if value is None or value == "":
+        return None
+    if not DEVICE_TOKEN.match(value):
+        raise Unauthorized("X-Device-Token is not a device token", error_id="bad_device_token")
+    return value
+
+
+def registration(fields: Mapping[str, Any]) -> Registration:
+    platform = fields.get("platform")
+    if platform is not None and (not isinstance(platform, str) or platform not in PLATFORMS):
+        raise Unprocessable(
+            f"platform must be one of {', '.join(sorted(PLATFORMS))}", error_id="invalid_platform"
+        )
+    return Registration(
+        device_id=device_id(fields.get("device_id")),
+        platform=platform,
+        language=language(fields.get("language")),
+    )
+
+
+def _optional_text(fields: Mapping[str, Any], limits: Limits) -> str | None:
+    value = fields.get("text")
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise Unprocessable("text must be text", error_id="invalid_text")
+    value = value.strip()
+    if len(value) > limits.max_text_chars:
+        raise Unprocessable(
+            f"text is longer than {limits.max_text_chars} characters", error_id="text_too_long"
+        )
+    if "\x00" in value:
+        raise Unprocessable("text contains a NUL character", error_id="invalid_text")
+    return value or None
+
+
+def sos(
+    fields: Mapping[str, Any], device: str, limits: Limits, key: str | None = None
+) -> RegisterContact:
+    """The SOS button → an SOS-priority contact. The location is what matters most, but an SOS
+    without one (no GPS fix yet) is still taken: live updates follow."""
+    lang = language(fields.get("language"))
+    words = i18n_text("sos.app", lang)
+    extra = _optional_text(fields, limits)
+    idem = idempotency_key(key)
+    return RegisterContact(
+        channel=ChannelKind.APP_SOS,
+        text=f"{words}: {extra}" if extra else words,
+        language=lang,
+        citizen=device,
+        location=location(fields),
+        external_id=f"{device}/sos/{idem}" if idem else None,
+    )
+
+
+def location_update(fields: Mapping[str, Any], contact_id: str) -> UpdateLocation:
+    found = location(fields)
+    if found is None:
+        raise Unprocessable("lat and lon are required", error_id="invalid_location")
+    return UpdateLocation(contact_id=contact_id, location=found)

@@ -1,25 +1,47 @@
-"""Citizen app reports over HTTP: POST a report, GET its status and replies, and a WebSocket
-that pushes replies and status changes. The app authenticates with its API key (X-Api-Key);
-a report is readable only with the device id it was sent from (X-Device-Id).
+"""The citizen app over HTTP: reports, device registration, SOS with live location, a device's
+history, and a WebSocket that pushes replies and status changes.
 
-A report is answered 202 only after it is committed to the database.
+Authentication: every request carries the app's key (X-Api-Key). A device registers once
+(POST /devices) and gets a device token; from then on it sends X-Device-Token, which names the
+device (the token is stored only as its sha256). SOS, location updates and the history need the
+token. Reports from a device that never registered still work with its device id alone
+(X-Device-Id to read them back); once a device id is registered, its reports, report reads and
+WebSocket need its token too, so nobody else can act for it.
+
+Answers: a report or an SOS is answered 202 only after it is committed to the database. A
+second SOS while the device's SOS contact is open returns that contact (200).
 """
 
 from __future__ import annotations
 
-import hmac
-import json
+import logging
+import re
+import secrets
 import time
 from collections import defaultdict, deque
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import BodyPartReader, web
 
+from contact.bus import KeyedLocks
 from contact.channels.app import parse
 from contact.channels.app.notify import citizen_status, device_topic
-from contact.domain.model import ChannelKind, MessageDirection
+from contact.channels.edge import (
+    RateLimiter,
+    json_response,
+    key_matches,
+    read_json_object,
+    remote_address,
+)
+from contact.domain import events as ev
+from contact.domain.commands import Abandon
+from contact.domain.model import ChannelKind, Contact, ContactState, MessageDirection
 from contact.errors import (
     BadRequest,
+    Conflict,
+    ContactError,
+    Forbidden,
     NotFound,
     PayloadTooLarge,
     TooManyRequests,
@@ -28,14 +50,19 @@ from contact.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
-from contact.http.api import json_body
 from contact.http.keys import CONTAINER, HUB
-from contact.http.views import iso
+from contact.http.views import iso, location_json
 from contact.http.ws import Subscriber
+from contact.ports import Device, IntakeSource
+
+log = logging.getLogger(__name__)
 
 PREFIX = "/api/v1/app"
 MAX_FIELD_BYTES = 64 * 1024
-THROTTLE: web.AppKey[DeviceThrottle] = web.AppKey("app_throttle")
+MAX_JSON_BYTES = 64 * 1024
+APP_CHANNELS = frozenset({ChannelKind.APP, ChannelKind.APP_SOS})
+LIMIT = re.compile(r"^[0-9]{1,4}$")  # ASCII digits only ("²".isdigit() is True)
+OPEN_STATES = frozenset({ContactState.NEW, ContactState.QUEUED, ContactState.OFFERED})
 
 
 class DeviceThrottle:
@@ -57,14 +84,72 @@ class DeviceThrottle:
         window.append(now)
 
 
+class Limits:
+    """The app channel's rate limits and per-device locks (one set per HTTP app)."""
+
+    def __init__(self, sos_per_hour: int, locations: int, registrations: int) -> None:
+        self.sos = RateLimiter(sos_per_hour, 3600.0, what="SOS calls from this device")
+        self.locations = RateLimiter(locations, 60.0, what="location updates from this device")
+        self.registrations = RateLimiter(
+            registrations, 60.0, what="device registrations from this address"
+        )
+        self.locks = KeyedLocks()
+
+
+THROTTLE: web.AppKey[DeviceThrottle] = web.AppKey("app_throttle", DeviceThrottle)
+LIMITS: web.AppKey[Limits] = web.AppKey("app_limits", Limits)
+
+
 def _check_key(request: web.Request) -> None:
     settings = request.app[CONTAINER].settings.app
     keys = settings.keys()
     if not settings.enabled or not keys:
         raise Unavailable("the app channel is not configured", error_id="channel_disabled")
-    sent = request.headers.get("X-Api-Key", "")
-    if not any(hmac.compare_digest(sent.encode(), k.encode()) for k in keys):
+    # any bytes may arrive in a header: compared as sent, never a crash on non-ASCII
+    if not key_matches(request.headers.get("X-Api-Key", ""), keys):
         raise Unauthorized("missing or wrong X-Api-Key", error_id="bad_api_key")
+
+
+async def _token_device(request: web.Request, token: str | None) -> Device | None:
+    if token is None:
+        return None
+    device = await request.app[CONTAINER].db.registries.devices.by_token(parse.token_hash(token))
+    if device is None:
+        raise Unauthorized("unknown or replaced device token", error_id="bad_device_token")
+    return device
+
+
+async def registered_device(request: web.Request) -> Device:
+    """The device named by X-Device-Token (required)."""
+    _check_key(request)
+    token = parse.device_token(request.headers.get("X-Device-Token"))
+    if token is None:
+        raise Unauthorized(
+            "register the device and send its X-Device-Token", error_id="device_token_required"
+        )
+    device = await _token_device(request, token)
+    assert device is not None
+    return device
+
+
+async def _acting_for(request: web.Request, device_id: str, token: str | None) -> None:
+    """A device id the request acts for: a registered one needs its own token."""
+    device = await _token_device(request, token)
+    if device is not None:
+        if device.id != device_id:
+            raise Forbidden("the token belongs to another device", error_id="device_mismatch")
+        return
+    if await request.app[CONTAINER].db.registries.devices.get(device_id) is not None:
+        raise Unauthorized(
+            "this device is registered: send its X-Device-Token", error_id="device_token_required"
+        )
+
+
+def _now(request: web.Request) -> datetime:
+    return datetime.fromtimestamp(request.app[CONTAINER].clock(), UTC)
+
+
+# --- reports ------------------------------------------------------------------------------
 
 
 async def _multipart(
@@ -105,7 +190,7 @@ async def post_report(request: web.Request) -> web.Response:
     c = request.app[CONTAINER]
     limits = parse.Limits(c.settings.app.max_text_chars, c.settings.app.max_photo_bytes)
     if request.content_type == "application/json":
-        fields: dict[str, Any] = await json_body(request)
+        fields: dict[str, Any] = await read_json_object(request, MAX_JSON_BYTES)
         photo = None
     elif request.content_type == "multipart/form-data":
         try:
@@ -118,6 +203,9 @@ async def post_report(request: web.Request) -> web.Response:
         )
     command = parse.report(fields, photo, limits, request.headers.get("Idempotency-Key"))
     assert command.citizen is not None
+    await _acting_for(
+        request, command.citizen, parse.device_token(request.headers.get("X-Device-Token"))
+    )
     request.app[THROTTLE].check(command.citizen)
     registered = await c.bus.execute(command)
     headers = {} if registered.created else {"Idempotent-Replayed": "true"}
@@ -126,57 +214,262 @@ async def post_report(request: web.Request) -> web.Response:
     )
 
 
-async def _own_report(request: web.Request) -> Any:
-    _check_key(request)
-    device = parse.device_id(request.headers.get("X-Device-Id"))
+async def _own_contact(request: web.Request, device_id: str, channel: ChannelKind) -> Contact:
     c = request.app[CONTAINER]
+    param = "report_id" if channel is ChannelKind.APP else "contact_id"
     try:
-        contact = await c.db.contacts.get(request.match_info["report_id"])
+        contact = await c.db.contacts.get(request.match_info[param])
     except NotFound:
         contact = None
-    if contact is None or contact.channel is not ChannelKind.APP or contact.citizen != device:
-        raise NotFound("no such report for this device", error_id="report_not_found")
+    if contact is None or contact.channel is not channel or contact.citizen != device_id:
+        what = "report" if channel is ChannelKind.APP else "SOS"
+        raise NotFound(f"no such {what} for this device", error_id=f"{what.lower()}_not_found")
     return contact
 
 
-async def get_report(request: web.Request) -> web.Response:
-    contact = await _own_report(request)
+async def _own_report(request: web.Request) -> Contact:
+    _check_key(request)
+    token = parse.device_token(request.headers.get("X-Device-Token"))
+    device = await _token_device(request, token)
+    sent_id = request.headers.get("X-Device-Id")
+    if device is not None and not sent_id:
+        device_id = device.id
+    else:
+        device_id = parse.device_id(sent_id)
+        await _acting_for(request, device_id, token)
+    return await _own_contact(request, device_id, ChannelKind.APP)
+
+
+async def _status_body(request: web.Request, contact: Contact) -> dict[str, Any]:
     messages = await request.app[CONTAINER].db.contacts.messages(contact.id)
     replies = [
         {"id": m.id, "text": m.text, "at": iso(m.created_at)}
         for m in messages
         if m.direction is MessageDirection.OUTBOUND
     ]
-    return web.json_response(
-        {
-            "id": contact.id,
-            **citizen_status(contact),
-            "created_at": iso(contact.created_at),
-            "closed_at": iso(contact.closed_at),
-            "replies": replies,
-        },
-        dumps=_dumps,
+    return {
+        "id": contact.id,
+        **citizen_status(contact),
+        "created_at": iso(contact.created_at),
+        "closed_at": iso(contact.closed_at),
+        "replies": replies,
+    }
+
+
+async def get_report(request: web.Request) -> web.Response:
+    contact = await _own_report(request)
+    return json_response(await _status_body(request, contact))
+
+
+# --- devices ------------------------------------------------------------------------------
+
+
+async def register_device(request: web.Request) -> web.Response:
+    """Register a device id and get its token (shown once). With the device's current
+    X-Device-Token, the same call replaces the token."""
+    _check_key(request)
+    c = request.app[CONTAINER]
+    request.app[LIMITS].registrations.check(remote_address(request))
+    wanted = parse.registration(await read_json_object(request, MAX_JSON_BYTES))
+    current = parse.device_token(request.headers.get("X-Device-Token"))
+    token = secrets.token_urlsafe(32)
+    now = _now(request)
+    created = await c.db.registries.devices.register(
+        Device(
+            id=wanted.device_id,
+            registered_at=now,
+            platform=wanted.platform,
+            language=wanted.language,
+            last_seen_at=now,
+        ),
+        parse.token_hash(token),
+        current_token_hash=parse.token_hash(current) if current else None,
+    )
+    return json_response(
+        {"device_id": wanted.device_id, "device_token": token, "registered_at": now.isoformat()},
+        status=201 if created else 200,
     )
 
 
+async def history(request: web.Request) -> web.Response:
+    """The device's reports and SOS calls since it registered, newest first."""
+    device = await registered_device(request)
+    c = request.app[CONTAINER]
+    limit = c.settings.app.history_limit
+    raw = request.query.get("limit")
+    if raw is not None:
+        if not LIMIT.match(raw) or not 1 <= int(raw) <= limit:
+            raise Unprocessable(f"limit must be 1-{limit}", error_id="invalid_limit")
+        limit = int(raw)
+    contacts = await c.db.registries.sources.history(
+        device.id, APP_CHANNELS, limit=limit, since=device.registered_at
+    )
+    return json_response(
+        {
+            "device_id": device.id,
+            "contacts": [
+                {
+                    "id": x.id,
+                    "kind": "sos" if x.channel is ChannelKind.APP_SOS else "report",
+                    **citizen_status(x),
+                    "summary": x.summary,
+                    "created_at": iso(x.created_at),
+                    "closed_at": iso(x.closed_at),
+                }
+                for x in contacts
+            ],
+        }
+    )
+
+
+# --- SOS ----------------------------------------------------------------------------------
+
+
+def _call(request: web.Request, contact_id: str) -> dict[str, Any]:
+    """What the app needs to start its video call to the center (served by the WebRTC side;
+    the values come from CONTACT_APP_SOS_*)."""
+    settings = request.app[CONTAINER].settings.app
+    ice = [u.strip() for u in settings.sos_ice_servers.split(",") if u.strip()]
+    return {
+        "sip_uri": settings.sos_sip_uri,
+        "ws_url": settings.sos_ws_url,
+        "ice_servers": [{"urls": u} for u in ice],
+        "headers": {"X-Contact-Id": contact_id},
+        "video": True,
+    }
+
+
+def _sos_body(request: web.Request, contact: Contact | str, status: str = "queued") -> Any:
+    contact_id = contact if isinstance(contact, str) else contact.id
+    return {
+        "id": contact_id,
+        "status": status,
+        "call": _call(request, contact_id),
+        "location_url": f"{PREFIX}/sos/{contact_id}/location",
+        "ws_url": f"{PREFIX}/ws",
+    }
+
+
+async def post_sos(request: web.Request) -> web.Response:
+    device = await registered_device(request)
+    c = request.app[CONTAINER]
+    limits = parse.Limits(c.settings.app.max_text_chars, c.settings.app.max_photo_bytes)
+    fields = await read_json_object(request, MAX_JSON_BYTES, allow_empty=True)
+    command = parse.sos(fields, device.id, limits, request.headers.get("Idempotency-Key"))
+    async with request.app[LIMITS].locks.hold(f"sos:{device.id}"):
+        open_sos = await c.db.registries.sources.open_contact(ChannelKind.APP_SOS, device.id)
+        if open_sos is not None:
+            if command.location is not None:
+                await c.bus.execute(parse.location_update(fields, open_sos.id))
+            body = {**_sos_body(request, open_sos), **citizen_status(open_sos), "joined": True}
+            return json_response(body)
+        request.app[LIMITS].sos.check(device.id)
+        registered = await c.bus.execute(command)
+    if registered.created:
+        await _after_sos(request, device, registered.contact_id, command)
+    return json_response(_sos_body(request, registered.contact_id), status=202)
+
+
+async def _after_sos(request: web.Request, device: Device, contact_id: str, command: Any) -> None:
+    c = request.app[CONTAINER]
+    try:
+        await c.db.registries.sources.add(
+            IntakeSource(
+                contact_id=contact_id,
+                kind="device",
+                source_id=device.id,
+                details={"platform": device.platform},
+            )
+        )
+        await c.db.registries.devices.touch(device.id, _now(request))
+    except ContactError as exc:
+        log.warning("SOS source not stored: %s", exc.message, extra={"contact_id": contact_id})
+    if command.location is not None:
+        await c.bus.publish(
+            ev.SuggestionRequested(
+                contact_id=contact_id, location=command.location, reason="app_sos"
+            )
+        )
+
+
+async def get_sos(request: web.Request) -> web.Response:
+    device = await registered_device(request)
+    contact = await _own_contact(request, device.id, ChannelKind.APP_SOS)
+    body = await _status_body(request, contact)
+    body["location"] = location_json(contact.location)
+    if contact.state not in (ContactState.CLOSED, ContactState.ABANDONED):
+        body["call"] = _call(request, contact.id)
+    return json_response(body)
+
+
+async def sos_location(request: web.Request) -> web.Response:
+    """A live location update during an SOS (while its contact is open)."""
+    device = await registered_device(request)
+    c = request.app[CONTAINER]
+    contact = await _own_contact(request, device.id, ChannelKind.APP_SOS)
+    request.app[LIMITS].locations.check(device.id)  # every attempt on its own SOS counts
+    command = parse.location_update(await read_json_object(request, MAX_JSON_BYTES), contact.id)
+    if contact.state in (ContactState.CLOSED, ContactState.ABANDONED):
+        raise Conflict("this SOS is over", error_id="contact_closed")
+    updated = await c.bus.execute(command)
+    return json_response({"id": contact.id, "location": location_json(updated.location)})
+
+
+async def cancel_sos(request: web.Request) -> web.Response:
+    """Withdraw an SOS pressed by mistake, while no operator has answered it."""
+    device = await registered_device(request)
+    c = request.app[CONTAINER]
+    contact = await _own_contact(request, device.id, ChannelKind.APP_SOS)
+    if contact.state is not ContactState.ABANDONED:
+        if contact.state not in OPEN_STATES:
+            raise Conflict(
+                "an operator has this SOS; tell them instead", error_id="not_cancellable"
+            )
+        contact = await c.bus.execute(Abandon(contact_id=contact.id))
+    return json_response({"id": contact.id, **citizen_status(contact)})
+
+
+# --- WebSocket ----------------------------------------------------------------------------
+
+
 async def app_ws(request: web.Request) -> web.WebSocketResponse:
+    """Replies and status changes of the device's reports and SOS calls. A registered device
+    names itself with its token (X-Device-Token or ?device_token=); an unregistered one with
+    ?device_id=."""
     _check_key(request)
-    device = parse.device_id(request.query.get("device_id") or request.headers.get("X-Device-Id"))
+    token = parse.device_token(
+        request.headers.get("X-Device-Token") or request.query.get("device_token")
+    )
+    device = await _token_device(request, token)
+    sent_id = request.query.get("device_id") or request.headers.get("X-Device-Id")
+    if device is not None and not sent_id:
+        device_id = device.id
+    else:
+        device_id = parse.device_id(sent_id)
+        await _acting_for(request, device_id, token)
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
     hub = request.app[HUB]
-    subscriber = Subscriber(ws, owner=f"device {device[:6]}…")
-    hub.subscribe(subscriber, device_topic(device))
+    subscriber = Subscriber(ws, owner=f"device {device_id[:6]}…")
+    hub.subscribe(subscriber, device_topic(device_id))
     return await hub.serve(request, subscriber)
-
-
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False)
 
 
 def setup(app: web.Application) -> None:
     settings = app[CONTAINER].settings.app
     app[THROTTLE] = DeviceThrottle(settings.reports_per_minute_per_device)
-    app.router.add_post(f"{PREFIX}/reports", post_report)
-    app.router.add_get(f"{PREFIX}/reports/{{report_id}}", get_report)
-    app.router.add_get(f"{PREFIX}/ws", app_ws)
+    app[LIMITS] = Limits(
+        settings.sos_per_hour_per_device,
+        settings.locations_per_minute_per_device,
+        settings.registrations_per_minute_per_address,
+    )
+    r = app.router
+    r.add_post(f"{PREFIX}/reports", post_report)
+    r.add_get(f"{PREFIX}/reports/{{report_id}}", get_report)
+    r.add_post(f"{PREFIX}/devices", register_device)
+    r.add_get(f"{PREFIX}/history", history)
+    r.add_post(f"{PREFIX}/sos", post_sos)
+    r.add_get(f"{PREFIX}/sos/{{contact_id}}", get_sos)
+    r.add_post(f"{PREFIX}/sos/{{contact_id}}/location", sos_location)
+    r.add_post(f"{PREFIX}/sos/{{contact_id}}/cancel", cancel_sos)
+    r.add_get(f"{PREFIX}/ws", app_ws)

@@ -1,0 +1,21 @@
+"""Tells a WhatsApp citizen the report number (and to call 102 when life is in danger), each
+status change (accepted, unit dispatched, closed) and the operators' replies. Until the
+citizen chose a language, texts come in both and the first one carries the language buttons
+(an interactive message)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contact.channels.chat import LANGUAGE_BUTTONS, ChatNotifier, received_text
+from contact.domain.model import ChannelKind, Contact
+from contact.ports import Conversation
+
+
+class WhatsAppNotifier(ChatNotifier):
+    channel = ChannelKind.WHATSAPP
+
+    def received_body(self, contact: Contact, conversation: Conversation) -> dict[str, Any]:
+        if conversation.language_chosen:
+            return {"text": received_text(contact.id, conversation.language)}
+        return {"text": received_text(contact.id, None), "buttons": LANGUAGE_BUTTONS}

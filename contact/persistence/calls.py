@@ -1,0 +1,192 @@
+"""Calls, their recordings and callbacks (contact/telephony)."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from contact.domain.model import Language
+from contact.errors import Conflict, NotFound
+from contact.persistence.engine import Store
+from contact.persistence.tables import ContactRow
+from contact.persistence.tables_telephony import CallbackRow, CallRow, RecordingRow
+from contact.ports import Call, Callback, CallState, Recording
+
+_CALL_FIELDS = tuple(f.name for f in fields(Call))
+_RECORDING_FIELDS = tuple(f.name for f in fields(Recording))
+_CALLBACK_FIELDS = tuple(f.name for f in fields(Callback))
+
+
+class SqlCallRepository:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    # --- calls --------------------------------------------------------------------------------
+
+    async def add(self, call: Call) -> None:
+        try:
+            async with self._store.write() as session:
+                session.add(CallRow(**_call_columns(call)))
+        except IntegrityError as error:
+            raise Conflict(
+                "a call with this channel exists", details={"uniqueid": call.uniqueid}
+            ) from error
+
+    async def save(self, call: Call) -> None:
+        async with self._store.write() as session:
+            row = await session.get(CallRow, call.id)
+            if row is None:
+                raise NotFound(f"call {call.id} not found", details={"call_id": call.id})
+            for name, value in _call_columns(call).items():
+                setattr(row, name, value)
+
+    async def by_uniqueid(self, uniqueid: str) -> Call | None:
+        async with self._store.read() as session:
+            row = (await session.exec(select(CallRow).where(CallRow.uniqueid == uniqueid))).first()
+        return None if row is None else _to_call(row)
+
+    async def for_contact(self, contact_id: str) -> list[Call]:
+        statement = (
+            select(CallRow)
+            .where(CallRow.contact_id == contact_id)
+            .order_by(col(CallRow.started_at).asc(), col(CallRow.id).asc())
+        )
+        async with self._store.read() as session:
+            rows = (await session.exec(statement)).all()
+        return [_to_call(row) for row in rows]
+
+    async def live(self) -> list[Call]:
+        statement = (
+            select(CallRow)
+            .where(CallRow.state != CallState.ENDED)
+            .order_by(col(CallRow.started_at).asc(), col(CallRow.id).asc())
+        )
+        async with self._store.read() as session:
+            rows = (await session.exec(statement)).all()
+        return [_to_call(row) for row in rows]
+
+    async def set_contact_language(self, contact_id: str, language: Language) -> None:
+        async with self._store.write() as session:
+            await session.exec(
+                update(ContactRow)
+                .where(col(ContactRow.id) == contact_id)
+                .values(language=language.value)
+            )
+
+    # --- recordings ---------------------------------------------------------------------------
+
+    async def add_recording(self, recording: Recording) -> None:
+        try:
+            async with self._store.write() as session:
+                session.add(RecordingRow(**_columns(recording, _RECORDING_FIELDS)))
+        except IntegrityError as error:
+            raise Conflict("this recording is known", details={"path": recording.path}) from error
+
+    async def save_recording(self, recording: Recording) -> None:
+        async with self._store.write() as session:
+            row = await session.get(RecordingRow, recording.id)
+            if row is None:
+                raise NotFound(f"recording {recording.id} not found")
+            for name, value in _columns(recording, _RECORDING_FIELDS).items():
+                setattr(row, name, value)
+
+    async def recording(self, recording_id: str) -> Recording | None:
+        async with self._store.read() as session:
+            row = await session.get(RecordingRow, recording_id)
+        return None if row is None else Recording(**_values(row, _RECORDING_FIELDS))
+
+    async def recordings(self, contact_id: str) -> list[Recording]:
+        statement = (
+            select(RecordingRow)
+            .where(RecordingRow.contact_id == contact_id)
+            .order_by(col(RecordingRow.started_at).asc(), col(RecordingRow.id).asc())
+        )
+        async with self._store.read() as session:
+            rows = (await session.exec(statement)).all()
+        return [Recording(**_values(row, _RECORDING_FIELDS)) for row in rows]
+
+    async def recordings_before(self, before: datetime) -> list[Recording]:
+        statement = (
+            select(RecordingRow)
+            .where(col(RecordingRow.purged_at).is_(None), col(RecordingRow.started_at) < before)
+            .order_by(col(RecordingRow.started_at).asc(), col(RecordingRow.id).asc())
+        )
+        async with self._store.read() as session:
+            rows = (await session.exec(statement)).all()
+        return [Recording(**_values(row, _RECORDING_FIELDS)) for row in rows]
+
+    # --- callbacks ----------------------------------------------------------------------------
+
+    async def add_callback(self, callback: Callback) -> bool:
+        try:
+            async with self._store.write() as session:
+                existing = (
+                    await session.exec(
+                        select(CallbackRow.id).where(
+                            CallbackRow.source_contact_id == callback.source_contact_id
+                        )
+                    )
+                ).first()
+                if existing is not None:
+                    return False
+                session.add(CallbackRow(**_columns(callback, _CALLBACK_FIELDS)))
+        except IntegrityError:
+            return False  # two nodes raced on the same lost call
+        return True
+
+    async def save_callback(self, callback: Callback) -> None:
+        async with self._store.write() as session:
+            row = await session.get(CallbackRow, callback.id)
+            if row is None:
+                raise NotFound(f"callback {callback.id} not found")
+            for name, value in _columns(callback, _CALLBACK_FIELDS).items():
+                setattr(row, name, value)
+
+    async def callback(self, callback_id: str) -> Callback | None:
+        async with self._store.read() as session:
+            row = await session.get(CallbackRow, callback_id)
+        return None if row is None else Callback(**_values(row, _CALLBACK_FIELDS))
+
+    async def callback_for_task(self, contact_id: str) -> Callback | None:
+        async with self._store.read() as session:
+            row = (
+                await session.exec(
+                    select(CallbackRow).where(CallbackRow.task_contact_id == contact_id)
+                )
+            ).first()
+        return None if row is None else Callback(**_values(row, _CALLBACK_FIELDS))
+
+    async def callbacks_in(self, states: frozenset[str]) -> list[Callback]:
+        statement = (
+            select(CallbackRow)
+            .where(col(CallbackRow.state).in_(sorted(states)))
+            .order_by(col(CallbackRow.created_at).asc(), col(CallbackRow.id).asc())
+        )
+        async with self._store.read() as session:
+            rows = (await session.exec(statement)).all()
+        return [Callback(**_values(row, _CALLBACK_FIELDS)) for row in rows]
+
+
+def _columns(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in names}
+
+
+def _values(row: Any, names: tuple[str, ...]) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in names}
+
+
+def _call_columns(call: Call) -> dict[str, Any]:
+    values = _columns(call, _CALL_FIELDS)
+    values["language"] = call.language.value if call.language is not None else None
+    return values
+
+
+def _to_call(row: CallRow) -> Call:
+    values = _values(row, _CALL_FIELDS)
+    values["language"] = Language(row.language) if row.language is not None else None
+    return Call(**values)

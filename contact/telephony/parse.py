@@ -1,0 +1,545 @@
+"""AMI events → typed call signals, and the values contact puts into AMI actions. Pure: no
+I/O, no panoramisk; tested on recorded AMI event dicts and fuzzed.
+
+Nothing from an event is trusted: the dialplan already filtered what a caller controls
+(asterisk-config/extensions.conf), and it is checked again here against strict patterns.
+What contact sends back (dial strings, ChanSpy data, variables) is built only from values that
+passed these patterns.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from contact.domain.model import ChannelKind, Language, Location, LocationSource
+
+# --- value patterns -------------------------------------------------------------------------
+
+UNIQUEID = re.compile(r"^[0-9a-f][0-9a-f.]{0,63}$")  # Asterisk's epoch.seq, or our own hex ids
+CHANNEL_NAME = re.compile(r"^[A-Za-z]+/[A-Za-z0-9_.@:+;/-]{1,120}$")
+ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# an operator's phone as stored on the operator (admin-controlled, still checked): an endpoint,
+# optionally with an explicit URI (PJSIP/desk1/sip:desk1@10.0.0.5:5060)
+DIAL_STRING = re.compile(
+    r"^PJSIP/[A-Za-z0-9_.-]{1,64}"
+    r"(/sips?:[A-Za-z0-9_.+-]{1,64}@[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?)?$"
+)
+DIALABLE = re.compile(r"^\+?[0-9]{3,20}$")
+RECORDING_PATH = re.compile(r"^[0-9]{8}/[0-9a-f][0-9a-f.]{0,63}\.wav$")
+INCIDENT_ID = re.compile(r"^[0-9a-f]{1,32}$")
+
+CALLER_NUM_MAX = 32
+CALLER_CONTEXTS = frozenset(
+    {
+        "inbound",
+        "app-inbound",
+        "contact-caller",
+        "contact-language",
+        "contact-record",
+        "contact-hold",
+        "contact-connect",
+        "contact-transfer",
+        "contact-dial",
+        "contact-callback-auto",
+    }
+)
+OPERATOR_CONTEXTS = frozenset({"contact-operator-wait", "contact-consult", "contact-callback"})
+
+# ChanSpy on the citizen's channel hears both sides. `q` no beep, `u` the argument is a
+# uniqueid, `E` ends with the spied channel; `w` whispers to the spied channel only (spying on
+# the operator's leg: coaching), `B` barges in (both hear the supervisor).
+SPY_MODES: dict[str, tuple[str, str]] = {
+    "listen": ("citizen", "quE"),
+    "whisper": ("operator", "quEw"),
+    "barge": ("citizen", "quEB"),
+}
+
+NORMAL_CLEARING = 16
+
+
+def caller_number(raw: str | None) -> str | None:
+    """Digits and one leading `+`, at most 32 characters; None when nothing is left."""
+    if not raw:
+        return None
+    plus = raw.startswith("+")
+    digits = "".join(c for c in raw if "0" <= c <= "9")
+    if not digits:
+        return None
+    return (("+" if plus else "") + digits)[:CALLER_NUM_MAX]
+
+
+def dialable(number: str | None) -> str | None:
+    """A number contact may dial back: strict (digits, an optional leading +, 3 to 20)."""
+    if number is None or not DIALABLE.match(number):
+        return None
+    return number
+
+
+def uniqueid(raw: str | None) -> str | None:
+    return raw if raw and UNIQUEID.match(raw) else None
+
+
+def operator_dial_string(endpoint: str | None) -> str | None:
+    """An operator's or supervisor's phone as stored on the operator, if it is safe to dial."""
+    if endpoint is None or not DIAL_STRING.match(endpoint):
+        return None
+    return endpoint
+
+
+def trunk_dial_string(number: str, trunk: str, trunk_host: str | None) -> str:
+    """Where a citizen's number is dialled (automatic callbacks): strictly checked parts."""
+    if not DIALABLE.match(number) or not ENDPOINT_NAME.match(trunk):
+        raise ValueError("not a dialable number or trunk")
+    if trunk_host is None:
+        return f"PJSIP/{number}@{trunk}"
+    if not re.match(r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$", trunk_host):
+        raise ValueError("not a trunk host")
+    return f"PJSIP/{trunk}/sip:{number}@{trunk_host}"
+
+
+def callback_dial_string(target: str, trunk: str, trunk_host: str | None) -> str:
+    """A callback target is a number (through the trunk) or `endpoint:<name>` (a kiosk or the
+    citizen app, which register)."""
+    if target.startswith("endpoint:"):
+        name = target.removeprefix("endpoint:")
+        if not ENDPOINT_NAME.match(name):
+            raise ValueError("not an endpoint name")
+        return f"PJSIP/{name}"
+    return trunk_dial_string(target, trunk, trunk_host)
+
+
+def spy_data(spied: str, options: str) -> str:
+    if not UNIQUEID.match(spied) or not re.match(r"^[quEwB]{1,8}$", options):
+        raise ValueError("not a channel to spy on")
+    return f"{spied},{options}"
+
+
+def recording_path(raw: str | None) -> str | None:
+    return raw if raw and RECORDING_PATH.match(raw) and ".." not in raw else None
+
+
+def incident_header(incident_id: str | None) -> str | None:
+    return incident_id if incident_id and INCIDENT_ID.match(incident_id) else None
+
+
+# --- locations --------------------------------------------------------------------------------
+
+
+def _number(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def parse_xlocation(text: str | None) -> Location | None:
+    """`lat=43.238;lon=76.945;acc=12` (X-Location, or the app's MESSAGE) → a Location."""
+    if not text:
+        return None
+    values: dict[str, str] = {}
+    for part in text.split(";"):
+        key, sep, value = part.partition("=")
+        if sep:
+            values.setdefault(key.strip().lower(), value.strip())
+    lat = _number(values.get("lat"))
+    lon = _number(values.get("lon") or values.get("lng"))
+    acc = _number(values.get("acc") or values.get("accuracy") or values.get("radius"))
+    if lat is None or lon is None:
+        return None
+    try:
+        return Location(
+            lat=lat,
+            lon=lon,
+            accuracy_m=acc if acc is not None and acc >= 0 else None,
+            source=LocationSource.SIP_HEADER,
+        )
+    except ValueError:
+        return None
+
+
+# RFC 5139 / RFC 4776 civic address elements, in the order a reader expects them
+_CIVIC_ORDER = (
+    "NAM",
+    "RD",
+    "STS",
+    "HNO",
+    "HNS",
+    "LMK",
+    "LOC",
+    "FLR",
+    "ROOM",
+    "A6",
+    "A5",
+    "A4",
+    "A3",
+    "A2",
+    "A1",
+    "PC",
+    "country",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Geo:
+    location: Location | None
+    civic_address: str | None
+
+
+def parse_geo(text: str | None, *, fixed: bool = False) -> Geo:
+    """The ContactCall `Geo` field (RFC 6442 PIDF-LO as GEOLOC_PROFILE gives it, or a kiosk's
+    configured location): `format=GML|shape=Circle|crs=2d|pos=LAT LON|radius=R`, a Point, or
+    `format=civicAddress|country=KZ|A1=…|RD=…|HNO=…`."""
+    if not text:
+        return Geo(None, None)
+    values: dict[str, str] = {}
+    for part in text.split("|"):
+        key, sep, value = part.partition("=")
+        if sep and key.strip():
+            values.setdefault(key.strip(), value.strip().strip('"').strip())
+    fmt = values.get("format", "").lower()
+    source = LocationSource.FIXED if fixed else LocationSource.PIDF_LO
+    if fmt == "civicaddress":
+        parts: list[str] = []
+        for name in _CIVIC_ORDER:
+            element = values.get(name) or values.get(name.lower())
+            if element and element not in parts:
+                parts.append(element)
+        return Geo(None, ", ".join(parts)[:200] or None)
+    if fmt != "gml":
+        return Geo(None, None)
+    shape = values.get("shape", "").lower()
+    pos = values.get("pos", "").split()
+    if shape not in ("point", "circle", "ellipse", "arcband", "sphere") or len(pos) < 2:
+        return Geo(None, None)
+    lat, lon = _number(pos[0]), _number(pos[1])
+    radius = _number(values.get("radius") or values.get("semiMajorAxis"))
+    if lat is None or lon is None:
+        return Geo(None, None)
+    try:
+        location = Location(
+            lat=lat,
+            lon=lon,
+            accuracy_m=radius if radius is not None and radius >= 0 else None,
+            source=source,
+        )
+    except ValueError:
+        return Geo(None, None)
+    return Geo(location, None)
+
+
+def best_location(header: Location | None, geo: Location | None) -> Location | None:
+    """The caller's X-Location and its PIDF-LO: the more precise one (PIDF-LO on a tie)."""
+    if header is None or geo is None:
+        return geo or header
+    if header.accuracy_m is not None and (
+        geo.accuracy_m is None or header.accuracy_m < geo.accuracy_m
+    ):
+        return header
+    return geo
+
+
+# --- signals ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnnounced:
+    """UserEvent ContactCall: a citizen's call reached the dialplan (before Answer)."""
+
+    uniqueid: str
+    channel: str
+    endpoint: str | None
+    number: str | None
+    channel_kind: ChannelKind
+    location: Location | None
+    civic_address: str | None
+    callback_id: str | None = None
+    # the citizen app's video call of an SOS it already reported (X-Contact-Id)
+    contact_id: str | None = None
+    sent_at: float | None = None  # Asterisk's Timestamp
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingStarted:
+    uniqueid: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageChosen:
+    uniqueid: str
+    language: Language
+
+
+@dataclass(frozen=True, slots=True)
+class LocationSent:
+    """UserEvent ContactLocation: a caller's device sent its position (SIP MESSAGE)."""
+
+    endpoint: str
+    location: Location
+
+
+@dataclass(frozen=True, slots=True)
+class HungUp:
+    uniqueid: str
+    channel: str
+    cause: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class OriginateResult:
+    uniqueid: str
+    answered: bool
+    reason: str  # answered | no_answer | busy | congestion | failed
+
+
+@dataclass(frozen=True, slots=True)
+class DialStarted:
+    uniqueid: str
+    dest_uniqueid: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialEnded:
+    uniqueid: str
+    dest_uniqueid: str | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bridged:
+    uniqueid: str
+    bridge_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DialplanResult:
+    """UserEvent ContactTransfer, ContactConsult, ContactCallback: a dial of ours ended."""
+
+    uniqueid: str
+    kind: str  # transfer | consult | callback
+    result: str  # ANSWER, NOANSWER, BUSY, CONGESTION, CHANUNAVAIL, CANCEL …
+    target: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Booted:
+    """FullyBooted: AMI logged in to a running Asterisk (after a start or a reconnect)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """Not from AMI: time for the periodic check of contact's picture against Asterisk's."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShuttingDown:
+    """Asterisk announced its shutdown: the link is about to go."""
+
+
+Signal = (
+    CallAnnounced
+    | RecordingStarted
+    | LanguageChosen
+    | LocationSent
+    | HungUp
+    | OriginateResult
+    | DialStarted
+    | DialEnded
+    | Bridged
+    | DialplanResult
+    | Booted
+    | Drift
+    | ShuttingDown
+)
+
+_ORIGINATE_REASONS = {"4": "answered", "3": "no_answer", "5": "busy", "8": "congestion"}
+_DIALPLAN_RESULTS = {
+    "ContactTransfer": "transfer",
+    "ContactConsult": "consult",
+    "ContactCallback": "callback",
+}
+
+
+def _channel_kind(event: Mapping[str, str]) -> ChannelKind:
+    if event.get("Media") == "video":
+        return ChannelKind.VIDEO
+    if event.get("Kind") == "kiosk":
+        return ChannelKind.KIOSK
+    return ChannelKind.VOICE
+
+
+def _timestamp(event: Mapping[str, str]) -> float | None:
+    return _number(event.get("Timestamp"))
+
+
+def announced(event: Mapping[str, str]) -> CallAnnounced | None:
+    """A ContactCall UserEvent (or the same fields read back with Getvar at a resync)."""
+    uid = uniqueid(event.get("Uniqueid"))
+    channel = event.get("Channel", "")
+    if uid is None or not CHANNEL_NAME.match(channel):
+        return None
+    kind = _channel_kind(event)
+    endpoint = event.get("Endpoint") or None
+    if endpoint is not None and not ENDPOINT_NAME.match(endpoint):
+        endpoint = None
+    geo = parse_geo(event.get("Geo"), fixed=kind is ChannelKind.KIOSK)
+    if kind is ChannelKind.KIOSK:
+        # the kiosk's configured place is authoritative; what the device claims is not
+        location = geo.location
+    else:
+        location = best_location(parse_xlocation(event.get("XLocation")), geo.location)
+    callback = event.get("Callback") or None
+    contact_id = event.get("ContactId") or None
+    return CallAnnounced(
+        uniqueid=uid,
+        channel=channel,
+        endpoint=endpoint,
+        number=caller_number(event.get("CallerNum")),
+        channel_kind=kind,
+        location=location,
+        civic_address=geo.civic_address,
+        callback_id=callback if callback and re.match(r"^[0-9a-f]{32}$", callback) else None,
+        contact_id=contact_id if contact_id and re.match(r"^[0-9a-f]{32}$", contact_id) else None,
+        sent_at=_timestamp(event),
+    )
+
+
+def signal(event: Mapping[str, str]) -> Signal | None:
+    """The AMI event as a signal contact acts on; None for everything else (most events)."""
+    name = event.get("Event")
+    if name == "UserEvent":
+        return _user_event(event)
+    if name == "Hangup":
+        uid = uniqueid(event.get("Uniqueid"))
+        if uid is None:
+            return None
+        cause = event.get("Cause", "")
+        return HungUp(uid, event.get("Channel", ""), int(cause) if cause.isdigit() else None)
+    if name == "OriginateResponse":
+        uid = uniqueid(event.get("Uniqueid"))
+        if uid is None:
+            return None
+        reason = _ORIGINATE_REASONS.get(event.get("Reason", ""), "failed")
+        answered = event.get("Response") == "Success" and reason == "answered"
+        return OriginateResult(uid, answered, reason)
+    if name in ("DialBegin", "DialEnd"):
+        uid, dest = uniqueid(event.get("Uniqueid")), uniqueid(event.get("DestUniqueid"))
+        if uid is None:
+            return None  # an Originate's own dial has no calling channel
+        if name == "DialBegin":
+            return DialStarted(uid, dest) if dest is not None else None
+        return DialEnded(uid, dest, event.get("DialStatus", ""))
+    if name == "BridgeEnter":
+        uid = uniqueid(event.get("Uniqueid"))
+        return Bridged(uid, event.get("BridgeUniqueid", "")) if uid is not None else None
+    if name == "FullyBooted":
+        return Booted()
+    if name == "Shutdown":
+        return ShuttingDown()
+    return None
+
+
+def _user_event(event: Mapping[str, str]) -> Signal | None:
+    kind = event.get("UserEvent")
+    uid = uniqueid(event.get("Uniqueid"))
+    if kind == "ContactCall":
+        return announced(event)
+    if kind == "ContactLocation":
+        endpoint = event.get("Endpoint", "")
+        location = parse_xlocation(event.get("XLocation"))
+        if not ENDPOINT_NAME.match(endpoint) or location is None:
+            return None
+        return LocationSent(endpoint, location)
+    if uid is None:
+        return None
+    if kind == "ContactRecording":
+        path = recording_path(event.get("File"))
+        return RecordingStarted(uid, path) if path is not None else None
+    if kind == "ContactLanguage":
+        try:
+            return LanguageChosen(uid, Language(event.get("Language", "")))
+        except ValueError:
+            return None
+    if kind in _DIALPLAN_RESULTS:
+        result = re.sub(r"[^A-Z]", "", event.get("Result", ""))[:20] or "FAILED"
+        target = event.get("Target") or None
+        if target is not None and not re.match(r"^[0-9]{2,6}$", target):
+            target = None
+        return DialplanResult(uid, _DIALPLAN_RESULTS[kind], result, target)
+    return None
+
+
+# --- resync: live channels ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LiveChannel:
+    uniqueid: str
+    channel: str
+    context: str
+    state: str  # Up, Ring, Ringing …
+    bridge_id: str | None
+    caller: bool  # a citizen's own call into the dialplan (not a leg contact made)
+    operator_leg: bool  # a leg contact originated (operator, callback)
+
+
+def live_channel(info: Mapping[str, str]) -> LiveChannel | None:
+    """A CoreShowChannel entry. A caller is a channel that started its own call (Linkedid is
+    its Uniqueid) into one of the citizen contexts, not a dialled leg (AppDial)."""
+    uid = uniqueid(info.get("Uniqueid"))
+    channel = info.get("Channel", "")
+    if uid is None or not CHANNEL_NAME.match(channel) or channel.startswith("Message/"):
+        return None
+    context = info.get("Context", "")
+    app = info.get("Application", "")
+    caller = (
+        context in CALLER_CONTEXTS and info.get("Linkedid", uid) == uid and app != "AppDial"
+    ) or (context == "contact-connect" and app == "Bridge")
+    return LiveChannel(
+        uniqueid=uid,
+        channel=channel,
+        context=context,
+        state=info.get("ChannelStateDesc", ""),
+        bridge_id=info.get("BridgeId") or None,
+        caller=caller,
+        operator_leg=context in OPERATOR_CONTEXTS,
+    )
+
+
+RESYNC_VARIABLES = (
+    "CONTACT_CALLER_NUM",
+    "CONTACT_XLOCATION",
+    "CONTACT_GEO",
+    "CONTACT_KIND",
+    "CONTACT_MEDIA",
+    "CONTACT_RECORDING",
+    "CONTACT_CALLBACK_ID",
+    "CONTACT_APP_CONTACT_ID",
+    "CHANNEL(endpoint)",
+)
+
+
+def announced_from_variables(
+    live: LiveChannel, variables: Mapping[str, str]
+) -> tuple[CallAnnounced | None, str | None]:
+    """A caller found live at a resync, read back from its channel variables (the same
+    filtered values its ContactCall carried), and its recording's file."""
+    fields = {
+        "Uniqueid": live.uniqueid,
+        "Channel": live.channel,
+        "Endpoint": variables.get("CHANNEL(endpoint)", ""),
+        "CallerNum": variables.get("CONTACT_CALLER_NUM", ""),
+        "XLocation": variables.get("CONTACT_XLOCATION", ""),
+        "Geo": variables.get("CONTACT_GEO", ""),
+        "Kind": variables.get("CONTACT_KIND", ""),
+        "Media": variables.get("CONTACT_MEDIA", ""),
+        "Callback": variables.get("CONTACT_CALLBACK_ID", ""),
+        "ContactId": variables.get("CONTACT_APP_CONTACT_ID", ""),
+    }
+    return announced(fields), recording_path(variables.get("CONTACT_RECORDING"))

@@ -1,0 +1,117 @@
+"""Call recordings: every call is recorded by the dialplan (MixMonitor, [contact-record]) into
+<recording dir>/<UTC date>/<uniqueid>.wav; contact links the file to the contact, measures it
+when the call ends, serves it to authorised roles (audited) and purges it after the retention
+period (`contact retention purge`, audited)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from contact.bus import MessageBus
+from contact.config import AsteriskSettings
+from contact.domain import events as ev
+from contact.errors import NotFound
+from contact.ports import AuditLog, CallRepository, Recording
+
+log = logging.getLogger(__name__)
+
+WAV_HEADER = 44
+WAV_BYTES_PER_S = 16000  # MixMonitor's .wav: 8 kHz, 16-bit, mono
+SETTLE_S = 3.0  # MixMonitor closes the file shortly after the hangup
+
+
+class RecordingService:
+    def __init__(
+        self,
+        *,
+        settings: AsteriskSettings,
+        calls: CallRepository,
+        audit: AuditLog,
+        bus: MessageBus | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._calls = calls
+        self._audit = audit
+        self._bus = bus
+        self._clock = clock
+
+    @property
+    def directory(self) -> Path:
+        return self._settings.effective_recording_dir.expanduser()
+
+    def file(self, recording: Recording) -> Path:
+        """The recording's file, never outside the recording directory."""
+        base = self.directory.resolve()
+        path = (base / recording.path).resolve()
+        if not path.is_relative_to(base):
+            raise NotFound("no such recording", error_id="recording_not_found")
+        return path
+
+    async def closed(self, recording: Recording) -> None:
+        """The call ended: wait for MixMonitor to close the file, then record its size."""
+        path = self.file(recording)
+        size = -1
+        deadline = time.monotonic() + SETTLE_S
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            try:
+                current = path.stat().st_size
+            except OSError:
+                continue
+            if current == size and current > 0:
+                break
+            size = current
+        recording.size_bytes = max(size, 0)
+        if recording.ended_at is None:
+            recording.ended_at = datetime.fromtimestamp(self._clock(), UTC)
+        await self._calls.save_recording(recording)
+        if self._bus is not None:
+            await self._bus.publish(
+                ev.RecordingStored(
+                    contact_id=recording.contact_id,
+                    recording_id=recording.id,
+                    size_bytes=recording.size_bytes,
+                    duration_s=round(
+                        max(0, recording.size_bytes - WAV_HEADER) / WAV_BYTES_PER_S, 1
+                    ),
+                )
+            )
+
+    async def purge(self, *, days: int | None = None, dry_run: bool = False) -> list[Recording]:
+        """Delete the files of recordings older than the retention period; the rows stay (with
+        purged_at) so the audit trail and the contact still say a recording existed."""
+        keep = days if days is not None else self._settings.retention_days
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        expired = await self._calls.recordings_before(now - timedelta(days=keep))
+        if dry_run:
+            return expired
+        for recording in expired:
+            try:
+                path = self.file(recording)
+            except NotFound:
+                path = None
+            if path is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+            recording.purged_at = now
+            await self._calls.save_recording(recording)
+            await self._audit.append(
+                "system:retention",
+                "recording.purge",
+                recording.contact_id,
+                {
+                    "recording_id": recording.id,
+                    "started_at": recording.started_at.isoformat(),
+                    "retention_days": keep,
+                },
+            )
+        if expired:
+            log.info("retention: %d recordings purged (older than %d days)", len(expired), keep)
+        return expired

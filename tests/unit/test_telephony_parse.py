@@ -1,0 +1,428 @@
+"""contact.telephony.parse on AMI events recorded from Asterisk 22.10 (asterisk-config/), and
+fuzzed: whatever an event carries, parsing never raises and nothing unsafe comes out."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from contact.domain.model import ChannelKind, Language, LocationSource
+from contact.telephony import parse
+
+# --- recorded events (trimmed of the snapshot headers contact does not read) -----------------
+
+CONTACT_CALL = {
+    "Event": "UserEvent",
+    "Privilege": "user,all",
+    "Timestamp": "1795299225.116402",
+    "Channel": "PJSIP/sipp-00000000",
+    "ChannelState": "4",
+    "CallerIDNum": "+77011234567",
+    "Context": "inbound",
+    "Exten": "102",
+    "Uniqueid": "1795299225.0",
+    "Linkedid": "1795299225.0",
+    "UserEvent": "ContactCall",
+    "Endpoint": "sipp",
+    "CallerNum": "+77011234567",
+    "XLocation": "lat=43.25;lon=76.95;acc=20",
+    "Geo": "",
+    "Kind": "voice",
+}
+KIOSK_CALL = {
+    **CONTACT_CALL,
+    "Channel": "PJSIP/kiosk-park1-00000003",
+    "Uniqueid": "1795299230.7",
+    "Endpoint": "kiosk-park1",
+    "CallerNum": "",
+    "XLocation": "lat=1;lon=2;acc=3",
+    "Geo": "format=GML|shape=Circle|crs=2d|pos=43.2380 76.9450|radius=10",
+    "Kind": "kiosk",
+}
+APP_VIDEO_CALL = {
+    **CONTACT_CALL,
+    "Channel": "PJSIP/app-demo-00000009",
+    "Context": "app-inbound",
+    "Endpoint": "app-demo",
+    "CallerNum": "",
+    "Media": "video",
+    "ContactId": "a1d61e944fde438b92d81445f7b37600",
+}
+RECORDING = {
+    "Event": "UserEvent",
+    "Channel": "PJSIP/sipp-00000000",
+    "Context": "contact-record",
+    "Uniqueid": "1795299225.0",
+    "UserEvent": "ContactRecording",
+    "File": "20261121/1795299225.0.wav",
+}
+LANGUAGE = {
+    "Event": "UserEvent",
+    "Uniqueid": "1795299225.0",
+    "UserEvent": "ContactLanguage",
+    "Language": "kk",
+}
+LOCATION_MESSAGE = {
+    "Event": "UserEvent",
+    "Channel": "Message/ast_msg_queue",
+    "Context": "contact-messages",
+    "Uniqueid": "1795299306.3",
+    "UserEvent": "ContactLocation",
+    "Endpoint": "sipp",
+    "XLocation": "lat=43.3;lon=77.0;acc=5",
+}
+HANGUP = {
+    "Event": "Hangup",
+    "Channel": "PJSIP/sipp-op-00000001",
+    "Uniqueid": "61fa5e1e53fe46a3ad0182bdb2fb879d",
+    "Linkedid": "1795299225.0",
+    "Cause": "16",
+    "Cause-txt": "Normal Clearing",
+}
+ORIGINATE_OK = {
+    "Event": "OriginateResponse",
+    "Response": "Success",
+    "Channel": "PJSIP/sipp-op-00000001",
+    "Context": "contact-operator-wait",
+    "Reason": "4",
+    "Uniqueid": "61fa5e1e53fe46a3ad0182bdb2fb879d",
+}
+ORIGINATE_NO_ANSWER = {
+    "Event": "OriginateResponse",
+    "Response": "Failure",
+    "Channel": "PJSIP/sipp-op/sip:op@127.0.0.1:5999",
+    "Reason": "3",
+    "Uniqueid": "abc123",
+}
+DIAL_BEGIN = {
+    "Event": "DialBegin",
+    "Channel": "PJSIP/sipp-op-00000001",
+    "Context": "contact-dial",
+    "Uniqueid": "7ded9c1aee7d4f3389e8f931da1bfb93",
+    "DestChannel": "PJSIP/sipp-trunk-00000002",
+    "DestUniqueid": "1795299306.4",
+}
+ORIGINATE_DIAL_BEGIN = {  # an Originate's own dial: no calling channel
+    "Event": "DialBegin",
+    "DestChannel": "PJSIP/sipp-op-00000001",
+    "DestUniqueid": "61fa5e1e53fe46a3ad0182bdb2fb879d",
+}
+BRIDGE_ENTER = {
+    "Event": "BridgeEnter",
+    "BridgeUniqueid": "b07ddadd-53b1-4fb2-9dfc-39df73be1099",
+    "Channel": "PJSIP/sipp-00000000",
+    "Context": "contact-connect",
+    "Uniqueid": "1795299305.0",
+}
+TRANSFER_FAILED = {
+    "Event": "UserEvent",
+    "Channel": "PJSIP/sipp-00000000",
+    "Context": "contact-transfer",
+    "Exten": "103",
+    "Uniqueid": "1795299225.0",
+    "UserEvent": "ContactTransfer",
+    "Result": "CHANUNAVAIL",
+    "Target": "103",
+}
+
+
+def test_a_call_announcement() -> None:
+    sig = parse.signal(CONTACT_CALL)
+    assert isinstance(sig, parse.CallAnnounced)
+    assert (sig.uniqueid, sig.channel, sig.endpoint) == (
+        "1795299225.0",
+        "PJSIP/sipp-00000000",
+        "sipp",
+    )
+    assert sig.number == "+77011234567"
+    assert sig.channel_kind is ChannelKind.VOICE
+    assert sig.location is not None
+    assert (sig.location.lat, sig.location.lon, sig.location.accuracy_m) == (43.25, 76.95, 20)
+    assert sig.location.source is LocationSource.SIP_HEADER
+    assert sig.sent_at == pytest.approx(1795299225.116402)
+
+
+def test_a_kiosk_is_where_it_is_configured_not_where_it_claims() -> None:
+    sig = parse.signal(KIOSK_CALL)
+    assert isinstance(sig, parse.CallAnnounced)
+    assert sig.channel_kind is ChannelKind.KIOSK
+    assert sig.location is not None
+    assert (sig.location.lat, sig.location.lon, sig.location.accuracy_m) == (43.238, 76.945, 10)
+    assert sig.location.source is LocationSource.FIXED
+    assert sig.number is None
+
+
+def test_the_apps_video_call_of_an_sos() -> None:
+    sig = parse.signal(APP_VIDEO_CALL)
+    assert isinstance(sig, parse.CallAnnounced)
+    assert sig.channel_kind is ChannelKind.VIDEO
+    assert sig.contact_id == "a1d61e944fde438b92d81445f7b37600"
+    assert parse.announced({**APP_VIDEO_CALL, "ContactId": "../x"}).contact_id is None  # type: ignore[union-attr]
+
+
+def test_the_other_signals() -> None:
+    assert parse.signal(RECORDING) == parse.RecordingStarted(
+        "1795299225.0", "20261121/1795299225.0.wav"
+    )
+    assert parse.signal(LANGUAGE) == parse.LanguageChosen("1795299225.0", Language.KK)
+    located = parse.signal(LOCATION_MESSAGE)
+    assert isinstance(located, parse.LocationSent) and located.endpoint == "sipp"
+    assert located.location.accuracy_m == 5
+    assert parse.signal(HANGUP) == parse.HungUp(
+        "61fa5e1e53fe46a3ad0182bdb2fb879d", "PJSIP/sipp-op-00000001", 16
+    )
+    assert parse.signal(ORIGINATE_OK) == parse.OriginateResult(
+        "61fa5e1e53fe46a3ad0182bdb2fb879d", True, "answered"
+    )
+    assert parse.signal(ORIGINATE_NO_ANSWER) == parse.OriginateResult("abc123", False, "no_answer")
+    assert parse.signal(DIAL_BEGIN) == parse.DialStarted(
+        "7ded9c1aee7d4f3389e8f931da1bfb93", "1795299306.4"
+    )
+    assert parse.signal(ORIGINATE_DIAL_BEGIN) is None
+    assert parse.signal(BRIDGE_ENTER) == parse.Bridged(
+        "1795299305.0", "b07ddadd-53b1-4fb2-9dfc-39df73be1099"
+    )
+    assert parse.signal(TRANSFER_FAILED) == parse.DialplanResult(
+        "1795299225.0", "transfer", "CHANUNAVAIL", "103"
+    )
+    assert parse.signal({"Event": "FullyBooted", "Status": "Fully Booted"}) == parse.Booted()
+    assert parse.signal({"Event": "Newchannel", "Uniqueid": "1.1"}) is None
+
+
+def test_bad_values_are_dropped_not_passed_on() -> None:
+    assert parse.signal({**RECORDING, "File": "../../etc/passwd"}) is None
+    assert parse.signal({**LANGUAGE, "Language": "en"}) is None
+    assert parse.signal({**LOCATION_MESSAGE, "Endpoint": "a b"}) is None
+    assert parse.signal({**CONTACT_CALL, "Uniqueid": "1;Hangup"}) is None
+    sig = parse.signal({**CONTACT_CALL, "Endpoint": "x/y", "CallerNum": "12;34,56"})
+    assert isinstance(sig, parse.CallAnnounced)
+    assert sig.endpoint is None and sig.number == "123456"
+    result = parse.signal({**TRANSFER_FAILED, "Result": "NO\r\nANSWER", "Target": "1;2"})
+    assert result == parse.DialplanResult("1795299225.0", "transfer", "NOANSWER", None)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("lat=43.238;lon=76.945;acc=12", (43.238, 76.945, 12.0)),
+        ("LAT=1;LON=2", (1.0, 2.0, None)),
+        ("lat=43;lng=76;accuracy=5", (43.0, 76.0, 5.0)),
+        ("lat=91;lon=0", None),
+        ("lat=nan;lon=0", None),
+        ("lat=1e400;lon=0", None),
+        ("lat=1", None),
+        ("", None),
+        ("garbage", None),
+        ("lat=1;lon=2;acc=-3", (1.0, 2.0, None)),
+    ],
+)
+def test_x_location(text: str, expected: tuple[float, float, float | None] | None) -> None:
+    location = parse.parse_xlocation(text)
+    if expected is None:
+        assert location is None
+    else:
+        assert location is not None
+        assert (location.lat, location.lon, location.accuracy_m) == expected
+
+
+def test_pidf_lo_shapes_and_civic_addresses() -> None:
+    point = parse.parse_geo("format=GML|shape=Point|crs=2d|pos=43.2 76.9")
+    assert point.location is not None and point.location.accuracy_m is None
+    assert point.location.source is LocationSource.PIDF_LO
+    circle = parse.parse_geo("format=GML|shape=Circle|crs=2d|pos=43.238 76.945|radius=15")
+    assert circle.location is not None and circle.location.accuracy_m == 15
+    civic = parse.parse_geo(
+        "format=civicAddress|country=KZ|A1=Almaty|A3=Almaty|RD=Abay Ave|HNO=10|FLR=3"
+    )
+    assert civic.location is None
+    assert civic.civic_address == "Abay Ave, 10, 3, Almaty, KZ"
+    assert parse.parse_geo("format=GML|shape=Polygon|pos=1 2").location is None
+    assert parse.parse_geo("format=URI|uri=http://x").location is None
+    assert parse.parse_geo(None).location is None
+
+
+def test_the_more_precise_of_header_and_pidf_lo_wins() -> None:
+    header = parse.parse_xlocation("lat=1;lon=1;acc=5")
+    geo = parse.parse_geo("format=GML|shape=Circle|pos=2 2|radius=50").location
+    assert parse.best_location(header, geo) is header
+    assert parse.best_location(parse.parse_xlocation("lat=1;lon=1"), geo) is geo
+    assert parse.best_location(None, geo) is geo and parse.best_location(header, None) is header
+
+
+def test_dial_strings_are_strict() -> None:
+    assert parse.dialable("+77011234567") == "+77011234567"
+    for bad in (None, "", "12", "+", "1;2", "1&2", "7701 123", "7" * 21, "77\n1", "${EXTEN}"):
+        assert parse.dialable(bad) is None, bad
+    assert parse.trunk_dial_string("103", "pstn", None) == "PJSIP/103@pstn"
+    assert (
+        parse.trunk_dial_string("+7701", "sipp-trunk", "127.0.0.1:5070")
+        == "PJSIP/sipp-trunk/sip:+7701@127.0.0.1:5070"
+    )
+    with pytest.raises(ValueError):
+        parse.trunk_dial_string("1;2", "pstn", None)
+    with pytest.raises(ValueError):
+        parse.trunk_dial_string("103", "pstn&x", None)
+    assert parse.callback_dial_string("endpoint:kiosk-park1", "pstn", None) == "PJSIP/kiosk-park1"
+    with pytest.raises(ValueError):
+        parse.callback_dial_string("endpoint:a/b", "pstn", None)
+    assert parse.operator_dial_string("PJSIP/op1") == "PJSIP/op1"
+    assert parse.operator_dial_string("PJSIP/desk1/sip:desk1@10.0.0.5:5060") is not None
+    for bad in ("SIP/op1", "PJSIP/op1&PJSIP/op2", "PJSIP/op1,10", "Local/1@x", "PJSIP/a b"):
+        assert parse.operator_dial_string(bad) is None, bad
+    assert parse.spy_data("1795299225.0", "quEB") == "1795299225.0,quEB"
+    with pytest.raises(ValueError):
+        parse.spy_data("1,2", "quE")
+    with pytest.raises(ValueError):
+        parse.spy_data("1795299225.0", "quEX(1)")
+
+
+def test_live_channels_tell_callers_from_legs() -> None:
+    caller = parse.live_channel(
+        {
+            "Event": "CoreShowChannel",
+            "Channel": "PJSIP/sipp-00000000",
+            "Uniqueid": "1795299225.0",
+            "Linkedid": "1795299225.0",
+            "Context": "contact-hold",
+            "Application": "Wait",
+            "ChannelStateDesc": "Up",
+        }
+    )
+    assert caller is not None and caller.caller and not caller.operator_leg
+    bridged = parse.live_channel(
+        {
+            "Channel": "PJSIP/sipp-00000000",
+            "Uniqueid": "1795299305.0",
+            "Linkedid": "1795299305.0",
+            "Context": "contact-connect",
+            "Application": "Bridge",
+            "BridgeId": "b07d",
+        }
+    )
+    assert bridged is not None and bridged.caller and bridged.bridge_id == "b07d"
+    leg = parse.live_channel(
+        {
+            "Channel": "PJSIP/sipp-op-00000001",
+            "Uniqueid": "61fa5e1e53fe46a3ad0182bdb2fb879d",
+            "Linkedid": "1795299225.0",
+            "Context": "contact-operator-wait",
+            "Application": "Wait",
+        }
+    )
+    assert leg is not None and leg.operator_leg and not leg.caller
+    dialled = parse.live_channel(
+        {
+            "Channel": "PJSIP/sipp-trunk-00000002",
+            "Uniqueid": "1795299306.4",
+            "Linkedid": "7ded9c1aee7d4f3389e8f931da1bfb93",
+            "Context": "inbound",
+            "Application": "AppDial",
+        }
+    )
+    assert dialled is not None and not dialled.caller
+    assert parse.live_channel({"Channel": "Message/ast_msg_queue", "Uniqueid": "1.3"}) is None
+
+
+def test_a_caller_read_back_at_a_resync() -> None:
+    live = parse.live_channel(
+        {
+            "Channel": "PJSIP/sipp-00000004",
+            "Uniqueid": "1795299400.9",
+            "Linkedid": "1795299400.9",
+            "Context": "contact-hold",
+            "Application": "Wait",
+        }
+    )
+    assert live is not None
+    sig, recording = parse.announced_from_variables(
+        live,
+        {
+            "CONTACT_CALLER_NUM": "+7701",
+            "CONTACT_XLOCATION": "lat=1;lon=2",
+            "CONTACT_KIND": "voice",
+            "CONTACT_RECORDING": "20261121/1795299400.9.wav",
+            "CHANNEL(endpoint)": "sipp",
+        },
+    )
+    assert sig is not None and sig.number == "+7701" and sig.endpoint == "sipp"
+    assert recording == "20261121/1795299400.9.wav"
+
+
+# --- fuzzing ----------------------------------------------------------------------------------
+
+KEYS = st.sampled_from(
+    [
+        "Event",
+        "UserEvent",
+        "Uniqueid",
+        "Channel",
+        "Endpoint",
+        "CallerNum",
+        "XLocation",
+        "Geo",
+        "Kind",
+        "Media",
+        "Callback",
+        "ContactId",
+        "File",
+        "Language",
+        "Result",
+        "Target",
+        "Cause",
+        "Response",
+        "Reason",
+        "DestUniqueid",
+        "DialStatus",
+        "BridgeUniqueid",
+    ]
+)
+EVENTS = st.sampled_from(
+    ["UserEvent", "Hangup", "OriginateResponse", "DialBegin", "DialEnd", "BridgeEnter", "X"]
+)
+USER_EVENTS = st.sampled_from(
+    [
+        "ContactCall",
+        "ContactRecording",
+        "ContactLanguage",
+        "ContactLocation",
+        "ContactTransfer",
+        "ContactConsult",
+        "ContactCallback",
+    ]
+)
+VALUES = st.text(max_size=300) | st.sampled_from(["1795299225.0", "lat=1;lon=2", "103", "4"])
+SAFE = re.compile(r"^[0-9A-Za-z_.+/@:;=|\- ]*$")
+
+
+@settings(max_examples=400, deadline=None)
+@given(event=EVENTS, user_event=USER_EVENTS, extra=st.dictionaries(KEYS, VALUES, max_size=12))
+def test_any_event_parses_without_raising_and_yields_only_safe_values(
+    event: str, user_event: str, extra: dict[str, str]
+) -> None:
+    message = {**extra, "Event": event, "UserEvent": user_event}
+    sig = parse.signal(message)
+    if sig is None:
+        return
+    for name in getattr(sig, "__slots__", ()):
+        value = getattr(sig, name)
+        if isinstance(value, str) and name != "civic_address":  # text for people, not AMI
+            assert "\n" not in value and "\r" not in value and "," not in value
+    if isinstance(sig, parse.CallAnnounced):
+        assert sig.number is None or re.fullmatch(r"\+?[0-9]{1,31}", sig.number)
+        assert sig.endpoint is None or parse.ENDPOINT_NAME.match(sig.endpoint)
+    if isinstance(sig, parse.RecordingStarted):
+        assert ".." not in sig.path
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=100))
+def test_numbers_and_locations_never_raise(raw: str) -> None:
+    number = parse.caller_number(raw)
+    assert number is None or re.fullmatch(r"\+?[0-9]{1,31}", number)
+    if parse.dialable(raw) is not None:
+        assert re.fullmatch(r"\+?[0-9]{3,20}", raw)
+    parse.parse_xlocation(raw)
+    parse.parse_geo(raw)

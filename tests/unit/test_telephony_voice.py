@@ -1,0 +1,459 @@
+"""VoiceService's decisions with fakes (no Asterisk): intake, accept → ring → bridge, the
+operator's phone not answering or failing, abandoned calls and their callbacks, resyncs,
+and above all: an error never hangs up a caller, it puts the caller back on hold."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from contact.bus import MessageBus
+from contact.config import AsteriskSettings, RoutingSettings, Settings
+from contact.domain import events as ev
+from contact.domain.commands import Accept, SetPresence
+from contact.domain.model import ChannelKind, ContactState, Language, Operator, Presence
+from contact.errors import NotFound, Unavailable
+from contact.ports import AssignmentPolicy, Call, Callback, CallState, Recording
+from contact.routing.lifecycle import ContactLifecycle
+from contact.routing.memory_store import MemoryQueueStore
+from contact.routing.service import RoutingService
+from contact.telephony.ami import AmiError
+from contact.telephony.voice import VoiceService
+from tests.fakes import FakeContactRepository, FakeOperatorRepository, ManualClock
+
+CALLER_UID = "1795299225.0"
+CALLER_CHANNEL = "PJSIP/sipp-00000000"
+
+
+class FakeCallRepository:
+    def __init__(self) -> None:
+        self.calls: dict[str, Call] = {}
+        self.recordings_: dict[str, Recording] = {}
+        self.callbacks: dict[str, Callback] = {}
+        self.languages: dict[str, Language] = {}
+
+    async def add(self, call: Call) -> None:
+        self.calls[call.id] = replace(call)
+
+    async def save(self, call: Call) -> None:
+        self.calls[call.id] = replace(call)
+
+    async def by_uniqueid(self, uniqueid: str) -> Call | None:
+        found = [c for c in self.calls.values() if c.uniqueid == uniqueid]
+        return replace(found[0]) if found else None
+
+    async def for_contact(self, contact_id: str) -> list[Call]:
+        return [replace(c) for c in self.calls.values() if c.contact_id == contact_id]
+
+    async def live(self) -> list[Call]:
+        return [replace(c) for c in self.calls.values() if c.state != CallState.ENDED]
+
+    async def add_recording(self, recording: Recording) -> None:
+        self.recordings_[recording.id] = recording
+
+    async def save_recording(self, recording: Recording) -> None:
+        self.recordings_[recording.id] = recording
+
+    async def recording(self, recording_id: str) -> Recording | None:
+        return self.recordings_.get(recording_id)
+
+    async def recordings(self, contact_id: str) -> list[Recording]:
+        return [r for r in self.recordings_.values() if r.contact_id == contact_id]
+
+    async def recordings_before(self, before: datetime) -> list[Recording]:
+        return [r for r in self.recordings_.values() if r.started_at < before]
+
+    async def add_callback(self, callback: Callback) -> bool:
+        if any(c.source_contact_id == callback.source_contact_id for c in self.callbacks.values()):
+            return False
+        self.callbacks[callback.id] = replace(callback)
+        return True
+
+    async def save_callback(self, callback: Callback) -> None:
+        self.callbacks[callback.id] = replace(callback)
+
+    async def callback(self, callback_id: str) -> Callback | None:
+        found = self.callbacks.get(callback_id)
+        return replace(found) if found else None
+
+    async def callback_for_task(self, contact_id: str) -> Callback | None:
+        found = [c for c in self.callbacks.values() if c.task_contact_id == contact_id]
+        return replace(found[0]) if found else None
+
+    async def callbacks_in(self, states: frozenset[str]) -> list[Callback]:
+        return [replace(c) for c in self.callbacks.values() if c.state in states]
+
+    async def set_contact_language(self, contact_id: str, language: Language) -> None:
+        self.languages[contact_id] = language
+
+
+@dataclass
+class FakeCallControl:
+    """Records what contact asks of the PBX; `fail` makes the named method raise."""
+
+    actions: list[tuple[str, tuple[object, ...]]] = field(default_factory=list)
+    fail: dict[str, Exception] = field(default_factory=dict)
+    live: list[Mapping[str, str]] = field(default_factory=list)
+    variables_of: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def connected(self) -> bool:
+        return True
+
+    def _do(self, name: str, *args: object) -> None:
+        self.actions.append((name, args))
+        if name in self.fail:
+            raise self.fail[name]
+
+    def named(self, name: str) -> list[tuple[object, ...]]:
+        return [args for n, args in self.actions if n == name]
+
+    async def hold(self, channel: str) -> None:
+        self._do("hold", channel)
+
+    async def ring(
+        self,
+        endpoint: str,
+        leg_id: str,
+        timeout_s: float,
+        *,
+        context: str = "contact-operator-wait",
+        caller_id: str | None = None,
+        variables: Mapping[str, str] | None = None,
+    ) -> None:
+        self._do("ring", endpoint, leg_id, context)
+
+    async def connect(self, caller: str, leg: str) -> None:
+        self._do("connect", caller, leg)
+
+    async def blind_transfer(self, caller: str, target: str, incident_id: str | None) -> None:
+        self._do("blind_transfer", caller, target, incident_id)
+
+    async def consult(
+        self, caller: str, operator_leg: str, target: str, incident_id: str | None
+    ) -> None:
+        self._do("consult", caller, operator_leg, target, incident_id)
+
+    async def hangup(self, channel: str, cause: int = 16) -> None:
+        self._do("hangup", channel)
+
+    async def spy(self, endpoint: str, leg_id: str, spied: str, options: str) -> None:
+        self._do("spy", endpoint, leg_id, spied, options)
+
+    async def channels(self) -> list[Mapping[str, str]]:
+        return list(self.live)
+
+    async def variables(self, channel: str, names: Sequence[str]) -> dict[str, str]:
+        return dict(self.variables_of.get(channel, {}))
+
+
+@dataclass
+class Line:
+    voice: VoiceService
+    control: FakeCallControl
+    bus: MessageBus
+    contacts: FakeContactRepository
+    operators: FakeOperatorRepository
+    calls: FakeCallRepository
+    routing: RoutingService
+    clock: ManualClock
+    events: list[ev.Event]
+
+    async def signal(self, **event: str) -> None:
+        self.voice.on_ami_event(dict(event))
+        await self.voice.idle()
+
+    async def call(self, uid: str = CALLER_UID, number: str = "+77011234567") -> str:
+        await self.signal(
+            Event="UserEvent",
+            UserEvent="ContactCall",
+            Uniqueid=uid,
+            Channel=f"PJSIP/sipp-{uid.replace('.', '')}",
+            Endpoint="sipp",
+            CallerNum=number,
+            XLocation="lat=43.2;lon=76.9;acc=10",
+            Kind="voice",
+        )
+        call = self.voice.live_calls()[-1]
+        return call.contact_id
+
+    async def accept(self, contact_id: str, operator_id: str = "op") -> str:
+        await self.routing.tick()
+        await self.bus.execute(Accept(contact_id=contact_id, operator_id=operator_id))
+        await self.voice.idle()
+        (_, leg, _) = self.control.named("ring")[-1]
+        assert isinstance(leg, str)
+        return leg
+
+    async def state(self, contact_id: str) -> ContactState:
+        return (await self.contacts.get(contact_id)).state
+
+    def names(self) -> list[str]:
+        return [e.name for e in self.events]
+
+
+@pytest.fixture
+async def line(tmp_path: Path) -> Line:
+    clock = ManualClock()
+    bus = MessageBus()
+    contacts = FakeContactRepository()
+    operators = FakeOperatorRepository(
+        Operator(id="op", username="op", display_name="Op", endpoint="PJSIP/op1")
+    )
+    routing_settings = RoutingSettings(wrap_up_s=0.0, offer_timeout_s=15.0)
+    store = MemoryQueueStore(AssignmentPolicy(offer_timeout_s=15.0))
+    routing = RoutingService(
+        store=store,
+        contacts=contacts,
+        operators=operators,
+        bus=bus,
+        settings=routing_settings,
+        clock=clock,
+    )
+    routing.register(bus)
+    ContactLifecycle(contacts=contacts, routing=routing, bus=bus, clock=clock).register(bus)
+    calls = FakeCallRepository()
+    control = FakeCallControl()
+    settings = Settings(
+        routing=routing_settings,
+        asterisk=AsteriskSettings(enabled=True, run_dir=tmp_path),
+    )
+    voice = VoiceService(
+        settings=settings,
+        bus=bus,
+        contacts=contacts,
+        operators=operators,
+        calls=calls,
+        control=control,
+        routing=routing,
+        clock=clock,
+    )
+    voice.register(bus)
+    await voice.start()
+    events: list[ev.Event] = []
+
+    async def record(e: ev.Event) -> None:
+        events.append(e)
+
+    bus.subscribe_all(record)
+    await bus.execute(SetPresence(operator_id="op", presence=Presence.READY))
+    yield Line(voice, control, bus, contacts, operators, calls, routing, clock, events)  # type: ignore[misc]
+    await voice.stop()
+
+
+async def test_a_call_becomes_a_queued_voice_contact_once(line: Line) -> None:
+    contact_id = await line.call()
+    contact = await line.contacts.get(contact_id)
+    assert contact.channel is ChannelKind.VOICE and contact.state is ContactState.QUEUED
+    assert contact.citizen == "+77011234567"
+    assert contact.location is not None and contact.location.accuracy_m == 10
+    await line.call()  # the same announcement again (a resync raced it)
+    assert len(line.contacts.contacts) == 1
+
+
+async def test_accept_rings_the_operator_then_bridges_the_caller(line: Line) -> None:
+    contact_id = await line.call()
+    leg = await line.accept(contact_id)
+    assert line.control.named("ring")[-1][0] == "PJSIP/op1"
+    await line.signal(Event="OriginateResponse", Response="Success", Reason="4", Uniqueid=leg)
+    assert line.control.named("connect") == [(CALLER_UID, leg)]
+    await line.signal(Event="BridgeEnter", Uniqueid=CALLER_UID, BridgeUniqueid="b1")
+    call = line.voice.live_call(contact_id)
+    assert call is not None and call.state == CallState.CONNECTED
+    assert "call.connected" in line.names()
+    # the caller hangs up: wrap-up for the operator, who stays on it
+    await line.signal(Event="Hangup", Uniqueid=CALLER_UID, Channel=CALLER_CHANNEL, Cause="16")
+    assert await line.state(contact_id) is ContactState.WRAP_UP
+    assert line.voice.live_call(contact_id) is None
+    assert ("hangup", (leg,)) in line.control.actions  # the operator's leg is released
+
+
+async def test_no_answer_puts_the_contact_back_at_its_place_and_the_operator_away(
+    line: Line,
+) -> None:
+    contact_id = await line.call()
+    queued_at = (await line.contacts.get(contact_id)).queued_at
+    leg = await line.accept(contact_id)
+    line.clock.advance(15)
+    await line.signal(Event="OriginateResponse", Response="Failure", Reason="3", Uniqueid=leg)
+    contact = await line.contacts.get(contact_id)
+    assert contact.state is ContactState.QUEUED and contact.queued_at == queued_at
+    assert [e.contact_id for e in await line.routing._store.waiting()] == [contact_id]
+    assert line.operators.presence["op"] is Presence.AWAY
+    assert "contact.offer_expired" in line.names()
+    assert not line.control.named("hangup") and not line.control.named("hold")
+
+
+async def test_an_operator_phone_failing_mid_call_returns_the_caller_to_the_queue(
+    line: Line,
+) -> None:
+    contact_id = await line.call()
+    leg = await line.accept(contact_id)
+    await line.signal(Event="OriginateResponse", Response="Success", Reason="4", Uniqueid=leg)
+    await line.signal(Event="BridgeEnter", Uniqueid=CALLER_UID, BridgeUniqueid="b1")
+    await line.signal(Event="Hangup", Uniqueid=leg, Channel="PJSIP/op1-1", Cause="38")
+    assert await line.state(contact_id) is ContactState.QUEUED
+    held = [e for e in line.events if isinstance(e, ev.CallHeld)]
+    assert held and held[-1].reason == "fail_safe"
+    assert (CALLER_UID,) not in line.control.named("hangup")  # never dropped
+
+
+async def test_the_operators_own_bye_ends_the_call_for_the_caller(line: Line) -> None:
+    contact_id = await line.call()
+    leg = await line.accept(contact_id)
+    await line.signal(Event="OriginateResponse", Response="Success", Reason="4", Uniqueid=leg)
+    await line.signal(Event="BridgeEnter", Uniqueid=CALLER_UID, BridgeUniqueid="b1")
+    await line.signal(Event="Hangup", Uniqueid=leg, Channel="PJSIP/op1-1", Cause="16")
+    assert (CALLER_UID,) in line.control.named("hangup")
+    await line.signal(Event="Hangup", Uniqueid=CALLER_UID, Channel=CALLER_CHANNEL, Cause="16")
+    ended = [e for e in line.events if isinstance(e, ev.CallEnded)]
+    assert ended[-1].reason == "operator_hangup"
+    assert await line.state(contact_id) is ContactState.WRAP_UP
+
+
+@pytest.mark.parametrize(
+    "error", [AmiError("Redirect: boom"), Unavailable("link lost"), RuntimeError("bug")]
+)
+async def test_any_error_while_connecting_fails_safe_to_holding(
+    line: Line, error: Exception
+) -> None:
+    contact_id = await line.call()
+    leg = await line.accept(contact_id)
+    line.control.fail["connect"] = error
+    await line.signal(Event="OriginateResponse", Response="Success", Reason="4", Uniqueid=leg)
+    assert (CALLER_UID,) in line.control.named("hold")
+    assert (CALLER_UID,) not in line.control.named("hangup")
+    assert (leg,) in line.control.named("hangup")  # the operator's leg, not the caller
+    assert await line.state(contact_id) is ContactState.QUEUED
+
+
+async def test_a_ring_that_cannot_be_placed_returns_the_contact(line: Line) -> None:
+    contact_id = await line.call()
+    line.control.fail["ring"] = Unavailable("Asterisk is not connected")
+    await line.routing.tick()
+    await line.bus.execute(Accept(contact_id=contact_id, operator_id="op"))
+    await line.voice.idle()
+    assert await line.state(contact_id) is ContactState.QUEUED
+    assert not line.control.named("hangup")
+
+
+async def test_an_operator_without_a_safe_phone_gets_nothing_rung(line: Line) -> None:
+    line.operators.operators["op"] = replace(
+        line.operators.operators["op"], endpoint="PJSIP/op1&Local/x@y"
+    )
+    contact_id = await line.call()
+    await line.routing.tick()
+    await line.bus.execute(Accept(contact_id=contact_id, operator_id="op"))
+    await line.voice.idle()
+    assert not line.control.named("ring")
+    assert await line.state(contact_id) is ContactState.QUEUED
+
+
+async def test_an_abandoned_call_becomes_a_callback_task(line: Line) -> None:
+    contact_id = await line.call()
+    await line.signal(Event="Hangup", Uniqueid=CALLER_UID, Channel=CALLER_CHANNEL, Cause="16")
+    assert await line.state(contact_id) is ContactState.ABANDONED
+    tasks = [c for c in line.contacts.contacts.values() if c.channel is ChannelKind.CALLBACK]
+    assert len(tasks) == 1
+    task = tasks[0]
+    assert task.citizen == "+77011234567" and task.state is ContactState.QUEUED
+    assert task.location is not None  # where the caller was
+    (callback,) = line.calls.callbacks.values()
+    assert callback.task_contact_id == task.id and callback.reason == "abandoned"
+    assert "callback.requested" in line.names()
+
+
+async def test_no_callback_without_a_number_to_dial(line: Line) -> None:
+    await line.call(number="")
+    await line.signal(Event="Hangup", Uniqueid=CALLER_UID, Channel=CALLER_CHANNEL, Cause="16")
+    assert not [c for c in line.contacts.contacts.values() if c.channel is ChannelKind.CALLBACK]
+
+
+async def test_accepting_a_callback_rings_the_operator_into_the_callback_dialplan(
+    line: Line,
+) -> None:
+    await line.call()
+    await line.signal(Event="Hangup", Uniqueid=CALLER_UID, Channel=CALLER_CHANNEL, Cause="16")
+    (task,) = [c for c in line.contacts.contacts.values() if c.channel is ChannelKind.CALLBACK]
+    leg = await line.accept(task.id)
+    (endpoint, _, context) = line.control.named("ring")[-1]
+    assert (endpoint, context) == ("PJSIP/op1", "contact-callback")
+    await line.signal(Event="OriginateResponse", Response="Success", Reason="4", Uniqueid=leg)
+    await line.signal(Event="DialBegin", Uniqueid=leg, DestUniqueid="1795299300.5")
+    await line.signal(
+        Event="DialEnd", Uniqueid=leg, DestUniqueid="1795299300.5", DialStatus="ANSWER"
+    )
+    dialed = [e for e in line.events if isinstance(e, ev.CallbackDialed)]
+    assert dialed[-1].outcome == "answered"
+    await line.signal(Event="Hangup", Uniqueid=leg, Channel="PJSIP/op1-2", Cause="16")
+    assert await line.state(task.id) is ContactState.WRAP_UP
+
+
+async def test_a_resync_marks_vanished_calls_dropped_and_registers_unknown_callers(
+    line: Line,
+) -> None:
+    gone = await line.call("1795299225.0")
+    line.control.live = [
+        {
+            "Channel": "PJSIP/sipp-00000007",
+            "Uniqueid": "1795299999.7",
+            "Linkedid": "1795299999.7",
+            "Context": "contact-hold",
+            "Application": "Wait",
+        }
+    ]
+    line.control.variables_of["1795299999.7"] = {
+        "CONTACT_CALLER_NUM": "+77015555555",
+        "CONTACT_KIND": "voice",
+        "CONTACT_RECORDING": "20261121/1795299999.7.wav",
+        "CHANNEL(endpoint)": "sipp",
+    }
+    await line.signal(Event="FullyBooted", Status="Fully Booted")
+    assert await line.state(gone) is ContactState.ABANDONED
+    (call,) = await line.calls.for_contact(gone)
+    assert call.dropped and call.end_reason == "dropped"
+    callbacks = list(line.calls.callbacks.values())
+    assert callbacks and callbacks[0].reason == "dropped"
+    found = line.voice.live_calls()
+    assert [c.uniqueid for c in found] == ["1795299999.7"]
+    contact = await line.contacts.get(found[0].contact_id)
+    assert contact.citizen == "+77015555555" and contact.state is ContactState.QUEUED
+    changed = [e for e in line.events if isinstance(e, ev.TelephonyLinkChanged)]
+    assert (changed[-1].dropped, changed[-1].registered) == (1, 1)
+
+
+async def test_a_restarted_node_picks_up_live_calls_from_the_database(
+    line: Line, tmp_path: Path
+) -> None:
+    contact_id = await line.call()
+    # a second service on the same stores (the node after a restart)
+    second = VoiceService(
+        settings=line.voice._settings,
+        bus=line.bus,
+        contacts=line.contacts,
+        operators=line.operators,
+        calls=line.calls,
+        control=line.control,
+        routing=line.routing,
+        clock=line.clock,
+    )
+    await second.start()
+    try:
+        call = second.live_call(contact_id)
+        assert call is not None and call.uniqueid == CALLER_UID
+    finally:
+        await second.stop()
+
+
+async def test_hangup_of_a_gone_channel_is_not_an_error(line: Line) -> None:
+    contact_id = await line.call()
+    line.control.fail["hangup"] = NotFound("gone")
+    call = line.voice.live_call(contact_id)
+    assert call is not None
+    with pytest.raises(NotFound):
+        await line.voice.hangup(call)  # the operator's request is reported…
+    assert line.voice.live_call(contact_id) is not None  # …and nothing else changed
