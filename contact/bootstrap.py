@@ -167,5 +167,6 @@ def _register_projections(container: Container) -> None:
     from contact.http.projection import TopicProjection
     from contact.persistence.audit_projection import AuditProjection
 
-    AuditProjection(container.db.audit).register(container.bus)
+    # topics first: a browser learns of a change before the audit write's fsync
     TopicProjection(container.db.contacts, container.broadcast).register(container.bus)
+    AuditProjection(container.db.audit).register(container.bus)

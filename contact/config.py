@@ -146,6 +146,9 @@ class AsteriskSettings(BaseSettings):
     callback_auto: bool = False
     callback_auto_delay_s: float = Field(20.0, ge=0)
     callback_ring_s: int = Field(30, ge=5, le=120)
+    # a voice contact offered to an operator rings their phone at once, as in a classic ACD
+    # (the operator answers the phone instead of clicking accept); off: accept, then it rings
+    ring_on_offer: bool = False
 
     @model_validator(mode="after")
     def _rtp_range(self) -> AsteriskSettings:

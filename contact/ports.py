@@ -195,6 +195,13 @@ class ContactRepository(Protocol):
         external_id this contact already has is stored once (nothing else is added)."""
         ...
 
+    async def add_message_if_open(
+        self, message: Message, attachments: Sequence[tuple[Attachment, bytes]] = ()
+    ) -> bool:
+        """add_message, in one transaction with a look at the contact: False (nothing stored)
+        when the contact is closed, abandoned or unknown."""
+        ...
+
     async def messages(self, contact_id: str) -> list[Message]: ...
 
     async def attachments(self, contact_id: str) -> list[Attachment]: ...
@@ -681,6 +688,7 @@ class Call:
     transfer_target: str | None = None
     language: Language | None = None
     civic_address: str | None = None
+    recording: str | None = None  # its file, relative to the recording directory
     answered_at: datetime | None = None  # first bridged to an operator
     ended_at: datetime | None = None
     end_reason: str | None = None

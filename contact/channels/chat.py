@@ -245,19 +245,21 @@ class ChatNotifier:
         conversation = await self._store.conversation(self.channel, contact.citizen)
         return None if conversation is None else (contact, conversation)
 
-    def received_body(self, contact: Contact, conversation: Conversation) -> dict[str, Any]:
-        return {"text": received_text(contact.id, conversation.language)}
+    def received_body(self, contact_id: str, conversation: Conversation) -> dict[str, Any]:
+        return {"text": received_text(contact_id, conversation.language)}
 
     async def notice(self, contact: Contact, conversation: Conversation, key: str) -> None:
         body = {"text": say(key, conversation.language, number=report_number(contact.id))}
         await self.outbox.enqueue(citizen=conversation.citizen, body=body, contact_id=contact.id)
 
     async def _received(self, event: ev.ContactReceived) -> None:
-        if event.channel is self.channel and (found := await self._mine(event.contact_id)):
-            contact, conversation = found
-            body = self.received_body(contact, conversation)
+        if event.channel is not self.channel or event.citizen is None:
+            return
+        conversation = await self._store.conversation(self.channel, event.citizen)
+        if conversation is not None:
+            body = self.received_body(event.contact_id, conversation)
             await self.outbox.enqueue(
-                citizen=conversation.citizen, body=body, contact_id=contact.id
+                citizen=conversation.citizen, body=body, contact_id=event.contact_id
             )
 
     async def _accepted(self, event: ev.ContactAccepted) -> None:

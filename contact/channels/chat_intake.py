@@ -22,7 +22,6 @@ from contact.domain.model import (
     OPEN_STATES,
     Attachment,
     ChannelKind,
-    ContactState,
     Language,
     Location,
     Message,
@@ -153,23 +152,23 @@ class ChatIntake:
         return open_id
 
     async def add_citizen_message(self, command: AddCitizenMessage) -> Message:
-        contact = await self._contacts.get(command.contact_id)
-        if contact.state in (ContactState.CLOSED, ContactState.ABANDONED):
-            raise Conflict("this contact is closed", error_id="contact_closed")
         now = self._now()
         message = Message(
             id=new_id(),
-            contact_id=contact.id,
+            contact_id=command.contact_id,
             direction=MessageDirection.INBOUND,
             text=command.text,
             created_at=now,
             external_id=command.external_id,
         )
         attachments = tuple(
-            (replace(att, contact_id=contact.id), data) for att, data in command.attachments
+            (replace(att, contact_id=command.contact_id), data) for att, data in command.attachments
         )
-        await self._contacts.add_message(message, attachments)
+        # one transaction: the look at the contact's state and the message with its files
+        if not await self._contacts.add_message_if_open(message, attachments):
+            raise Conflict("this contact is closed", error_id="contact_closed")
         if command.location is not None:
+            contact = await self._contacts.get(command.contact_id)
             contact.relocated(command.location)
             await self._contacts.save(contact)
             await self._bus.publish(
@@ -177,7 +176,10 @@ class ChatIntake:
             )
         await self._bus.publish(
             ev.MessageReceived(
-                contact_id=contact.id, message_id=message.id, text=message.text, occurred_at=now
+                contact_id=command.contact_id,
+                message_id=message.id,
+                text=message.text,
+                occurred_at=now,
             )
         )
         return message

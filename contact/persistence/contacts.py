@@ -134,27 +134,9 @@ class SqlContactRepository:
     ) -> None:
         """Store a message (with the attachments it carried, in the same transaction); a
         redelivery (same channel message id) is stored once."""
-        for attachment, _ in attachments:
-            if attachment.contact_id != message.contact_id:
-                raise ValueError(f"attachment {attachment.id} is not of {message.contact_id}")
         try:
             async with self._store.write() as session:
-                session.add(_message_row(message))
-                if attachments:
-                    await session.flush()
-                    last = (
-                        await session.exec(
-                            select(func.max(AttachmentRow.position)).where(
-                                AttachmentRow.contact_id == message.contact_id
-                            )
-                        )
-                    ).first()
-                    first = 0 if last is None else last + 1  # after the contact's earlier ones
-                    for position, (attachment, _) in enumerate(attachments, start=first):
-                        session.add(_attachment_row(attachment, position))
-                    await session.flush()
-                    for attachment, content in attachments:
-                        session.add(AttachmentBlobRow(attachment_id=attachment.id, content=content))
+                await _add_message_rows(session, message, attachments)
         except IntegrityError as error:
             async with self._store.read() as session:
                 if message.external_id is not None:
@@ -173,6 +155,29 @@ class SqlContactRepository:
             raise Conflict(
                 "the message already exists", details={"message_id": message.id}
             ) from error
+
+    async def add_message_if_open(
+        self, message: Message, attachments: Sequence[tuple[Attachment, bytes]] = ()
+    ) -> bool:
+        """add_message in the same transaction as the look at the contact's state: False (and
+        nothing stored) when the contact is closed, abandoned or unknown. A redelivery of a
+        stored message is True (stored once)."""
+        try:
+            async with self._store.write() as session:
+                state = (
+                    await session.exec(
+                        select(ContactRow.state).where(ContactRow.id == message.contact_id)
+                    )
+                ).first()
+                if state is None or state in (
+                    ContactState.CLOSED.value,
+                    ContactState.ABANDONED.value,
+                ):
+                    return False
+                await _add_message_rows(session, message, attachments)
+        except IntegrityError:
+            await self.add_message(message, attachments)  # tells a redelivery from a conflict
+        return True
 
     async def messages(self, contact_id: str) -> list[Message]:
         statement = (
@@ -207,6 +212,31 @@ class SqlContactRepository:
             )
         row, blob = found
         return _to_attachment(row), blob.content
+
+
+async def _add_message_rows(
+    session: AsyncSession, message: Message, attachments: Sequence[tuple[Attachment, bytes]]
+) -> None:
+    for attachment, _ in attachments:
+        if attachment.contact_id != message.contact_id:
+            raise ValueError(f"attachment {attachment.id} is not of {message.contact_id}")
+    session.add(_message_row(message))
+    if not attachments:
+        return
+    await session.flush()
+    last = (
+        await session.exec(
+            select(func.max(AttachmentRow.position)).where(
+                AttachmentRow.contact_id == message.contact_id
+            )
+        )
+    ).first()
+    first = 0 if last is None else last + 1  # after the contact's earlier ones
+    for position, (attachment, _) in enumerate(attachments, start=first):
+        session.add(_attachment_row(attachment, position))
+    await session.flush()
+    for attachment, content in attachments:
+        session.add(AttachmentBlobRow(attachment_id=attachment.id, content=content))
 
 
 def _check_parts(

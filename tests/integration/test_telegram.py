@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from contact.channels.telegram.routes import TelegramRuntime
+from contact.domain import events as ev
 from contact.domain.model import ChannelKind, Language
 from tests.integration.chat_support import chat_settings
 from tests.standins.telegram import BotApiStandIn
@@ -129,6 +130,20 @@ async def test_message_to_operator_reply_and_status_notices(
     assert photo["media_type"] == "image/jpeg" and photo["size"] == len(JPEG)
     async with op.session.get(f"/api/v1/contacts/{contact_id}/attachments/{photo['id']}") as r:
         assert r.status == 200 and await r.read() == JPEG
+
+    # dispatch (its own service) sends a unit: the citizen is told
+    await center.container.bus.publish(
+        ev.UnitDispatched(
+            dispatch_id="d1",
+            unit_id="u1",
+            callsign="A-12",
+            contact_id=contact_id,
+            incident_id=None,
+            operator_id=op.operator_id,
+            eta_s=240.0,
+        )
+    )
+    await bot_api.wait_sent(lambda m: "наряд полиции" in m["text"] and number in m["text"])
 
     await op.post(f"/api/v1/contacts/{contact_id}/close", {"disposition": "dispatched"})
     await bot_api.wait_sent(lambda m: "закрыто" in m["text"] and number in m["text"])
@@ -317,5 +332,16 @@ async def test_polling_mode(tmp_path: Path, bot_api: BotApiStandIn) -> None:
         assert texts == ["Сосед угрожает ножом", "Он в подъезде"]
         contact = await center.container.db.contacts.get(entry.contact_id)
         assert contact.priority.name == "SOS"  # "нож" is danger: lifted by triage
+    finally:
+        await center.client.close()
+
+
+async def test_webhook_mode_registers_the_webhook(tmp_path: Path, bot_api: BotApiStandIn) -> None:
+    center = await tg_center(
+        tmp_path, bot_api, webhook_url="https://102.example.kz/webhooks/telegram"
+    )
+    try:
+        assert bot_api.webhook_url == "https://102.example.kz/webhooks/telegram"
+        assert bot_api.webhook_secret == bot_api.secret
     finally:
         await center.client.close()

@@ -212,7 +212,7 @@ async def test_the_24_hour_window_and_the_template(tmp_path: Path, graph: GraphA
         await op.post(f"/api/v1/contacts/{contact_id}/accept")
         await settle(center)
         # the citizen's last message was 25 hours ago
-        store = center.container.db.chats
+        store = center.container.extras["chat"].store  # the node's cache writes through
         conversation = await store.conversation(ChannelKind.WHATSAPP, PHONE)
         assert conversation is not None
         old = datetime.now(UTC) - timedelta(hours=25)
@@ -338,3 +338,33 @@ async def test_a_phone_number_citizen_who_gets_a_user_id_stays_one_conversation(
     assert texts == ["Первое", "Второе"]
     conversation = await center.container.db.chats.conversation(ChannelKind.WHATSAPP, PHONE)
     assert conversation is not None and conversation.user_id == USER_ID
+
+
+async def test_openapi_documents_both_webhooks(tmp_path: Path, graph: GraphApiStandIn) -> None:
+    from openapi_spec_validator import validate
+
+    from tests.standins.telegram import BotApiStandIn
+
+    bot_api = BotApiStandIn()
+    await bot_api.start()
+    both = await start_center(
+        chat_settings(tmp_path, telegram_url=bot_api.url, whatsapp_url=graph.url)
+    )
+    try:
+        async with both.client.get("/api/v1/openapi.json") as r:
+            served = await r.json()
+        validate(served)
+        app = both.client.server.app
+        assert app is not None
+        for resource in app.router.resources():
+            path = resource.canonical
+            if not path.startswith("/webhooks/"):
+                continue
+            for route in resource:
+                if route.method not in ("HEAD", "*"):
+                    assert route.method.lower() in served["paths"][path], (route.method, path)
+        assert set(served["paths"]["/webhooks/whatsapp"]) == {"get", "post"}
+        assert set(served["paths"]["/webhooks/telegram"]) == {"post"}
+    finally:
+        await both.client.close()
+        await bot_api.stop()

@@ -8,14 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from contact.channels.chat import LANGUAGE_BUTTONS, ChatNotifier, received_text
-from contact.domain.model import ChannelKind, Contact
+from contact.domain.model import ChannelKind
 from contact.ports import Conversation
 
 
 class WhatsAppNotifier(ChatNotifier):
     channel = ChannelKind.WHATSAPP
 
-    def received_body(self, contact: Contact, conversation: Conversation) -> dict[str, Any]:
+    def received_body(self, contact_id: str, conversation: Conversation) -> dict[str, Any]:
         if conversation.language_chosen:
-            return {"text": received_text(contact.id, conversation.language)}
-        return {"text": received_text(contact.id, None), "buttons": LANGUAGE_BUTTONS}
+            return {"text": received_text(contact_id, conversation.language)}
+        return {"text": received_text(contact_id, None), "buttons": LANGUAGE_BUTTONS}
