@@ -38,12 +38,15 @@ class SqlCallRepository:
             ) from error
 
     async def save(self, call: Call) -> None:
+        values = _call_columns(call)
+        del values["id"]
         async with self._store.write() as session:
-            row = await session.get(CallRow, call.id)
-            if row is None:
+            # one UPDATE, no read first: calls change often during their life
+            result = await session.exec(
+                update(CallRow).where(col(CallRow.id) == call.id).values(**values)
+            )
+            if result.rowcount == 0:
                 raise NotFound(f"call {call.id} not found", details={"call_id": call.id})
-            for name, value in _call_columns(call).items():
-                setattr(row, name, value)
 
     async def by_uniqueid(self, uniqueid: str) -> Call | None:
         async with self._store.read() as session:
@@ -125,18 +128,9 @@ class SqlCallRepository:
     async def add_callback(self, callback: Callback) -> bool:
         try:
             async with self._store.write() as session:
-                existing = (
-                    await session.exec(
-                        select(CallbackRow.id).where(
-                            CallbackRow.source_contact_id == callback.source_contact_id
-                        )
-                    )
-                ).first()
-                if existing is not None:
-                    return False
                 session.add(CallbackRow(**_columns(callback, _CALLBACK_FIELDS)))
         except IntegrityError:
-            return False  # two nodes raced on the same lost call
+            return False  # this lost call has its callback already (unique source)
         return True
 
     async def save_callback(self, callback: Callback) -> None:

@@ -35,6 +35,7 @@ class CallRow(Base, table=True):
     transfer_target: str | None = None
     language: str | None = None
     civic_address: str | None = None
+    recording: str | None = None
     started_at: datetime = Field(sa_type=UtcDateTime)
     answered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)

@@ -521,8 +521,15 @@ RESYNC_VARIABLES = (
     "CONTACT_RECORDING",
     "CONTACT_CALLBACK_ID",
     "CONTACT_APP_CONTACT_ID",
+    "CONTACT_ANNOUNCED",
     "CHANNEL(endpoint)",
 )
+
+
+def was_announced(variables: Mapping[str, str]) -> bool:
+    """Its ContactCall was sent (so its variables are complete): [inbound] and the automatic
+    callback set CONTACT_ANNOUNCED after it, [app-inbound] sets CONTACT_MEDIA just before."""
+    return bool(variables.get("CONTACT_ANNOUNCED") or variables.get("CONTACT_MEDIA"))
 
 
 def announced_from_variables(

@@ -26,12 +26,13 @@ CALL_EVENTS: tuple[type[ev.Event], ...] = (
     ev.CallbackRequested,
     ev.CallbackDialed,
 )
+# what operators did on calls and what the system did to them; a caller's own arrival and
+# hang-up while waiting are the contact's record, not audit entries (no audit write per call)
 AUDITED: tuple[type[ev.Event], ...] = (
     ev.CallConnected,
     ev.CallHeld,
     ev.CallEnded,
     ev.CallTransferred,
-    ev.CallbackRequested,
     ev.CallbackDialed,
     ev.TelephonyLinkChanged,
 )
@@ -73,6 +74,8 @@ class TelephonyProjection:
         await self._broadcast.publish("supervisor", payload(event))
 
     async def _audited(self, event: ev.Event) -> None:
+        if isinstance(event, ev.CallEnded) and event.operator_id is None and not event.dropped:
+            return  # ended while waiting: the contact says it (abandoned)
         body = payload(event)
         body.pop("type", None)
         body.pop("at", None)

@@ -1,7 +1,9 @@
-"""Call recordings: every call is recorded by the dialplan (MixMonitor, [contact-record]) into
-<recording dir>/<UTC date>/<uniqueid>.wav; contact links the file to the contact, measures it
-when the call ends, serves it to authorised roles (audited) and purges it after the retention
-period (`contact retention purge`, audited)."""
+"""Call recordings: every answered call is recorded by the dialplan (MixMonitor,
+[contact-record], from the moment an operator answers to the end, holds and transfers
+included; with CONTACT_RECORD_WAITING = yes from the arrival) into
+<recording dir>/<UTC date>/<uniqueid>.wav. contact links the file to the contact when the call
+ends (one row, measured), serves it to the contact's operator and supervisors (audited) and
+purges it after the retention period (`contact retention purge`, audited)."""
 
 from __future__ import annotations
 
@@ -16,14 +18,14 @@ from pathlib import Path
 from contact.bus import MessageBus
 from contact.config import AsteriskSettings
 from contact.domain import events as ev
-from contact.errors import NotFound
+from contact.errors import Conflict, NotFound
 from contact.ports import AuditLog, CallRepository, Recording
 
 log = logging.getLogger(__name__)
 
 WAV_HEADER = 44
 WAV_BYTES_PER_S = 16000  # MixMonitor's .wav: 8 kHz, 16-bit, mono
-SETTLE_S = 3.0  # MixMonitor closes the file shortly after the hangup
+SETTLE_S = 1.5  # MixMonitor closes the file shortly after the hangup
 
 
 class RecordingService:
@@ -58,20 +60,22 @@ class RecordingService:
         """The call ended: wait for MixMonitor to close the file, then record its size."""
         path = self.file(recording)
         size = -1
-        deadline = time.monotonic() + SETTLE_S
-        while time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
+        for _ in range(3):  # MixMonitor writes the last frames and closes within ~100 ms
+            await asyncio.sleep(SETTLE_S / 3)
             try:
                 current = path.stat().st_size
             except OSError:
                 continue
-            if current == size and current > 0:
+            if current == size:
                 break
             size = current
         recording.size_bytes = max(size, 0)
         if recording.ended_at is None:
             recording.ended_at = datetime.fromtimestamp(self._clock(), UTC)
-        await self._calls.save_recording(recording)
+        try:
+            await self._calls.add_recording(recording)  # one write, once measured
+        except Conflict:
+            return
         if self._bus is not None:
             await self._bus.publish(
                 ev.RecordingStored(
@@ -112,6 +116,31 @@ class RecordingService:
                     "retention_days": keep,
                 },
             )
-        if expired:
-            log.info("retention: %d recordings purged (older than %d days)", len(expired), keep)
+        strays = self._sweep(now - timedelta(days=keep))
+        if strays:  # files whose row was never written (a node died as its call ended)
+            await self._audit.append(
+                "system:retention",
+                "recording.purge_files",
+                None,
+                {"files": strays, "retention_days": keep},
+            )
+        if expired or strays:
+            log.info(
+                "retention: %d recordings and %d stray files purged (older than %d days)",
+                len(expired),
+                strays,
+                keep,
+            )
         return expired
+
+    def _sweep(self, before: datetime) -> int:
+        base = self.directory
+        if not base.is_dir():
+            return 0
+        count = 0
+        for path in base.glob("*/*.wav"):
+            with contextlib.suppress(OSError):
+                if path.stat().st_mtime < before.timestamp():
+                    path.unlink()
+                    count += 1
+        return count

@@ -41,6 +41,7 @@ from contact.config import Settings
 from contact.domain import events as ev
 from contact.domain.commands import (
     Abandon,
+    Accept,
     Close,
     RegisterContact,
     ReturnToQueue,
@@ -79,6 +80,7 @@ ATTACHABLE = frozenset({ChannelKind.APP_SOS, ChannelKind.APP, ChannelKind.VIDEO}
 CALL_READY_WAIT_S = 2.0
 RING_GUARD_EXTRA_S = 5.0
 RESYNC_EVERY_S = 15.0
+BOOKKEEPING = (parse.HungUp, parse.LanguageChosen, parse.RecordingStarted, parse.Drift)
 LOCAL_ZONE = "Asia/Almaty"
 
 
@@ -129,6 +131,8 @@ class VoiceService:
         self._cancelling: set[str] = set()
         self._auto_legs: dict[str, str] = {}  # automatic callback leg → callback id
         self._other_legs: set[str] = set()  # supervisors' spy legs
+        self._recording_paths: dict[str, str] = {}  # anchor → its recording, until stored
+        self._bookkeeping = asyncio.Semaphore(2)
         self._started = False
         self._periodic_task: asyncio.Task[None] | None = None
         self.resyncs = 0
@@ -139,6 +143,7 @@ class VoiceService:
 
     def register(self, bus: MessageBus) -> None:
         bus.subscribe(ev.ContactAccepted, self._on_accepted)
+        bus.subscribe(ev.ContactOffered, self._on_offered)
         bus.register(ReturnToQueue, self.return_to_queue)
 
     @property
@@ -254,6 +259,10 @@ class VoiceService:
         sig = parse.signal(event)
         if sig is None or not self._started:
             return
+        if isinstance(sig, parse.RecordingStarted):
+            # it follows its ContactCall by a millisecond: kept for the call's row, which is
+            # being written (one write per call instead of two)
+            self._recording_paths[self._anchor(sig.uniqueid)] = sig.path
         if isinstance(sig, parse.DialStarted):
             anchor = self._legs.get(sig.uniqueid, sig.uniqueid)
             if anchor in self._calls and sig.dest_uniqueid not in self._calls:
@@ -280,7 +289,13 @@ class VoiceService:
     async def _handle(self, key: str, sig: parse.Signal) -> None:
         async with self._locks.hold(key):
             try:
-                await self._apply(sig)
+                if isinstance(sig, BOOKKEEPING):
+                    # after the fact (a waiting caller hung up, the menu's answer): a few at
+                    # a time, so that new calls' intake never queues behind a burst of them
+                    async with self._bookkeeping:
+                        await self._apply(sig)
+                else:
+                    await self._apply(sig)
             except Exception:
                 log.exception("voice: handling %s failed", type(sig).__name__)
                 uid = getattr(sig, "uniqueid", None)
@@ -362,7 +377,7 @@ class VoiceService:
                 )
             )
             contact_id = registered.contact_id
-        call = await self._repo.by_uniqueid(sig.uniqueid)
+        call = self._calls.get(sig.uniqueid)
         if call is None:
             call = Call(
                 id=new_id(),
@@ -382,10 +397,12 @@ class VoiceService:
                 number=sig.number,
                 citizen_leg=sig.uniqueid,
                 civic_address=sig.civic_address,
+                recording=recording or self._recording_paths.pop(sig.uniqueid, None),
             )
             self._remember(call)
             try:
-                await self._repo.add(call)
+                async with self._bookkeeping:  # after the intake: not on its path
+                    await self._repo.add(call)
             except Conflict:  # another node registered it first
                 stored = await self._repo.by_uniqueid(sig.uniqueid)
                 if stored is not None:
@@ -393,8 +410,6 @@ class VoiceService:
         else:
             self._remember(call)
         log.info("call registered", extra={"contact_id": contact_id, "channel": kind.value})
-        if recording is not None:
-            await self._recording_started(parse.RecordingStarted(sig.uniqueid, recording))
         if sig.callback_id is not None:
             await self._auto_callback_answered(sig.callback_id, contact_id)
         if (
@@ -406,26 +421,20 @@ class VoiceService:
             await self.ring_operator(call, attached.operator_id)
 
     async def _recording_started(self, sig: parse.RecordingStarted) -> None:
-        call = self._calls.get(self._anchor(sig.uniqueid))
-        if call is None:
+        """Its call's row has it unless the row was written before it came."""
+        anchor = self._anchor(sig.uniqueid)
+        path = self._recording_paths.pop(anchor, None)
+        call = self._calls.get(anchor)
+        if call is None or path is None or call.recording == path:
             return
-        with contextlib.suppress(Conflict):
-            await self._repo.add_recording(
-                Recording(
-                    id=new_id(),
-                    contact_id=call.contact_id,
-                    call_id=call.id,
-                    path=sig.path,
-                    started_at=self._now(),
-                )
-            )
+        call.recording = path
+        await self._repo.save(call)
 
     async def _language(self, sig: parse.LanguageChosen) -> None:
         call = self._calls.get(self._anchor(sig.uniqueid))
         if call is None or call.language is sig.language:
             return
-        call.language = sig.language
-        await self._repo.save(call)
+        call.language = sig.language  # on the call's row with its next write
         await self._repo.set_contact_language(call.contact_id, sig.language)
         await self._bus.publish(
             ev.CallLanguageChosen(contact_id=call.contact_id, language=sig.language)
@@ -519,11 +528,17 @@ class VoiceService:
                 operator_id=contact.operator_id,
             )
         )
-        if self._on_recording_closed is not None:
-            for recording in await self._repo.recordings(call.contact_id):
-                if recording.call_id == call.id and recording.ended_at is None:
-                    recording.ended_at = call.ended_at
-                    self._spawn(self._on_recording_closed(recording), "voice-recording")
+        self._recording_paths.pop(call.uniqueid, None)
+        if self._on_recording_closed is not None and call.recording is not None:
+            recording = Recording(
+                id=new_id(),
+                contact_id=call.contact_id,
+                call_id=call.id,
+                path=call.recording,
+                started_at=call.started_at,
+                ended_at=call.ended_at,
+            )
+            self._spawn(self._on_recording_closed(recording), "voice-recording")
 
     async def _operator_leg_gone(self, call: Call, cause: int | None) -> None:
         call.operator_leg = None
@@ -581,6 +596,24 @@ class VoiceService:
 
     # --- the operator's phone -------------------------------------------------------------------
 
+    async def _on_offered(self, event: ev.ContactOffered) -> None:
+        """Ring on offer (CONTACT_ASTERISK_RING_ON_OFFER): a call offered is accepted for the
+        operator at once, so their phone rings now; not answering returns it like any offer."""
+        if self._asterisk.ring_on_offer and self.live_call(event.contact_id) is not None:
+            # the phone rings while the accept is recorded (not after it): the ring is on the
+            # path of every call, the accept's commits need not be
+            self._spawn(self._accept_for(event.contact_id, event.operator_id), "voice-offer")
+            self._spawn(
+                self._ring_for(event.contact_id, event.operator_id, 0.0, offered=True),
+                "voice-offer-ring",
+            )
+
+    async def _accept_for(self, contact_id: str, operator_id: str) -> None:
+        try:
+            await self._bus.execute(Accept(contact_id=contact_id, operator_id=operator_id))
+        except ContactError as error:  # the offer moved on meanwhile
+            log.info("ring on offer: %s", error.message, extra={"contact_id": contact_id})
+
     async def _on_accepted(self, event: ev.ContactAccepted) -> None:
         """Bus handler (holds the contact's lock): the work goes to a task of its own."""
         if event.channel in VOICE_CHANNELS:
@@ -592,7 +625,12 @@ class VoiceService:
             self._spawn(self._callback_for(event.contact_id, event.operator_id), "voice-cb")
 
     async def _ring_for(
-        self, contact_id: str, operator_id: str, wait_s: float = CALL_READY_WAIT_S
+        self,
+        contact_id: str,
+        operator_id: str,
+        wait_s: float = CALL_READY_WAIT_S,
+        *,
+        offered: bool = False,
     ) -> None:
         call = await self._call_for(contact_id, wait_s)
         log.debug("accepted %s: call %s", contact_id, call)
@@ -601,17 +639,26 @@ class VoiceService:
             return
         async with self.locked(call):
             try:
-                await self.ring_operator(call, operator_id)
+                await self.ring_operator(call, operator_id, offered=offered)
             except Exception:
                 log.exception("ringing the operator failed", extra={"contact_id": contact_id})
                 await self._fail_safe(call, "error")
 
-    async def ring_operator(self, call: Call, operator_id: str) -> None:
-        """Ring the operator's phone (under the call's lock); the answer comes as an event."""
+    async def ring_operator(self, call: Call, operator_id: str, *, offered: bool = False) -> None:
+        """Ring the operator's phone (under the call's lock); the answer comes as an event.
+        `offered`: ring on offer, the accept is being recorded meanwhile."""
         if call.state == CallState.ENDED:
             return
+        if call.operator_id == operator_id and call.state in (
+            CallState.RINGING,
+            CallState.CONNECTED,
+        ):
+            return  # already ringing for this operator (ring on offer, then the accept)
         contact = await self._contacts.get(call.contact_id)
-        if contact.state is not ContactState.CONNECTED or contact.operator_id != operator_id:
+        wanted = (
+            (ContactState.OFFERED, ContactState.CONNECTED) if offered else (ContactState.CONNECTED,)
+        )
+        if contact.state not in wanted or contact.operator_id != operator_id:
             log.debug("not ringing: the contact is %s", contact.state)
             return
         operator = await self._operators.get(operator_id)
@@ -625,7 +672,6 @@ class VoiceService:
         call.operator_leg = leg
         call.state = CallState.RINGING
         self._legs[leg] = call.uniqueid
-        await self._repo.save(call)
         try:
             await self._control.ring(
                 endpoint, leg, self.ring_s, caller_id=f'"102" <{call.number or "102"}>'
@@ -635,6 +681,7 @@ class VoiceService:
             self._legs.pop(leg, None)
             await self._not_answered(call, "operator_failed")
             return
+        await self._repo.save(call)  # after the ring: not on the path to the phone
         self._later(self.ring_s + RING_GUARD_EXTRA_S, lambda: self._ring_guard(call.uniqueid, leg))
         await self._bus.publish(ev.CallRinging(contact_id=call.contact_id, operator_id=operator_id))
 
@@ -1049,17 +1096,20 @@ class VoiceService:
             state=CallbackState.PENDING_AUTO if auto else CallbackState.QUEUED,
             due_at=now + timedelta(seconds=self._asterisk.callback_auto_delay_s) if auto else None,
         )
-        if not await self._repo.add_callback(callback):
-            return
         if auto:
-            self._later(
-                self._asterisk.callback_auto_delay_s, lambda: self._auto_attempt(callback.id)
-            )
+            if await self._repo.add_callback(callback):
+                self._later(
+                    self._asterisk.callback_auto_delay_s, lambda: self._auto_attempt(callback.id)
+                )
         else:
-            await self._queue_callback(callback)
+            await self._queue_callback(callback, contact)
 
-    async def _queue_callback(self, callback: Callback) -> None:
-        source = await self._contacts.get(callback.source_contact_id)
+    async def _queue_callback(self, callback: Callback, source: Contact | None = None) -> None:
+        """The callback as a task in the queue. A new one (no automatic attempt) is stored once,
+        with its task: the task's intake is idempotent per lost call."""
+        new = source is not None
+        if source is None:
+            source = await self._contacts.get(callback.source_contact_id)
         at = source.created_at.astimezone(_zone()).strftime("%H:%M")
         key = "callback.dropped" if callback.reason == "dropped" else "callback.abandoned"
         registered = await self._bus.execute(
@@ -1069,12 +1119,16 @@ class VoiceService:
                 language=source.language,
                 citizen=source.citizen,
                 location=source.location,
-                external_id=f"callback:{callback.id}",
+                external_id=f"callback:{callback.source_contact_id}",
             )
         )
         callback.task_contact_id = registered.contact_id
         callback.state = CallbackState.QUEUED
-        await self._repo.save_callback(callback)
+        if new:
+            if not await self._repo.add_callback(callback):
+                return  # another node (or an earlier resync) made it
+        else:
+            await self._repo.save_callback(callback)
         await self._bus.publish(
             ev.CallbackRequested(
                 contact_id=registered.contact_id,
@@ -1250,7 +1304,7 @@ class VoiceService:
                 continue
             if live.caller:
                 variables = await self._control.variables(live.uniqueid, parse.RESYNC_VARIABLES)
-                if not variables.get("CONTACT_RECORDING"):
+                if not parse.was_announced(variables):
                     continue  # not announced yet: its ContactCall is on its way
                 sig, recording = parse.announced_from_variables(live, variables)
                 if sig is None:

@@ -135,7 +135,12 @@ async def test_an_unanswered_operator_phone_returns_the_call_to_its_place(
     await vc.until(lambda: _is(vc, contact_id, ContactState.QUEUED), within_s=12, what="requeued")
     after = await vc.center.container.db.contacts.get(contact_id)
     assert after.queued_at == before.queued_at
-    assert [e.contact_id for e in await vc.center.container.store.waiting()] == [contact_id]
+    store = vc.center.container.store
+
+    async def waiting() -> bool:
+        return [e.contact_id for e in await store.waiting()] == [contact_id]
+
+    await vc.until(waiting, what="in the queue store")
     call = vc.telephony.voice.live_call(contact_id)
     assert call is not None and call.state == CallState.HOLDING
     assert await phone.sipp.done() == 0  # it saw the CANCEL
@@ -367,7 +372,14 @@ async def test_recordings_past_retention_are_purged_by_the_cli_and_audited(
     vc: VoiceCenter, parties: Parties, pbx: Pbx, tmp_path: Path
 ) -> None:
     boss = await vc.operator("retention-boss", None, role=Role.SUPERVISOR)
-    caller = await parties.caller(hold_ms=1500)
+    # waiting callers are recorded too with this switch of the dialplan (off by default)
+    record_waiting = {"Action": "Setvar", "Variable": "CONTACT_RECORD_WAITING"}
+    await vc.telephony.ami.action({**record_waiting, "Value": "yes"})
+    try:
+        caller = await parties.caller(hold_ms=1500)
+    finally:
+        await asyncio.sleep(0.5)
+        await vc.telephony.ami.action({**record_waiting, "Value": "no"})
     queued = await boss.next_event("contact.queued", "supervisor", within_s=10)
     contact_id = queued["data"]["contact"]["id"]
     await caller.sipp.done()
@@ -422,3 +434,35 @@ async def test_every_telephony_route_is_in_the_openapi_document(vc: VoiceCenter)
         for route in resource:
             if route.method not in ("HEAD", "*"):
                 assert route.method.lower() in served["paths"][resource.canonical]
+
+
+async def test_the_automatic_first_callback_reaches_the_citizen_and_queues_them(
+    pbx: Pbx, parties: Parties, tmp_path: Path, trunk_port: int
+) -> None:
+    center = await start_voice_center(
+        voice_settings(tmp_path, pbx, trunk_port, callback_auto=True, callback_auto_delay_s=0.5)
+    )
+    try:
+        boss = await center.operator("auto-boss", None, role=Role.SUPERVISOR)
+        trunk = await _trunk_phone(parties, trunk_port, 1300.0)
+        caller = await parties.caller(hold_ms=1000)
+        first = await boss.next_event("contact.queued", "supervisor", within_s=10)
+        await caller.sipp.done()
+        # 0.5 s after the hang-up the citizen's phone rings (through the trunk); answered, the
+        # citizen is a caller again, waiting in the queue like any 102 call
+        again = await boss.next_event("contact.queued", "supervisor", within_s=15)
+        assert again["data"]["contact"]["id"] != first["data"]["contact"]["id"]
+        assert again["data"]["contact"]["channel"] == "voice"
+        invite = trunk.sipp.received("INVITE")[0]
+        assert f"INVITE sip:{CALLER}@127.0.0.1:{trunk_port}" in invite
+        contacts = center.center.container.db.contacts
+        callback = await contacts.get(again["data"]["contact"]["id"])
+        assert callback.citizen == CALLER and callback.state is ContactState.QUEUED
+        assert "перезвон" in callback.summary.lower()
+        # no callback task: the first attempt reached them
+        assert not [c for c in await contacts.recent(10) if c.channel is ChannelKind.CALLBACK]
+        dialed = await boss.next_event("callback.dialed", "supervisor", within_s=5)
+        assert dialed["data"]["outcome"] == "answered" and dialed["data"]["automatic"] is True
+        await boss.close()
+    finally:
+        await center.center.client.close()

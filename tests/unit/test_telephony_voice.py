@@ -409,7 +409,7 @@ async def test_a_resync_marks_vanished_calls_dropped_and_registers_unknown_calle
     line.control.variables_of["1795299999.7"] = {
         "CONTACT_CALLER_NUM": "+77015555555",
         "CONTACT_KIND": "voice",
-        "CONTACT_RECORDING": "20261121/1795299999.7.wav",
+        "CONTACT_ANNOUNCED": "1",
         "CHANNEL(endpoint)": "sipp",
     }
     await line.signal(Event="FullyBooted", Status="Fully Booted")
@@ -457,3 +457,38 @@ async def test_hangup_of_a_gone_channel_is_not_an_error(line: Line) -> None:
     with pytest.raises(NotFound):
         await line.voice.hangup(call)  # the operator's request is reported…
     assert line.voice.live_call(contact_id) is not None  # …and nothing else changed
+
+
+async def test_ring_on_offer_rings_the_phone_as_the_offer_once(line: Line) -> None:
+    line.voice._asterisk = line.voice._asterisk.model_copy(update={"ring_on_offer": True})
+    contact_id = await line.call()
+    await line.routing.tick()  # the offer: accepted for the operator, the phone rings
+    await line.voice.idle()
+    assert len(line.control.named("ring")) == 1
+    assert await line.state(contact_id) is ContactState.CONNECTED
+    call = line.voice.live_call(contact_id)
+    assert call is not None and call.state == CallState.RINGING
+
+
+async def test_an_app_video_call_joins_the_sos_it_reported(line: Line) -> None:
+    from contact.domain.commands import RegisterContact
+
+    sos = await line.bus.execute(
+        RegisterContact(channel=ChannelKind.APP_SOS, text="SOS", citizen="device-0001")
+    )
+    await line.signal(
+        Event="UserEvent",
+        UserEvent="ContactCall",
+        Uniqueid="1795299300.1",
+        Channel="PJSIP/app-demo-00000001",
+        Endpoint="app-demo",
+        Media="video",
+        ContactId=sos.contact_id,
+    )
+    assert len(line.contacts.contacts) == 1  # no second contact
+    call = line.voice.live_call(sos.contact_id)
+    assert call is not None and call.kind == "sos_video"
+    await line.signal(
+        Event="Hangup", Uniqueid="1795299300.1", Channel="PJSIP/app-demo-00000001", Cause="16"
+    )
+    assert await line.state(sos.contact_id) is ContactState.QUEUED  # the SOS stands

@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("transfer_target", sa.String(), nullable=True),
         sa.Column("language", sa.String(), nullable=True),
         sa.Column("civic_address", sa.String(), nullable=True),
+        sa.Column("recording", sa.String(), nullable=True),
         _timestamp("started_at"),
         _timestamp("answered_at", nullable=True),
         _timestamp("ended_at", nullable=True),
