@@ -27,10 +27,19 @@ C = TypeVar("C", bound=Command)
 EventHandler = Callable[[Any], Awaitable[None]]
 CommandHandler = Callable[[Any], Awaitable[Any]]
 
-# events published by the task that is handling a message, drained by that task
-_pending: contextvars.ContextVar[list[Event] | None] = contextvars.ContextVar(
-    "contact_bus_pending", default=None
+# events published by the task that is handling a message, drained by that task. The owner
+# is kept too: a task started inside a handler copies this context, and its events must not
+# land in a list that its parent may have finished draining.
+_pending: contextvars.ContextVar[tuple[asyncio.Task[Any] | None, list[Event]] | None] = (
+    contextvars.ContextVar("contact_bus_pending", default=None)
 )
+
+
+def _own_pending() -> list[Event] | None:
+    held = _pending.get()
+    if held is None or held[0] is not asyncio.current_task():
+        return None
+    return held[1]
 
 
 class KeyedLocks:
@@ -100,9 +109,9 @@ class MessageBus:
         handler = self._command_handlers.get(type(command))
         if handler is None:
             raise LookupError(f"no handler for command {type(command).__name__}")
-        outer = _pending.get()
+        outer = _own_pending()
         queue: list[Event] = [] if outer is None else outer
-        token = _pending.set(queue) if outer is None else None
+        token = _pending.set((asyncio.current_task(), queue)) if outer is None else None
         try:
             async with self._locks.hold(command.key):
                 result = await handler(command)
@@ -114,14 +123,14 @@ class MessageBus:
         return result
 
     async def publish(self, event: Event) -> None:
-        queue = _pending.get()
+        queue = _own_pending()
         if queue is not None:
             queue.append(event)  # handled by the task already draining, after its handler
             return
         await self._drain([event])
 
     async def _drain(self, queue: list[Event]) -> None:
-        token = _pending.set(queue)
+        token = _pending.set((asyncio.current_task(), queue))
         try:
             while queue:
                 event = queue.pop(0)

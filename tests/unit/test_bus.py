@@ -129,3 +129,23 @@ async def test_subscribe_all_sees_every_event_and_locks_are_released() -> None:
     await bus.publish(Happened(contact_id="a", n=1))
     assert seen == ["test.happened"]
     assert len(bus._locks) == 0
+
+
+async def test_events_from_a_task_started_in_a_handler_are_handled() -> None:
+    bus = MessageBus()
+    seen: list[int] = []
+    started: list[asyncio.Task[None]] = []
+
+    async def later(n: int) -> None:
+        await asyncio.sleep(0.01)  # the parent's drain has finished by now
+        await bus.publish(Happened(contact_id="b", n=n))
+
+    async def on_event(e: Happened) -> None:
+        seen.append(e.n)
+        if e.n == 1:
+            started.append(asyncio.create_task(later(2)))
+
+    bus.subscribe(Happened, on_event)
+    await bus.publish(Happened(contact_id="a", n=1))
+    await asyncio.gather(*started)
+    assert seen == [1, 2]
