@@ -30,7 +30,7 @@ async def json_body(request: web.Request) -> dict[str, Any]:
     raw = await request.read()
     try:
         data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # deep nesting is not JSON we take
         raise BadRequest("the body is not valid JSON", error_id="bad_json") from None
     if not isinstance(data, dict):
         raise Unprocessable("the body must be a JSON object", error_id="not_an_object")

@@ -227,6 +227,12 @@ async def test_operator_route_errors(center: Center) -> None:
         headers={"X-CSRF-Token": op.csrf, "Content-Type": "text/plain"},
     ) as r:
         assert r.status == 415
+    async with op.session.post(
+        "/api/v1/me/presence",
+        data=b"[" * 100_000,
+        headers={"X-CSRF-Token": op.csrf, "Content-Type": "application/json"},
+    ) as r:
+        assert (r.status, error_id(await r.json())) == (400, "bad_json")
     assert error_id(await op.get("/api/v1/contacts/unknown", 404)) == "not_found"
     assert error_id(await op.get("/api/v1/supervisor/overview", 403)) == "role_required"
     report_id = await center.report()
