@@ -72,6 +72,44 @@ def postgres_url() -> Iterator[str]:
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """An empty database of this test's own on each backend (contract suites run on both)."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("sqlite_url")
+        return
+    session_url: str = request.getfixturevalue("postgres_url")  # fails when PostgreSQL is down
+    base, session_db = session_url.rsplit("/", 1)
+    name = f"{session_db}_{uuid.uuid4().hex[:8]}"
+    plain = session_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+    async def admin(sql: str) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(plain, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    yield f"{base}/{name}"
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[object]:
+    """A migrated SqlDatabase on each backend."""
+    from contact.config import DatabaseSettings
+    from contact.persistence.database import SqlDatabase
+    from contact.persistence.migrate import upgrade
+
+    await upgrade(database_url)
+    database = await SqlDatabase.open(DatabaseSettings(url=database_url))
+    yield database
+    await database.close()
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: object) -> str:
     return f"sqlite+aiosqlite:///{tmp_path}/contact.db"

@@ -5,15 +5,11 @@ transaction, districts, and grouping serialised across concurrent callers."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 import pytest
 
-from contact.config import DatabaseSettings
 from contact.dispatch.cameras import Camera
 from contact.dispatch.demo_city import generate_city
 from contact.dispatch.grouping import Candidate, Match, choose_incident
@@ -24,43 +20,12 @@ from contact.domain.model import ChannelKind, Contact, IncidentState, Priority, 
 from contact.errors import Conflict, NotFound
 from contact.persistence.database import SqlDatabase
 from contact.persistence.dispatch_repo import SqlDispatchRepository
-from contact.persistence.migrate import upgrade
 
 T0 = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield request.getfixturevalue("sqlite_url")
-        return
-    session_url: str = request.getfixturevalue("postgres_url")  # fails when PostgreSQL is down
-    base, session_db = session_url.rsplit("/", 1)
-    name = f"{session_db}_{uuid.uuid4().hex[:8]}"
-    plain = session_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(plain, timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    yield f"{base}/{name}"
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[SqlDatabase]:
-    await upgrade(database_url)
-    database = await SqlDatabase.open(DatabaseSettings(url=database_url))
-    yield database
-    await database.close()
 
 
 def unit(callsign: str, **fields: object) -> UnitRecord:

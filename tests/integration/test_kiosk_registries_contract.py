@@ -5,11 +5,9 @@ real PostgreSQL, each test on a database of its own built by the migrations."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import asyncpg
 import pytest
 
 from contact.config import DatabaseSettings
@@ -23,7 +21,6 @@ from contact.domain.model import (
 )
 from contact.errors import Conflict, NotFound
 from contact.persistence.database import SqlDatabase
-from contact.persistence.migrate import upgrade
 from contact.ports import AlarmSite, Device, IntakeSource, Kiosk, KioskEvent, KioskState
 
 T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
@@ -31,36 +28,6 @@ T0 = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield request.getfixturevalue("sqlite_url")
-        return
-    session_url: str = request.getfixturevalue("postgres_url")  # fails when PostgreSQL is down
-    base, session_db = session_url.rsplit("/", 1)
-    name = f"{session_db}_{uuid.uuid4().hex[:8]}"
-    plain = session_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(plain, timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    yield f"{base}/{name}"
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[SqlDatabase]:
-    await upgrade(database_url)
-    database = await SqlDatabase.open(DatabaseSettings(url=database_url))
-    yield database
-    await database.close()
 
 
 @pytest.fixture

@@ -11,12 +11,9 @@ import hashlib
 import os
 import sqlite3
 import threading
-import uuid
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
-import asyncpg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -55,40 +52,6 @@ T0 = datetime(2025, 3, 14, 9, 26, 53, 589793, tzinfo=UTC)
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
-
-
-def _plain(url: str) -> str:
-    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """An empty database of this test's own on each backend."""
-    if request.param == "sqlite":
-        yield request.getfixturevalue("sqlite_url")
-        return
-    session_url: str = request.getfixturevalue("postgres_url")  # fails when PostgreSQL is down
-    base, session_db = session_url.rsplit("/", 1)
-    name = f"{session_db}_{uuid.uuid4().hex[:8]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(_plain(session_url), timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    yield f"{base}/{name}"
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[SqlDatabase]:
-    await upgrade(database_url)
-    database = await SqlDatabase.open(DatabaseSettings(url=database_url))
-    yield database
-    await database.close()
 
 
 def make_contact(**fields: object) -> Contact:
