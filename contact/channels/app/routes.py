@@ -17,8 +17,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-import time
-from collections import defaultdict, deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,7 +42,6 @@ from contact.errors import (
     Forbidden,
     NotFound,
     PayloadTooLarge,
-    TooManyRequests,
     Unauthorized,
     Unavailable,
     Unprocessable,
@@ -65,29 +62,13 @@ LIMIT = re.compile(r"^[0-9]{1,4}$")  # ASCII digits only ("²".isdigit() is True
 OPEN_STATES = frozenset({ContactState.NEW, ContactState.QUEUED, ContactState.OFFERED})
 
 
-class DeviceThrottle:
-    """Reports per device per minute, in-process (a flood from one phone stays one phone's)."""
-
-    def __init__(self, per_minute: int) -> None:
-        self._limit = per_minute
-        self._seen: dict[str, deque[float]] = defaultdict(deque)
-
-    def check(self, device_id: str) -> None:
-        now = time.monotonic()
-        window = self._seen[device_id]
-        while window and now - window[0] > 60:
-            window.popleft()
-        if len(window) >= self._limit:
-            raise TooManyRequests(
-                "too many reports from this device; wait a minute", error_id="rate_limited"
-            )
-        window.append(now)
-
-
 class Limits:
     """The app channel's rate limits and per-device locks (one set per HTTP app)."""
 
-    def __init__(self, sos_per_hour: int, locations: int, registrations: int) -> None:
+    def __init__(
+        self, reports_per_minute: int, sos_per_hour: int, locations: int, registrations: int
+    ) -> None:
+        self.reports = RateLimiter(reports_per_minute, 60.0, what="reports from this device")
         self.sos = RateLimiter(sos_per_hour, 3600.0, what="SOS calls from this device")
         self.locations = RateLimiter(locations, 60.0, what="location updates from this device")
         self.registrations = RateLimiter(
@@ -96,7 +77,6 @@ class Limits:
         self.locks = KeyedLocks()
 
 
-THROTTLE: web.AppKey[DeviceThrottle] = web.AppKey("app_throttle", DeviceThrottle)
 LIMITS: web.AppKey[Limits] = web.AppKey("app_limits", Limits)
 
 
@@ -206,7 +186,7 @@ async def post_report(request: web.Request) -> web.Response:
     await _acting_for(
         request, command.citizen, parse.device_token(request.headers.get("X-Device-Token"))
     )
-    request.app[THROTTLE].check(command.citizen)
+    request.app[LIMITS].reports.check(command.citizen)
     registered = await c.bus.execute(command)
     headers = {} if registered.created else {"Idempotent-Replayed": "true"}
     return web.json_response(
@@ -457,8 +437,8 @@ async def app_ws(request: web.Request) -> web.WebSocketResponse:
 
 def setup(app: web.Application) -> None:
     settings = app[CONTAINER].settings.app
-    app[THROTTLE] = DeviceThrottle(settings.reports_per_minute_per_device)
     app[LIMITS] = Limits(
+        settings.reports_per_minute_per_device,
         settings.sos_per_hour_per_device,
         settings.locations_per_minute_per_device,
         settings.registrations_per_minute_per_address,
