@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
-ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
-CAMERA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
-SECRET = re.compile(r"^[\x21-\x7e]{32,256}$")  # visible ASCII, at least 32 characters
+ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}\Z")
+CAMERA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}\Z")
+SECRET = re.compile(r"^[\x21-\x7e]{32,256}\Z")  # visible ASCII, at least 32 characters
 _FEATURES = re.compile(r'"features"\s*:\s*\[')
 
 

@@ -31,8 +31,8 @@ from contact.telephony.runner import DEFAULT_CONFIG_DIR, AsteriskError, Asterisk
 log = logging.getLogger(__name__)
 
 BUNDLE = WEB_DIR / "static" / "dist" / "jssip.min.js"
-_ENDPOINT = re.compile(r"^PJSIP/([A-Za-z0-9_.-]{1,64})$")
-_SECTION = re.compile(r"^\[([^\]]+)\](?:\(([^)]*)\))?$")
+_ENDPOINT = re.compile(r"^PJSIP/([A-Za-z0-9_.-]{1,64})\Z")
+_SECTION = re.compile(r"^\[([^\]]+)\](?:\(([^)]*)\))?\Z")
 _TRUE = frozenset({"yes", "true", "on", "1", "y", "t"})
 
 

@@ -17,9 +17,9 @@ from contact.i18n import text
 from contact.ports import AlarmSite
 
 ALARM_KINDS = ("panic", "intruder", "weapon", "fire", "medical", "other")
-EVENT_ID = re.compile(r"^[\x21-\x7e]{1,100}$")
-BEARER = re.compile(r"^Bearer +([\x21-\x7e]{1,512})$", re.IGNORECASE)
-SITE_KIND = re.compile(r"^[a-z][a-z_]{0,39}$")
+EVENT_ID = re.compile(r"^[\x21-\x7e]{1,100}\Z")
+BEARER = re.compile(r"^Bearer +([\x21-\x7e]{1,512})\Z", re.IGNORECASE)
+SITE_KIND = re.compile(r"^[a-z][a-z_]{0,39}\Z")
 MAX_ZONE_CHARS = 100
 
 

@@ -22,8 +22,8 @@ from contact.domain.model import (
 from contact.errors import PayloadTooLarge, Unauthorized, Unprocessable, UnsupportedMediaType
 from contact.i18n import text as i18n_text
 
-DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}$")
-IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,100}$")  # visible ASCII, as in the IETF draft
+DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,127}\Z")
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,100}\Z")  # visible ASCII, as in the IETF draft
 
 # sniffed from the bytes, never taken from the client's Content-Type
 PHOTO_SIGNATURES: tuple[tuple[str, bytes, int], ...] = (
@@ -175,7 +175,7 @@ def report(
 
 # --- devices and SOS ----------------------------------------------------------------------
 
-DEVICE_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
+DEVICE_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}\Z")
 PLATFORMS = frozenset({"android", "ios", "web", "other"})
 
 

@@ -58,7 +58,7 @@ PREFIX = "/api/v1/app"
 MAX_FIELD_BYTES = 64 * 1024
 MAX_JSON_BYTES = 64 * 1024
 APP_CHANNELS = frozenset({ChannelKind.APP, ChannelKind.APP_SOS})
-LIMIT = re.compile(r"^[0-9]{1,4}$")  # ASCII digits only ("²".isdigit() is True)
+LIMIT = re.compile(r"^[0-9]{1,4}\Z")  # ASCII digits only ("²".isdigit() is True)
 OPEN_STATES = frozenset({ContactState.NEW, ContactState.QUEUED, ContactState.OFFERED})
 
 

@@ -19,8 +19,8 @@ from contact.i18n import text
 from contact.ports import CameraInfo
 
 KINDS = ("wanted_face", "wanted_plate", "weapon", "aggression", "crowd")
-EVENT_ID = re.compile(r"^[\x21-\x7e]{1,100}$")
-URL = re.compile(r"^https?://[\x21-\x7e]{1,2000}$", re.IGNORECASE)
+EVENT_ID = re.compile(r"^[\x21-\x7e]{1,100}\Z")
+URL = re.compile(r"^https?://[\x21-\x7e]{1,2000}\Z", re.IGNORECASE)
 MAX_SUBJECT_CHARS = 100
 
 

@@ -29,10 +29,10 @@ from contact.errors import Unauthorized, Unprocessable
 from contact.i18n import text
 from contact.ports import Kiosk, KioskEvent
 
-SIGNATURE = re.compile(r"^sha256=([0-9a-fA-F]{64})$")
-TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
+SIGNATURE = re.compile(r"^sha256=([0-9a-fA-F]{64})\Z")
+TIMESTAMP = re.compile(r"^[0-9]{1,12}\Z")
 KIOSK_ID = ri.ID
-PRESS_ID = re.compile(r"^[\x21-\x7e]{1,100}$")
+PRESS_ID = re.compile(r"^[\x21-\x7e]{1,100}\Z")
 EVENT_KINDS = frozenset({"tamper", "door_open", "door_closed", "power_lost", "power_restored"})
 MAX_DETAIL_CHARS = 500
 
@@ -211,7 +211,7 @@ COLUMN_ALIASES: dict[str, str] = {
     for alias in aliases
 }
 REQUIRED_COLUMNS = frozenset({"id", "name", "lat", "lon"})
-SIP_ACCOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@:/-]{0,127}$")
+SIP_ACCOUNT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+@:/-]{0,127}\Z")
 
 
 def kiosk_row(fields: Mapping[str, Any]) -> tuple[Kiosk, str | None]:

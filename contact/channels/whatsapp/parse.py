@@ -25,7 +25,7 @@ from contact.errors import Forbidden, Unauthorized, Unprocessable
 from contact.i18n import text as i18n
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
-CITIZEN_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
+CITIZEN_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}\Z")
 MEDIA_KINDS = ("image", "video", "audio", "document", "sticker")
 DEFAULT_MEDIA_TYPES = {
     "image": "image/jpeg",
