@@ -27,12 +27,8 @@ import os
 import random
 import re
 import resource
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable
@@ -41,6 +37,9 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from _contact_serve import contact_executable, contact_serve_env  # bench/ is on sys.path
+from _figures import ms, pct, tally
+from _processes import Processes, cpu_seconds, free_port, run_with_processes, wait_healthy
 
 TARGET_P99_MS = 50.0
 APP_KEY = "bench-app-key-0123456789abcdef"
@@ -56,101 +55,7 @@ TEXTS = [
 ]
 
 
-# --- processes -----------------------------------------------------------------------------
-
-
-class Processes:
-    """The servers this script started; stopped (TERM, then KILL) whatever happens."""
-
-    def __init__(self, logs: Path) -> None:
-        self._logs = logs
-        self._running: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = (self._logs / f"{name}.log").open("wb")
-        # own session: a Ctrl-C reaches this script only, which then stops the servers in order
-        proc = subprocess.Popen(
-            argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-        self._running[name] = proc
-        return proc
-
-    def log_lines(self, name: str) -> list[str]:
-        path = self._logs / f"{name}.log"
-        if not path.exists():
-            return []
-        return path.read_text(errors="replace").splitlines()
-
-    def log_tail(self, name: str, lines: int = 30) -> str:
-        return "\n".join(self.log_lines(name)[-lines:])
-
-    def stop(self, name: str) -> None:
-        proc = self._running.pop(name, None)
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-    def stop_all(self) -> None:
-        for name in list(self._running):
-            self.stop(name)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc/<pid>/stat (0.0 where /proc is missing)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def contact_executable() -> str:
-    local = Path(sys.executable).parent / "contact"
-    if local.exists():
-        return str(local)
-    found = shutil.which("contact")
-    if found is None:
-        raise SystemExit("`contact` is not installed: activate the venv (pip install -e .)")
-    return found
-
-
-async def wait_healthy(url: str, proc: subprocess.Popen[bytes], within_s: float = 30.0) -> None:
-    deadline = time.monotonic() + within_s
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {proc.returncode} while starting")
-            try:
-                async with session.get(f"{url}/healthz") as r:
-                    if r.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url}/healthz did not answer 200 within {within_s:g} s")
-
-
 # --- measuring -----------------------------------------------------------------------------
-
-
-def pct(values: list[float], p: float) -> float:
-    """Nearest-rank percentile of sorted values (nan when empty)."""
-    if not values:
-        return math.nan
-    return values[max(0, math.ceil(p / 100 * len(values)) - 1)]
 
 
 @dataclass
@@ -342,17 +247,13 @@ EXTRA_ENV: dict[str, str] = {}  # --set KEY=VALUE: more CONTACT_* settings for t
 
 
 def contact_env(tmp: Path, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACT_")}
-    env.update(
-        CONTACT_DATA_DIR=str(tmp),
-        CONTACT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp}/bench.db",
-        CONTACT_HTTP_HOST="127.0.0.1",
-        CONTACT_HTTP_PORT=str(port),
+    env = contact_serve_env(
+        tmp,
+        port,
         CONTACT_APP_API_KEYS=APP_KEY,
         CONTACT_APP_REPORTS_PER_MINUTE_PER_DEVICE="1000000",
-        CONTACT_LOG_LEVEL="WARNING",
     )
-    env.update(EXTRA_ENV)
+    env.update(EXTRA_ENV)  # --set wins
     return env
 
 
@@ -432,9 +333,6 @@ def timeline(results: list[Result], window_s: float) -> str:
 
 
 def table(results: list[Result], args: argparse.Namespace) -> str:
-    def ms(v: float) -> str:
-        return "     -" if math.isnan(v) else f"{v:6.1f}"
-
     lines = [
         f"report → screen, {args.rate:g} reports/s for {args.duration:g} s (open loop), "
         f"grace {args.grace:g} s; latency POST → contact.queued on /ws, ms",
@@ -456,8 +354,7 @@ def table(results: list[Result], args: argparse.Namespace) -> str:
     )
     for r in results:
         if r.statuses:
-            detail = ", ".join(f"{k}: {v}" for k, v in sorted(r.statuses.items()))
-            lines.append(f"{r.name}: not answered 202: {detail}")
+            lines.append(f"{r.name}: not answered 202: {tally(r.statuses)}")
         if r.server_log:
             lines.append(f"{r.name}: the server logged {len(r.server_log)} lines, the last:")
             lines.extend(f"    {line[:160]}" for line in r.server_log[-3:])
@@ -525,25 +422,11 @@ def main() -> int:
         EXTRA_ENV[key] = value
     if args.rate <= 0 or args.duration <= 0:
         parser.error("--rate and --duration must be positive")
-
-    def on_term(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with it ignored
-    tmp = Path(tempfile.mkdtemp(prefix="contact-bench-"))
-    procs = Processes(tmp)
-    try:
-        results = asyncio.run(bench(procs, tmp, args))
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    results = run_with_processes(
+        lambda procs, tmp: bench(procs, tmp, args), temp_prefix="contact-bench-", keep=args.keep
+    )
+    if results is None:
         return 130
-    finally:
-        procs.stop_all()
-        if args.keep:
-            print(f"kept {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     print(table(results, args))
     if args.timeline > 0:
         print(timeline(results, args.timeline))

@@ -46,6 +46,8 @@ from datetime import datetime
 from pathlib import Path
 
 import aiohttp
+from _figures import pct  # bench/ is on sys.path when run as a script
+from _processes import cpu_seconds, free_port
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -61,27 +63,6 @@ USERNAME, PASSWORD = "benchop", "bench password 0123456789"
 
 
 # --- helpers ---------------------------------------------------------------------------------
-
-
-def free_port(kind: socket.SocketKind = socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return math.nan
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def ulaw_tone(hz: float, samples: int, start: int) -> bytes:
@@ -342,7 +323,7 @@ class Rig:
         )  # fmt: skip
 
     async def start_serve(self, **env: str) -> None:
-        self.port = free_port(socket.SOCK_STREAM)
+        self.port = free_port()
         log = (self.tmp / f"serve-{self.port}.log").open("wb")
         profile = os.environ.get("BENCH_PROFILE")  # a cProfile of contact serve, for tuning
         prefix = ["-m", "cProfile", "-o", f"{profile}.{self.port}"] if profile else []
@@ -475,9 +456,9 @@ async def screen_pop(rig: Rig, *, rate: float, held: int, measure_s: float, tag:
         proc, log = rig.sipp(
             f"load-{tag}",
             [f"127.0.0.1:{rig.settings.sip_port}", "-sf", str(scenario), "-r", str(rate),
-             "-m", str(total), "-l", str(held + 100), "-p", str(free_port()),
-             "-mp", str(free_port()), "-timeout", str(int(hold_s + measure_s + 60)),
-             "-timeout_error"],
+             "-m", str(total), "-l", str(held + 100),
+             "-p", str(free_port(socket.SOCK_DGRAM)), "-mp", str(free_port(socket.SOCK_DGRAM)),
+             "-timeout", str(int(hold_s + measure_s + 60)), "-timeout_error"],
         )  # fmt: skip
         await asyncio.to_thread(proc.wait)
         await asyncio.sleep(2.0)  # the last events
@@ -546,7 +527,7 @@ async def to_ringing(rig: Rig, exten: str, n: int, tag: str, bot: bool, prefix: 
     scenario.write_text(caller_scenario(exten, password, 700, None, prefix))
     phone, phone_log = rig.sipp(
         f"phone-{tag}", ["-sf", str(rig.tmp / "phone.xml"), "-p", str(rig.phone_port),
-                         "-mp", str(free_port()), "-m", str(n)],
+                         "-mp", str(free_port(socket.SOCK_DGRAM)), "-m", str(n)],
     )  # fmt: skip
     await asyncio.sleep(0.3)
     bot_task = None
@@ -579,7 +560,8 @@ async def to_ringing(rig: Rig, exten: str, n: int, tag: str, bot: bool, prefix: 
     proc, log = rig.sipp(
         f"ring-{tag}",
         [f"127.0.0.1:{rig.settings.sip_port}", "-sf", str(scenario), "-r", "1", "-rp", "2000",
-         "-m", str(n), "-l", "1", "-p", str(free_port()), "-mp", str(free_port()),
+         "-m", str(n), "-l", "1",
+         "-p", str(free_port(socket.SOCK_DGRAM)), "-mp", str(free_port(socket.SOCK_DGRAM)),
          "-timeout", str(2 * n + 30), "-timeout_error"],
     )  # fmt: skip
     await asyncio.to_thread(proc.wait)
@@ -605,13 +587,13 @@ async def to_ringing(rig: Rig, exten: str, n: int, tag: str, bot: bool, prefix: 
 
 async def run(args: argparse.Namespace) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="contact-bench-voice-"))
-    phone_port = free_port()
+    phone_port = free_port(socket.SOCK_DGRAM)
     (tmp / "phone.xml").write_text(PHONE)
     settings = AsteriskSettings(
         run_dir=tmp / "run",
-        ami_port=free_port(socket.SOCK_STREAM),
-        http_port=free_port(socket.SOCK_STREAM),
-        sip_port=free_port(),
+        ami_port=free_port(),
+        http_port=free_port(),
+        sip_port=free_port(socket.SOCK_DGRAM),
         rtp_start=33000,
         rtp_end=36999,
     )

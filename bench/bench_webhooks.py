@@ -29,19 +29,19 @@ import math
 import os
 import random
 import resource
-import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+from _contact_serve import contact_executable, contact_serve_env  # bench/ is on sys.path
+from _figures import ms, pct, tally
+from _processes import Processes, cpu_seconds, free_port, run_with_processes, wait_healthy
 from aiohttp import web
 
 HERE = Path(__file__).resolve().parent
@@ -95,75 +95,7 @@ async def run_standins(port_file: Path) -> None:
     await graph.stop()
 
 
-class Processes:
-    def __init__(self, logs: Path) -> None:
-        self._logs = logs
-        self._running: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = (self._logs / f"{name}.log").open("wb")
-        proc = subprocess.Popen(
-            argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-        self._running[name] = proc
-        return proc
-
-    def log(self, name: str) -> list[str]:
-        path = self._logs / f"{name}.log"
-        return path.read_text(errors="replace").splitlines() if path.exists() else []
-
-    def stop(self, name: str) -> None:
-        proc = self._running.pop(name, None)
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-    def stop_all(self) -> None:
-        for name in list(self._running):
-            self.stop(name)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def wait_healthy(url: str, proc: subprocess.Popen[bytes], within_s: float = 60.0) -> None:
-    deadline = time.monotonic() + within_s
-    async with aiohttp.ClientSession() as session:
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {proc.returncode} while starting")
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.get(f"{url}/healthz") as r:
-                    if r.status == 200:
-                        return
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url}/healthz did not answer 200 within {within_s:g} s")
-
-
 # --- the load --------------------------------------------------------------------------------
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return math.nan
-    return values[max(0, math.ceil(p / 100 * len(values)) - 1)]
 
 
 @dataclass
@@ -342,13 +274,9 @@ def contact_env(tmp: Path, port: int, standins: dict[str, str]) -> dict[str, str
     from tests.standins import telegram as tg
     from tests.standins import whatsapp as wa
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACT_")}
-    env.update(
-        CONTACT_DATA_DIR=str(tmp),
-        CONTACT_DATABASE_URL=f"sqlite+aiosqlite:///{tmp}/bench.db",
-        CONTACT_HTTP_HOST="127.0.0.1",
-        CONTACT_HTTP_PORT=str(port),
-        CONTACT_LOG_LEVEL="WARNING",
+    return contact_serve_env(
+        tmp,
+        port,
         CONTACT_TELEGRAM_TOKEN=tg.TOKEN,
         CONTACT_TELEGRAM_WEBHOOK_SECRET=tg.SECRET,
         CONTACT_TELEGRAM_API_BASE=standins["telegram"],
@@ -361,7 +289,6 @@ def contact_env(tmp: Path, port: int, standins: dict[str, str]) -> dict[str, str
         CONTACT_WHATSAPP_API_VERSION=wa.VERSION,
         CONTACT_WHATSAPP_MESSAGES_PER_MINUTE_PER_CITIZEN="1000000",
     )
-    return env
 
 
 async def measure(
@@ -396,7 +323,7 @@ async def run(procs: Processes, tmp: Path, args: argparse.Namespace) -> list[Res
     port = free_port()
     bare = procs.start("bare", [sys.executable, __file__, "--serve-bare", "--port", str(port)], env)
     try:
-        await wait_healthy(f"http://127.0.0.1:{port}", bare)
+        await wait_healthy(f"http://127.0.0.1:{port}", bare, within_s=60.0)
         for seed, channel in enumerate(channels):
             results.append(
                 await measure("bare aiohttp", bare, f"http://127.0.0.1:{port}", channel, args, seed)
@@ -412,15 +339,16 @@ async def run(procs: Processes, tmp: Path, args: argparse.Namespace) -> list[Res
         if port_file.exists() and port_file.read_text():
             break
         if standins_proc.poll() is not None:
-            raise RuntimeError("\n".join(procs.log("standins")))
+            raise RuntimeError("\n".join(procs.log_lines("standins")))
         await asyncio.sleep(0.05)
     standins = json.loads(port_file.read_text())
     port = free_port()
-    exe = str(Path(sys.executable).with_name("contact"))
-    contact = procs.start("contact", [exe, "serve"], contact_env(tmp, port, standins))
+    contact = procs.start(
+        "contact", [contact_executable(), "serve"], contact_env(tmp, port, standins)
+    )
     db = tmp / "bench.db"
     try:
-        await wait_healthy(f"http://127.0.0.1:{port}", contact)
+        await wait_healthy(f"http://127.0.0.1:{port}", contact, within_s=60.0)
         for seed, channel in enumerate(channels):
             result = await measure(
                 "contact", contact, f"http://127.0.0.1:{port}", channel, args, seed
@@ -429,12 +357,12 @@ async def run(procs: Processes, tmp: Path, args: argparse.Namespace) -> list[Res
             result.in_contacts = inbound_messages(db, channel)
             results.append(result)
     except BaseException:
-        print("\n".join(procs.log("contact")[-30:]), file=sys.stderr)
+        print(procs.log_tail("contact"), file=sys.stderr)
         raise
     finally:
         procs.stop("contact")
         procs.stop("standins")
-    log = procs.log("contact")
+    log = procs.log_lines("contact")
     for result in results:
         if result.server == "contact":
             result.log_lines = log
@@ -442,9 +370,6 @@ async def run(procs: Processes, tmp: Path, args: argparse.Namespace) -> list[Res
 
 
 def table(results: list[Result], args: argparse.Namespace) -> str:
-    def ms(v: float) -> str:
-        return "     -" if math.isnan(v) else f"{v:6.1f}"
-
     lines = [
         f"webhook ingest, {args.rate:g} messages/s for {args.duration:g} s per channel "
         f"(open loop), {args.citizens} citizens; ack = POST → 200 (after the fsync'd commit), ms",
@@ -476,8 +401,7 @@ def table(results: list[Result], args: argparse.Namespace) -> str:
     )
     for r in results:
         if r.statuses:
-            detail = ", ".join(f"{k}: {v}" for k, v in sorted(r.statuses.items()))
-            lines.append(f"{r.server} {r.channel}: not answered 200: {detail}")
+            lines.append(f"{r.server} {r.channel}: not answered 200: {tally(r.statuses)}")
     contact_log = next((r.log_lines for r in results if r.log_lines), [])
     if contact_log:
         lines.append(f"contact logged {len(contact_log)} lines, the last:")
@@ -533,24 +457,14 @@ def main() -> int:
     if args.serve_standins:
         asyncio.run(run_standins(Path(args.serve_standins)))
         return 0
-
-    def on_term(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_term)
-    tmp = Path(tempfile.mkdtemp(prefix="contact-bench-webhooks-"))
-    procs = Processes(tmp)
-    try:
-        results = asyncio.run(run(procs, tmp, args))
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    results = run_with_processes(
+        lambda procs, tmp: run(procs, tmp, args),
+        temp_prefix="contact-bench-webhooks-",
+        keep=args.keep,
+        stop_within_s=15.0,
+    )
+    if results is None:
         return 130
-    finally:
-        procs.stop_all()
-        if args.keep:
-            print(f"kept {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     print(table(results, args))
     return 0
 
