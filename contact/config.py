@@ -149,12 +149,30 @@ class AsteriskSettings(BaseSettings):
     # a voice contact offered to an operator rings their phone at once, as in a classic ACD
     # (the operator answers the phone instead of clicking accept); off: accept, then it rings
     ring_on_offer: bool = False
+    # several nodes per Asterisk: one drives it, holding a lease in the shared database (named
+    # after AMI_HOST:PORT, so every node must spell them alike); the others stand by. A holder
+    # not renewing for `lease_s` is replaced; it renews every `lease_renew_s`
+    lease_s: float = Field(4.0, gt=0, le=60)
+    lease_renew_s: float = Field(1.0, gt=0, le=20)
 
     @model_validator(mode="after")
     def _rtp_range(self) -> AsteriskSettings:
         if self.rtp_end <= self.rtp_start:
             raise ValueError("CONTACT_ASTERISK_RTP_END must be above CONTACT_ASTERISK_RTP_START")
         return self
+
+    @model_validator(mode="after")
+    def _lease_renewed_in_time(self) -> AsteriskSettings:
+        if self.lease_s < 2 * self.lease_renew_s:
+            raise ValueError(
+                "CONTACT_ASTERISK_LEASE_S must be at least twice CONTACT_ASTERISK_LEASE_RENEW_S"
+            )
+        return self
+
+    @property
+    def lease_name(self) -> str:
+        """The telephony lease: one per Asterisk, known by its AMI address."""
+        return f"telephony:{self.ami_host.lower()}:{self.ami_port}"
 
     @property
     def effective_run_dir(self) -> Path:

@@ -306,3 +306,67 @@ CATALOGUE.update(
         },
     }
 )
+
+
+# --- supervisors on live calls (web/static/supervisor.js; spy legs in softphone.js) ----------
+CATALOGUE.update(
+    {
+        "ui.live_calls": {Language.RU: "Звонки на линии", Language.KK: "Желідегі қоңыраулар"},
+        "ui.live_calls_empty": {
+            Language.RU: "Сейчас звонков нет",
+            Language.KK: "Қазір қоңырау жоқ",
+        },
+        "ui.operator": {Language.RU: "Оператор", Language.KK: "Оператор"},
+        "ui.call_state": {Language.RU: "Состояние", Language.KK: "Күйі"},
+        "ui.call_duration": {Language.RU: "Длительность", Language.KK: "Ұзақтығы"},
+        "ui.call_kind_voice": {Language.RU: "Звонок 102", Language.KK: "102 қоңырауы"},
+        "ui.call_kind_video": {Language.RU: "Видеозвонок", Language.KK: "Бейнеқоңырау"},
+        "ui.call_kind_sos_video": {Language.RU: "SOS-видео", Language.KK: "SOS бейне"},
+        "ui.call_kind_kiosk": {Language.RU: "SOS-киоск", Language.KK: "SOS киоскі"},
+        "ui.call_kind_callback": {Language.RU: "Обратный звонок", Language.KK: "Кері қоңырау"},
+        "ui.call_state_holding": {Language.RU: "Ждёт оператора", Language.KK: "Операторды күтуде"},
+        "ui.call_state_ringing": {
+            Language.RU: "Звонит оператору",
+            Language.KK: "Операторға қоңырау шалынуда",
+        },
+        "ui.call_state_connected": {Language.RU: "Разговор", Language.KK: "Сөйлесу"},
+        "ui.call_state_held": {Language.RU: "На удержании", Language.KK: "Күту режимінде"},
+        "ui.call_state_consulting": {Language.RU: "Консультация", Language.KK: "Кеңесу"},
+        "ui.call_state_transferring": {Language.RU: "Переводится", Language.KK: "Ауыстырылуда"},
+        "ui.call_state_transferred": {Language.RU: "Переведён", Language.KK: "Ауыстырылды"},
+        "ui.spy_listen": {Language.RU: "Слушать", Language.KK: "Тыңдау"},
+        "ui.spy_whisper": {Language.RU: "Подсказать", Language.KK: "Кеңес беру"},
+        "ui.spy_barge": {Language.RU: "Вмешаться", Language.KK: "Араласу"},
+        "ui.spy_title_listen": {Language.RU: "Прослушивание", Language.KK: "Тыңдап тұрсыз"},
+        "ui.spy_title_whisper": {
+            Language.RU: "Подсказка оператору",
+            Language.KK: "Операторға кеңес",
+        },
+        "ui.spy_title_barge": {Language.RU: "Вы в разговоре", Language.KK: "Сіз сөйлесудесіз"},
+        "ui.spy_note_listen": {
+            Language.RU: "Вас никто не слышит: микрофон выключен",
+            Language.KK: "Сізді ешкім естімейді: микрофон өшірулі",
+        },
+        "ui.spy_note_whisper": {
+            Language.RU: "Вас слышит только оператор, заявитель — нет",
+            Language.KK: "Сізді тек оператор естиді, өтініш беруші естімейді",
+        },
+        "ui.spy_note_barge": {
+            Language.RU: "Вас слышат и заявитель, и оператор",
+            Language.KK: "Сізді өтініш беруші де, оператор да естиді",
+        },
+        "ui.spy_stop": {Language.RU: "Отключиться от звонка", Language.KK: "Қоңыраудан шығу"},
+        "ui.spy_connecting": {
+            Language.RU: "Подключение к звонку…",
+            Language.KK: "Қоңырауға қосылуда…",
+        },
+        "ui.spy_failed": {
+            Language.RU: "Не удалось подключиться к звонку",
+            Language.KK: "Қоңырауға қосылу мүмкін болмады",
+        },
+        "ui.spy_desk_phone": {
+            Language.RU: "Звонок придёт на ваш рабочий телефон",
+            Language.KK: "Қоңырау жұмыс телефоныңызға келеді",
+        },
+    }
+)

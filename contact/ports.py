@@ -771,9 +771,9 @@ class CallRepository(Protocol):
 
     async def callbacks_in(self, states: frozenset[str]) -> list[Callback]: ...
 
-    async def set_contact_language(self, contact_id: str, language: Language) -> None:
-        """Only the language column: the menu's answer never overwrites a concurrent change
-        of state."""
+    async def set_contact_languages(self, languages: Mapping[str, Language]) -> None:
+        """Only the language column, of several contacts in one commit: the menu's answer
+        never overwrites a concurrent change of state."""
         ...
 
 
@@ -797,9 +797,12 @@ class CallControl(Protocol):
         context: str = "contact-operator-wait",
         caller_id: str | None = None,
         variables: Mapping[str, str] | None = None,
+        video_of: str | None = None,
     ) -> None:
         """Originate a leg (uniqueid `leg_id`) to a dial string into `context`; the result
-        arrives as an event (OriginateResponse)."""
+        arrives as an event (OriginateResponse). `video_of`: the channel (uniqueid) the leg is
+        to be bridged with, whose video it must carry both ways (a citizen app's video call):
+        the leg is offered video in that channel's codec, not audio only."""
         ...
 
     async def connect(self, caller: str, leg: str) -> None:
@@ -819,7 +822,8 @@ class CallControl(Protocol):
     async def hangup(self, channel: str, cause: int = 16) -> None: ...
 
     async def spy(self, endpoint: str, leg_id: str, spied: str, options: str) -> None:
-        """Originate a supervisor's phone into ChanSpy on the `spied` channel."""
+        """Originate a supervisor's phone into ChanSpy on the `spied` channel; a browser
+        softphone answers it by itself and shows the mode."""
         ...
 
     async def channels(self) -> list[Mapping[str, str]]:
@@ -827,3 +831,36 @@ class CallControl(Protocol):
         ...
 
     async def variables(self, channel: str, names: Sequence[str]) -> dict[str, str]: ...
+
+    async def set_globals(self, variables: Mapping[str, str]) -> None:
+        """Set dialplan globals (the armed phone, CONTACT_ARMED)."""
+        ...
+
+
+# --- leases (one node per job: the telephony driver of an Asterisk) ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseState:
+    """A lease as the store saw it when it answered."""
+
+    name: str
+    holder: str | None  # None: released (nobody holds it)
+    epoch: int  # +1 whenever the holder changes (a fencing token); 0: never held
+    expires_in_s: float  # by the store's own clock; <= 0: expired
+
+
+class LeaseStore(Protocol):
+    """Leases shared by every node. Time is the store's own clock, never a node's."""
+
+    async def claim(self, name: str, holder: str, ttl_s: float) -> LeaseState:
+        """Acquire the lease, or renew it when `holder` has it, for `ttl_s` from now, unless
+        another holder has it and it has not expired. One atomic step; the answer says who
+        holds it now (`holder` itself when the claim succeeded)."""
+        ...
+
+    async def release(self, name: str, holder: str) -> None:
+        """Give the lease up if `holder` has it (a no-op otherwise)."""
+        ...
+
+    async def close(self) -> None: ...

@@ -19,6 +19,12 @@ STAMP_TEXT="sid $PACKAGES"
 
 log() { echo "asterisk-rootfs: $*" >&2; }
 
+# One provisioning at a time per cache (tests, benchmarks and `contact asterisk up` may start
+# together): the others wait here, then find the rootfs ready.
+mkdir -p "$CACHE_DIR"
+exec 9>"$CACHE_DIR/.provision.lock"
+flock 9
+
 apt_install() {
   if [ "$(id -u)" != 0 ]; then
     log "missing Debian packages: $* (install them with apt-get as root)"; exit 1
@@ -67,21 +73,26 @@ fi
 # Prompts: 8 kHz mono 16-bit WAV, what format_wav plays without transcoding.
 # Language-neutral files sit in sounds/contact/, per-language ones in sounds/<lang>/contact/
 # so that Playback(contact/hold) follows CHANNEL(language).
-speak() { # voice, text, output path
-  local out="$3"
-  [ -s "$out" ] && return 0
+# The language menu is what every 102 caller hears before anything else: two short sentences
+# at a brisk rate, espeak-ng's leading and trailing silence cut to 0.15 s (both prompts together
+# ~3.6 s; the long greeting of earlier versions took 9.4 s). A prompt is spoken again whenever
+# its voice, rate or text here changes (its .spec file records them).
+speak() { # voice, words per minute, text, output path
+  local out="$4" spec="$1 $2 $3"
+  if [ -s "$out" ] && [ "$(cat "$out.spec" 2>/dev/null)" = "$spec" ]; then return 0; fi
   mkdir -p "$(dirname "$out")"
-  espeak-ng -v "$1" -s 150 -w "$out.raw.wav" "$2"
-  sox -q "$out.raw.wav" -r 8000 -c 1 -b 16 -e signed-integer "$out.tmp.wav"
-  rm -f "$out.raw.wav"
-  mv "$out.tmp.wav" "$out"
+  local tmp="$out.$$" # no audio suffix: `contact asterisk up` never links a half-made file
+  espeak-ng -v "$1" -s "$2" -w "$tmp.raw" "$3"
+  sox -q -t wav "$tmp.raw" -t wav -r 8000 -c 1 -b 16 -e signed-integer "$tmp.part" \
+    silence 1 0.02 0.5% reverse silence 1 0.02 0.5% reverse pad 0 0.15
+  rm -f "$tmp.raw"
+  mv "$tmp.part" "$out"
+  printf '%s\n' "$spec" >"$out.spec"
 }
-speak ru "Полиция, служба сто два. Для русского языка нажмите один." \
-  "$SOUNDS/contact/menu-ru.wav"
-speak kk "Полиция, жүз екі қызметі. Қазақ тілі үшін екіні басыңыз." \
-  "$SOUNDS/contact/menu-kk.wav"
-speak ru "Пожалуйста, оставайтесь на линии. Оператор скоро ответит." \
+speak ru 175 "Для русского языка нажмите один." "$SOUNDS/contact/menu-ru.wav"
+speak kk 175 "Қазақ тілі үшін екіні басыңыз." "$SOUNDS/contact/menu-kk.wav"
+speak ru 150 "Пожалуйста, оставайтесь на линии. Оператор скоро ответит." \
   "$SOUNDS/ru/contact/hold.wav"
-speak kk "Желіден шықпаңыз. Оператор жақында жауап береді." \
+speak kk 150 "Желіден шықпаңыз. Оператор жақында жауап береді." \
   "$SOUNDS/kk/contact/hold.wav"
 log "prompts ready in $SOUNDS"

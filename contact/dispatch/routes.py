@@ -71,6 +71,15 @@ class DispatchParts:
     centre: str
     tokens: dict[tuple[str, str], float]  # (unit id, token hash) -> verified at (monotonic)
 
+    def health(self) -> dict[str, Any]:
+        """/healthz: down while the units' MQTT feed is cut (positions go stale); a routing
+        server in its back-off is only degraded service (ETAs fall back to straight lines)."""
+        mqtt = "off" if self.mqtt is None else "up" if self.mqtt.connected else "down"
+        routing = "straight_line" if self.router is None else "osrm"
+        if self.router is not None and not self.router.healthy:
+            routing = "osrm_backing_off"
+        return {"status": "down" if mqtt == "down" else "up", "mqtt": mqtt, "routing": routing}
+
 
 def parts(request: web.Request) -> DispatchParts:
     found: DispatchParts = request.app[CONTAINER].extras["dispatch"]

@@ -523,6 +523,19 @@ class TelephonyLinkChanged(Event):
     dropped: int = 0  # calls contact knew that no longer exist
 
 
+@dataclass(frozen=True, kw_only=True)
+class TelephonyLeaderChanged(Event):
+    """A node started or stopped driving an Asterisk (it took, lost or released the telephony
+    lease; one node per Asterisk holds it, the others stand by)."""
+
+    name: ClassVar[str] = "telephony.leader_changed"
+    node: str  # the node whose role changed
+    leading: bool
+    holder: str | None  # who holds the lease now, as far as that node knows
+    reason: str  # acquired | lost | expired | released | failed
+    epoch: int  # the lease's term (+1 at every change of holder)
+
+
 ALL_EVENTS += (
     CallRinging,
     CallConnected,
@@ -535,4 +548,5 @@ ALL_EVENTS += (
     CallbackRequested,
     CallbackDialed,
     TelephonyLinkChanged,
+    TelephonyLeaderChanged,
 )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
 from aiohttp import web
 
@@ -11,6 +12,14 @@ from contact.errors import ContactError
 from contact.http.keys import CONTAINER, HUB
 
 PROBE_TIMEOUT_S = 2.0
+
+
+@runtime_checkable
+class ReportsHealth(Protocol):
+    """A plugin's shared part (container.extras) that reports itself on /healthz. Its
+    "status": up | down | disabled, or standby (well, another node does the work)."""
+
+    def health(self) -> Mapping[str, Any]: ...
 
 
 async def _probe(check: Any) -> dict[str, Any]:
@@ -33,6 +42,9 @@ async def healthz(request: web.Request) -> web.Response:
         "app": {"status": "up" if app_settings.enabled and app_settings.keys() else "disabled"},
     }
     components["websockets"] = {"status": "up", "clients": len(request.app[HUB])}
+    for name, extra in c.extras.items():
+        if isinstance(extra, ReportsHealth) and name not in components:
+            components[name] = dict(extra.health())  # telephony: leader or standby, holder
     down = [
         name for name, v in components.items() if isinstance(v, dict) and v.get("status") == "down"
     ]

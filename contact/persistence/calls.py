@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
@@ -73,13 +74,14 @@ class SqlCallRepository:
             rows = (await session.exec(statement)).all()
         return [_to_call(row) for row in rows]
 
-    async def set_contact_language(self, contact_id: str, language: Language) -> None:
-        async with self._store.write() as session:
-            await session.exec(
-                update(ContactRow)
-                .where(col(ContactRow.id) == contact_id)
-                .values(language=language.value)
-            )
+    async def set_contact_languages(self, languages: Mapping[str, Language]) -> None:
+        async with self._store.write() as session:  # one commit for the lot
+            for contact_id, language in languages.items():
+                await session.exec(
+                    update(ContactRow)
+                    .where(col(ContactRow.id) == contact_id)
+                    .values(language=language.value)
+                )
 
     # --- recordings ---------------------------------------------------------------------------
 

@@ -231,8 +231,15 @@ __all__ = [
 from contact.persistence import (  # noqa: E402 - they subclass Base, defined above
     tables_channels,
     tables_dispatch,
+    tables_leases,
     tables_registries,
     tables_telephony,
 )
 
-__all__ += ["tables_channels", "tables_dispatch", "tables_registries", "tables_telephony"]
+__all__ += [
+    "tables_channels",
+    "tables_dispatch",
+    "tables_leases",
+    "tables_registries",
+    "tables_telephony",
+]

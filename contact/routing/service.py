@@ -19,7 +19,14 @@ from contact.bus import MessageBus
 from contact.config import RoutingSettings
 from contact.domain import events as ev
 from contact.domain.commands import Accept, Decline, SetPresence
-from contact.domain.model import CHANNEL_CAPABILITY, Contact, ContactState, Presence, Priority
+from contact.domain.model import (
+    CHANNEL_CAPABILITY,
+    Capability,
+    Contact,
+    ContactState,
+    Presence,
+    Priority,
+)
 from contact.domain.triage import queue_score
 from contact.errors import Conflict, ContactError, Unavailable
 from contact.ports import ContactRepository, Offer, OperatorRepository, QueueEntry, QueueStore
@@ -281,6 +288,20 @@ class RoutingService:
             )
         )
         self.kick()
+
+    async def longest_idle(
+        self, capability: Capability, *, exclude: frozenset[str] | set[str] = frozenset()
+    ) -> str | None:
+        """The ready operator a new contact needing `capability` (no language yet) would be
+        offered to now: the longest idle, as the store's pools order them."""
+        ready = [
+            (status.since, status.operator_id)
+            for status in await self._store.operators()
+            if status.presence is Presence.READY
+            and capability in status.skills.capabilities
+            and status.operator_id not in exclude
+        ]
+        return min(ready)[1] if ready else None
 
     # --- the loop -------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ dialplan. The AMI user needs only `call` and `originate` (plus `reporting` for t
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Mapping, Sequence
 
 from contact.config import AsteriskSettings
@@ -18,6 +19,14 @@ from contact.telephony import parse
 from contact.telephony.ami import AmiClient, AmiError
 
 HOLD = ("contact-hold", "s")
+# what an operator's leg is offered when it is to carry a caller's video too (Originate's
+# `Codecs`; without it the leg is audio only): every audio codec of asterisk-config/pjsip.conf
+# (Asterisk keeps those the endpoint allows) and a video codec the WebRTC templates allow. The
+# bridge in [contact-connect] passes video through but cannot transcode it: the caller's own
+# video codec alone (read with Getvar), or all of them when it cannot be read.
+AUDIO_CODECS = ("opus", "g722", "ulaw", "alaw")
+VIDEO_CODECS = ("vp8", "h264")
+_SPY_MODE_OF = {options: mode for mode, (_, options) in parse.SPY_MODES.items()}
 
 
 class AmiCallControl:
@@ -69,9 +78,11 @@ class AmiCallControl:
         context: str = "contact-operator-wait",
         caller_id: str | None = None,
         variables: Mapping[str, str] | None = None,
+        video_of: str | None = None,
     ) -> None:
         if not parse.DIAL_STRING.match(endpoint) or parse.uniqueid(leg_id) is None:
             raise ValueError("not a phone contact may ring")
+        codecs = await self._codecs_like(video_of) if video_of is not None else None
         fields = {
             "Action": "Originate",
             "Channel": endpoint,
@@ -84,9 +95,28 @@ class AmiCallControl:
             "CallerID": caller_id or "102 <102>",
         }
         action: dict[str, str | list[str]] = dict(fields)
+        if codecs:
+            action["Codecs"] = codecs
         if variables:
             action["Variable"] = [f"{k}={v}" for k, v in variables.items()]
         await self._ami.action(action)  # type: ignore[arg-type]
+
+    async def _codecs_like(self, channel: str) -> str | None:
+        """Originate's `Codecs` for a leg that is to carry `channel`'s video: the audio codecs
+        and that channel's video codec; None (audio only, as for any call) when the channel
+        has no video; every video codec when its format cannot be read."""
+        try:
+            reply = await self._ami.action(
+                {"Action": "Getvar", "Channel": channel, "Variable": "CHANNEL(videonativeformat)"}
+            )
+        except (AmiError, NotFound):  # gone: the ring fails on its own; else: offer them all
+            video = list(VIDEO_CODECS)
+        else:
+            names = re.findall(r"[a-z0-9]+", str(reply.get("Value", "") or "").lower())
+            video = [c for c in VIDEO_CODECS if c in names]
+            if not video:
+                return None
+        return ",".join((*AUDIO_CODECS, *video))
 
     async def connect(self, caller: str, leg: str) -> None:
         if parse.uniqueid(leg) is None:
@@ -125,18 +155,25 @@ class AmiCallControl:
     async def spy(self, endpoint: str, leg_id: str, spied: str, options: str) -> None:
         if not parse.DIAL_STRING.match(endpoint) or parse.uniqueid(leg_id) is None:
             raise ValueError("not a phone contact may ring")
-        await self._ami.action(
-            {
-                "Action": "Originate",
-                "Channel": endpoint,
-                "Application": "ChanSpy",
-                "Data": parse.spy_data(spied, options),
-                "Async": "true",
-                "ChannelId": leg_id,
-                "Timeout": "30000",
-                "CallerID": "102 <102>",
-            }
-        )
+        action: dict[str, str | list[str]] = {
+            "Action": "Originate",
+            "Channel": endpoint,
+            "Application": "ChanSpy",
+            "Data": parse.spy_data(spied, options),
+            "Async": "true",
+            "ChannelId": leg_id,
+            "Timeout": "30000",
+            "CallerID": "102 <102>",
+        }
+        # a browser softphone answers the spy leg by itself (the supervisor has just clicked
+        # listen, whisper or barge in the page) and shows the mode; a desk phone ignores both
+        mode = _SPY_MODE_OF.get(options)
+        if mode is not None:
+            action["Variable"] = [
+                "PJSIP_HEADER(add,X-Contact-Answer)=auto",
+                f"PJSIP_HEADER(add,X-Contact-Spy)={mode}",
+            ]
+        await self._ami.action(action)  # type: ignore[arg-type]
 
     async def channels(self) -> list[Mapping[str, str]]:
         return list(await self._ami.events({"Action": "CoreShowChannels"}, "CoreShowChannel"))

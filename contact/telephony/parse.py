@@ -9,8 +9,11 @@ passed these patterns.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -18,18 +21,19 @@ from contact.domain.model import ChannelKind, Language, Location, LocationSource
 
 # --- value patterns -------------------------------------------------------------------------
 
-UNIQUEID = re.compile(r"^[0-9a-f][0-9a-f.]{0,63}$")  # Asterisk's epoch.seq, or our own hex ids
-CHANNEL_NAME = re.compile(r"^[A-Za-z]+/[A-Za-z0-9_.@:+;/-]{1,120}$")
-ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+UNIQUEID = re.compile(r"^[0-9a-f][0-9a-f.]{0,63}\Z")  # Asterisk's epoch.seq, or our own hex ids
+CHANNEL_NAME = re.compile(r"^[A-Za-z]+/[A-Za-z0-9_.@:+;/-]{1,120}\Z")
+ENDPOINT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}\Z")
 # an operator's phone as stored on the operator (admin-controlled, still checked): an endpoint,
 # optionally with an explicit URI (PJSIP/desk1/sip:desk1@10.0.0.5:5060)
 DIAL_STRING = re.compile(
     r"^PJSIP/[A-Za-z0-9_.-]{1,64}"
     r"(/sips?:[A-Za-z0-9_.+-]{1,64}@[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?)?$"
 )
-DIALABLE = re.compile(r"^\+?[0-9]{3,20}$")
-RECORDING_PATH = re.compile(r"^[0-9]{8}/[0-9a-f][0-9a-f.]{0,63}\.wav$")
-INCIDENT_ID = re.compile(r"^[0-9a-f]{1,32}$")
+DIALABLE = re.compile(r"^\+?[0-9]{3,20}\Z")
+RECORDING_PATH = re.compile(r"^[0-9]{8}/[0-9a-f][0-9a-f.]{0,63}\.wav\Z")
+INCIDENT_ID = re.compile(r"^[0-9a-f]{1,32}\Z")
+HEX_ID = re.compile(r"^[0-9a-f]{32}\Z")  # contact's own ids (new_id)
 
 CALLER_NUM_MAX = 32
 CALLER_CONTEXTS = frozenset(
@@ -95,7 +99,7 @@ def trunk_dial_string(number: str, trunk: str, trunk_host: str | None) -> str:
         raise ValueError("not a dialable number or trunk")
     if trunk_host is None:
         return f"PJSIP/{number}@{trunk}"
-    if not re.match(r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$", trunk_host):
+    if not re.match(r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?\Z", trunk_host):
         raise ValueError("not a trunk host")
     return f"PJSIP/{trunk}/sip:{number}@{trunk_host}"
 
@@ -112,7 +116,7 @@ def callback_dial_string(target: str, trunk: str, trunk_host: str | None) -> str
 
 
 def spy_data(spied: str, options: str) -> str:
-    if not UNIQUEID.match(spied) or not re.match(r"^[quEwB]{1,8}$", options):
+    if not UNIQUEID.match(spied) or not re.match(r"^[quEwB]{1,8}\Z", options):
         raise ValueError("not a channel to spy on")
     return f"{spied},{options}"
 
@@ -163,26 +167,120 @@ def parse_xlocation(text: str | None) -> Location | None:
         return None
 
 
-# RFC 5139 / RFC 4776 civic address elements, in the order a reader expects them
-_CIVIC_ORDER = (
-    "NAM",
-    "RD",
-    "STS",
-    "HNO",
-    "HNS",
-    "LMK",
-    "LOC",
-    "FLR",
-    "ROOM",
-    "A6",
-    "A5",
-    "A4",
-    "A3",
-    "A2",
-    "A1",
-    "PC",
-    "country",
+# The ContactCall `Geo` field and the CONTACT_GEO variable read back at a resync: what
+# GEOLOC_PROFILE gives, `format="GML",shape="Circle",crs="2d",pos="LAT LON",radius="R"` or
+# `format="civicAddress",country="KZ",A1="Алматы",RD="Абая",HNO="10"`, base64-encoded by the
+# dialplan ([contact-caller]) from at most GEO_RAW_MAX bytes so that a Cyrillic or Kazakh civic
+# address survives and nothing in it can end a UserEvent header. Decoded here, and nothing of it
+# is trusted: strict base64, UTF-8, length caps, only the keys below, no control characters.
+GEO_RAW_MAX = 1024
+GEO_ENCODED_MAX = 4 * ((GEO_RAW_MAX + 2) // 3)  # 1368
+GEO_VALUE_MAX = 100
+CIVIC_ADDRESS_MAX = 200
+
+_GML_KEYS = ("shape", "crs", "pos", "radius", "semiMajorAxis", "semiMinorAxis", "orientation")
+# RFC 5139 / RFC 4776 civic address elements (those res_geolocation knows)
+_CIVIC_KEYS = (
+    "country", "A1", "A2", "A3", "A4", "A5", "A6", "PRM", "PRD", "RD", "STS", "POD", "POM",
+    "RDSEC", "RDBR", "RDSUBBR", "HNO", "HNS", "LMK", "LOC", "FLR", "NAM", "PC", "BLD", "UNIT",
+    "ROOM", "SEAT", "PLC", "PCN", "POBOX", "ADDCODE",
+)  # fmt: skip
+GEO_KEYS = frozenset({"format", *_GML_KEYS, *_CIVIC_KEYS})
+_GEO_KEY_BY_LOWER = {key.lower(): key for key in GEO_KEYS}
+
+# an address as a reader expects it: the place's name, the street, the house, inside the
+# building, then the wider areas; the parts of one group are joined by a space
+_CIVIC_GROUPS = (
+    ("NAM",),
+    ("PRM", "PRD", "RD", "STS", "POD", "POM"),
+    ("RDSEC",),
+    ("RDBR",),
+    ("RDSUBBR",),
+    ("HNO", "HNS"),
+    ("BLD",),
+    ("UNIT",),
+    ("FLR",),
+    ("ROOM",),
+    ("SEAT",),
+    ("LMK",),
+    ("LOC",),
+    ("PLC",),
+    ("A6",),
+    ("A5",),
+    ("A4",),
+    ("A3",),
+    ("A2",),
+    ("A1",),
+    ("PCN",),
+    ("PC",),
+    ("POBOX",),
+    ("country",),
 )
+
+_BASE64 = re.compile(r"\A(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?\Z")
+_GEO_KEY = r"[A-Za-z][A-Za-z0-9_]{0,31}"
+# key="value" (GEOLOC_PROFILE quotes every value and does not escape a quote inside one: a
+# quoted value ends at the quote followed by `,key=` or the end) or key=value (also a quoted
+# value the byte cap cut short), then a comma
+_GEO_ITEM = re.compile(
+    rf'\s*({_GEO_KEY})\s*=\s*(?:"(.*?)"(?=\s*,\s*{_GEO_KEY}\s*=|\s*\Z)|([^,]*))\s*(?:,|\Z)',
+    re.S,
+)
+
+
+def _utf8(raw: bytes) -> str | None:
+    """Strict UTF-8; a character cut in two by the dialplan's byte cap is dropped."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data" and exc.end == len(raw):
+            try:
+                return raw[: exc.start].decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        return None
+
+
+def clean_text(value: str, limit: int = GEO_VALUE_MAX) -> str:
+    """Text a caller sent, fit to show a person: NFC, no control, format (bidi overrides,
+    zero-width), private-use or unassigned characters, any run of spaces and line breaks one
+    space, at most `limit` characters."""
+    kept = []
+    for ch in unicodedata.normalize("NFC", value):
+        category = unicodedata.category(ch)
+        if category[0] == "Z" or ch in "\t\n\r\v\f":
+            kept.append(" ")
+        elif category[0] != "C":
+            kept.append(ch)
+    return " ".join("".join(kept).split())[:limit].strip()
+
+
+def decode_geo(encoded: str | None) -> dict[str, str]:
+    """The `Geo` field (or CONTACT_GEO) → its known keys and cleaned values; empty when it is
+    not strict base64 of at most GEO_RAW_MAX bytes of UTF-8. The first of a repeated key wins
+    (`format`, which the dialplan writes first)."""
+    if not encoded or len(encoded) > GEO_ENCODED_MAX or not _BASE64.match(encoded):
+        return {}
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return {}
+    text = _utf8(raw[:GEO_RAW_MAX])
+    if text is None:
+        return {}
+    values: dict[str, str] = {}
+    pos = 0
+    while pos < len(text):
+        item = _GEO_ITEM.match(text, pos)
+        if item is None or item.end() == pos:
+            break  # not key=value: what came before stays, the rest is dropped
+        pos = item.end()
+        key = _GEO_KEY_BY_LOWER.get(item.group(1).lower())
+        quoted, bare = item.group(2), item.group(3)
+        value = clean_text(quoted if quoted is not None else bare.strip().strip('"'))
+        if key is not None and value and key not in values:
+            values[key] = value
+    return values
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,26 +289,26 @@ class Geo:
     civic_address: str | None
 
 
+def civic_address(values: Mapping[str, str]) -> str | None:
+    """The civic address elements as one line for the operator, at most CIVIC_ADDRESS_MAX."""
+    parts: list[str] = []
+    for group in _CIVIC_GROUPS:
+        part = " ".join(values[name] for name in group if values.get(name))
+        if part and part not in parts:
+            parts.append(part)
+    return ", ".join(parts)[:CIVIC_ADDRESS_MAX].strip(" ,") or None
+
+
 def parse_geo(text: str | None, *, fixed: bool = False) -> Geo:
     """The ContactCall `Geo` field (RFC 6442 PIDF-LO as GEOLOC_PROFILE gives it, or a kiosk's
-    configured location): `format=GML|shape=Circle|crs=2d|pos=LAT LON|radius=R`, a Point, or
-    `format=civicAddress|country=KZ|A1=…|RD=…|HNO=…`."""
-    if not text:
-        return Geo(None, None)
-    values: dict[str, str] = {}
-    for part in text.split("|"):
-        key, sep, value = part.partition("=")
-        if sep and key.strip():
-            values.setdefault(key.strip(), value.strip().strip('"').strip())
+    configured location, base64-encoded): a GML Point, Circle, Ellipse, ArcBand or Sphere → a
+    Location; a civicAddress → the address as text. Anything else (URI references, other
+    shapes, junk) → neither."""
+    values = decode_geo(text)
     fmt = values.get("format", "").lower()
     source = LocationSource.FIXED if fixed else LocationSource.PIDF_LO
     if fmt == "civicaddress":
-        parts: list[str] = []
-        for name in _CIVIC_ORDER:
-            element = values.get(name) or values.get(name.lower())
-            if element and element not in parts:
-                parts.append(element)
-        return Geo(None, ", ".join(parts)[:200] or None)
+        return Geo(None, civic_address(values))
     if fmt != "gml":
         return Geo(None, None)
     shape = values.get("shape", "").lower()
@@ -262,6 +360,17 @@ class CallAnnounced:
     # the citizen app's video call of an SOS it already reported (X-Contact-Id)
     contact_id: str | None = None
     sent_at: float | None = None  # Asterisk's Timestamp
+    # the operator whose armed phone the dialplan rang for this call ([contact-armed-claim])
+    armed_operator: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArmedRing:
+    """UserEvent ContactArmedRing: the dialplan rings an armed phone for `caller`; `uniqueid`
+    is that leg's."""
+
+    uniqueid: str
+    caller: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -349,6 +458,7 @@ Signal = (
     | LocationSent
     | HungUp
     | OriginateResult
+    | ArmedRing
     | DialStarted
     | DialEnded
     | Bridged
@@ -396,6 +506,7 @@ def announced(event: Mapping[str, str]) -> CallAnnounced | None:
         location = best_location(parse_xlocation(event.get("XLocation")), geo.location)
     callback = event.get("Callback") or None
     contact_id = event.get("ContactId") or None
+    armed = event.get("Armed") or None
     return CallAnnounced(
         uniqueid=uid,
         channel=channel,
@@ -404,9 +515,10 @@ def announced(event: Mapping[str, str]) -> CallAnnounced | None:
         channel_kind=kind,
         location=location,
         civic_address=geo.civic_address,
-        callback_id=callback if callback and re.match(r"^[0-9a-f]{32}$", callback) else None,
-        contact_id=contact_id if contact_id and re.match(r"^[0-9a-f]{32}$", contact_id) else None,
+        callback_id=callback if callback and HEX_ID.match(callback) else None,
+        contact_id=contact_id if contact_id and HEX_ID.match(contact_id) else None,
         sent_at=_timestamp(event),
+        armed_operator=armed if armed and HEX_ID.match(armed) else None,
     )
 
 
@@ -458,6 +570,13 @@ def _user_event(event: Mapping[str, str]) -> Signal | None:
         return LocationSent(endpoint, location)
     if uid is None:
         return None
+    if kind in ("ContactArmedRing", "ContactArmedAnswered"):
+        caller = uniqueid(event.get("Caller"))
+        if caller is None or caller == uid:
+            return None
+        if kind == "ContactArmedRing":
+            return ArmedRing(uid, caller)
+        return OriginateResult(uid, True, "answered")  # no OriginateResponse for these legs
     if kind == "ContactRecording":
         path = recording_path(event.get("File"))
         return RecordingStarted(uid, path) if path is not None else None
@@ -469,7 +588,7 @@ def _user_event(event: Mapping[str, str]) -> Signal | None:
     if kind in _DIALPLAN_RESULTS:
         result = re.sub(r"[^A-Z]", "", event.get("Result", ""))[:20] or "FAILED"
         target = event.get("Target") or None
-        if target is not None and not re.match(r"^[0-9]{2,6}$", target):
+        if target is not None and not re.match(r"^[0-9]{2,6}\Z", target):
             target = None
         return DialplanResult(uid, _DIALPLAN_RESULTS[kind], result, target)
     return None

@@ -2,7 +2,9 @@
 
 Calls are addressed by their contact's id: `/api/v1/calls/{contact_id}/…`. Operators act on
 the calls they handle; supervisors list live calls, spy on them (listen, whisper, barge) and
-may hang one up. Every action and every recording played is audited.
+may hang one up. Every action and every recording played is audited. Any node serves them: a
+call action is carried out by the node that drives Asterisk (Telephony.act), and answered as
+that node answered it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from contact.http.api import acting, json_body
 from contact.http.auth import Principal
 from contact.http.keys import CONTAINER
 from contact.http.views import iso
-from contact.ports import Call, Recording
+from contact.ports import Recording
+from contact.telephony.actions import Actor, call_json
 from contact.telephony.service import Telephony
 
 CALLS = "/api/v1/calls"
@@ -32,25 +35,6 @@ class Gone(ContactError):
 
 def _json(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=lambda o: json.dumps(o, ensure_ascii=False))
-
-
-def call_json(call: Call) -> dict[str, Any]:
-    """No citizen data: the number and location are on the contact."""
-    return {
-        "id": call.id,
-        "contact_id": call.contact_id,
-        "direction": call.direction,
-        "kind": call.kind,
-        "state": call.state,
-        "operator_id": call.operator_id,
-        "language": call.language.value if call.language else None,
-        "transfer_target": call.transfer_target,
-        "started_at": iso(call.started_at),
-        "answered_at": iso(call.answered_at),
-        "ended_at": iso(call.ended_at),
-        "end_reason": call.end_reason,
-        "dropped": call.dropped,
-    }
 
 
 def recording_json(recording: Recording) -> dict[str, Any]:
@@ -69,22 +53,6 @@ def _telephony(request: web.Request) -> Telephony:
     return request.app[TELEPHONY]
 
 
-def _live(request: web.Request) -> Call:
-    voice = _telephony(request).voice
-    call = voice.live_call(request.match_info["contact_id"])
-    if call is None:
-        raise NotFound("this contact has no live call", error_id="no_live_call")
-    return call
-
-
-def _mine(call: Call, principal: Principal, *, supervisors: bool = False) -> None:
-    if call.operator_id == principal.operator_id:
-        return
-    if supervisors and principal.role.at_least(Role.SUPERVISOR):
-        return
-    raise Forbidden("this call is not yours", error_id="not_yours")
-
-
 async def _may_see(request: web.Request, principal: Principal, contact_id: str) -> None:
     """The contact's operator (now or on one of its calls) or a supervisor."""
     if principal.role.at_least(Role.SUPERVISOR):
@@ -101,7 +69,7 @@ async def _may_see(request: web.Request, principal: Principal, contact_id: str) 
 
 async def list_calls(request: web.Request) -> web.Response:
     acting(request, Role.SUPERVISOR)
-    calls = _telephony(request).voice.live_calls()
+    calls = await _telephony(request).live_calls()
     return _json({"calls": [call_json(c) for c in calls]})
 
 
@@ -116,7 +84,7 @@ async def get_calls(request: web.Request) -> web.Response:
     await _may_see(request, principal, contact_id)
     t = _telephony(request)
     calls = await t.calls.for_contact(contact_id)
-    live = t.voice.live_call(contact_id)
+    live = await t.live_call(contact_id)
     recordings = await t.calls.recordings(contact_id)
     return _json(
         {
@@ -127,45 +95,45 @@ async def get_calls(request: web.Request) -> web.Response:
     )
 
 
+async def _act(
+    request: web.Request, principal: Principal, action: str, args: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Carried out by the node that drives Asterisk, this one or another: the same checks of
+    the live call either way (contact/telephony/actions.py)."""
+    actor = Actor(operator_id=principal.operator_id, role=principal.role)
+    contact_id = request.match_info["contact_id"]
+    return await _telephony(request).act(action, contact_id, actor, args or {})
+
+
 async def _audit(
-    request: web.Request, principal: Principal, action: str, call: Call, **d: Any
+    request: web.Request, principal: Principal, action: str, call: dict[str, Any], **d: Any
 ) -> None:
+    """By the node the browser talks to, once, whichever node carried the action out."""
     await request.app[CONTAINER].db.audit.append(
-        principal.operator_id, action, call.contact_id, {"call_id": call.id, **d}
+        principal.operator_id, action, call["contact_id"], {"call_id": call["id"], **d}
     )
 
 
 async def hangup(request: web.Request) -> web.Response:
     principal = acting(request)
-    call = _live(request)
-    _mine(call, principal, supervisors=True)
-    voice = _telephony(request).voice
-    async with voice.locked(call):
-        await voice.hangup(call)
-    await _audit(request, principal, "call.hangup", call)
+    done = await _act(request, principal, "hangup")
+    await _audit(request, principal, "call.hangup", done["call"])
     return _json({"hangup": True})
 
 
-async def hold(request: web.Request) -> web.Response:
+async def _simple(request: web.Request, action: str, audited: str) -> web.Response:
     principal = acting(request)
-    call = _live(request)
-    _mine(call, principal)
-    voice = _telephony(request).voice
-    async with voice.locked(call):
-        await voice.hold(call)
-    await _audit(request, principal, "call.hold", call)
-    return _json(call_json(call))
+    done = await _act(request, principal, action)
+    await _audit(request, principal, audited, done["call"])
+    return _json(done["call"])
+
+
+async def hold(request: web.Request) -> web.Response:
+    return await _simple(request, "hold", "call.hold")
 
 
 async def resume(request: web.Request) -> web.Response:
-    principal = acting(request)
-    call = _live(request)
-    _mine(call, principal)
-    voice = _telephony(request).voice
-    async with voice.locked(call):
-        await voice.resume(call)
-    await _audit(request, principal, "call.resume", call)
-    return _json(call_json(call))
+    return await _simple(request, "resume", "call.resume")
 
 
 async def transfer(request: web.Request) -> web.Response:
@@ -174,62 +142,39 @@ async def transfer(request: web.Request) -> web.Response:
     target, mode = body.get("target"), body.get("mode", "blind")
     if not isinstance(target, str) or not isinstance(mode, str):
         raise Unprocessable("target and mode are strings", error_id="invalid_transfer")
-    call = _live(request)
-    _mine(call, principal)
-    voice = _telephony(request).voice
-    async with voice.locked(call):
-        await voice.transfer(call, target, mode)
-    await _audit(request, principal, "call.transfer", call, target=target, mode=mode)
-    return _json(call_json(call))
+    done = await _act(request, principal, "transfer", {"target": target, "mode": mode})
+    await _audit(request, principal, "call.transfer", done["call"], target=target, mode=mode)
+    return _json(done["call"])
 
 
 async def complete_transfer(request: web.Request) -> web.Response:
-    principal = acting(request)
-    call = _live(request)
-    _mine(call, principal)
-    voice = _telephony(request).voice
-    async with voice.locked(call):
-        await voice.complete_transfer(call)
-    await _audit(request, principal, "call.transfer_complete", call)
-    return _json(call_json(call))
+    return await _simple(request, "complete_transfer", "call.transfer_complete")
 
 
 async def cancel_transfer(request: web.Request) -> web.Response:
-    principal = acting(request)
-    call = _live(request)
-    _mine(call, principal)
-    voice = _telephony(request).voice
-    async with voice.locked(call):
-        await voice.cancel_transfer(call)
-    await _audit(request, principal, "call.transfer_cancel", call)
-    return _json(call_json(call))
+    return await _simple(request, "cancel_transfer", "call.transfer_cancel")
 
 
 async def callback(request: web.Request) -> web.Response:
     """Call the citizen back again (the callback task is connected to this operator)."""
     principal = acting(request)
-    contact_id = request.match_info["contact_id"]
-    call = await _telephony(request).voice.dial_callback(contact_id, principal.operator_id)
-    await _audit(request, principal, "call.callback", call)
-    return _json(call_json(call), status=202)
+    done = await _act(request, principal, "callback")
+    await _audit(request, principal, "call.callback", done["call"])
+    return _json(done["call"], status=202)
 
 
 async def spy(request: web.Request) -> web.Response:
+    """Audited by SpyService, where the spy leg is placed."""
     principal = acting(request, Role.SUPERVISOR)
     body = await json_body(request)
     mode = body.get("mode")
     if not isinstance(mode, str):
         raise Unprocessable("mode is listen, whisper or barge", error_id="bad_mode")
-    t = _telephony(request)
-    contact_id = request.match_info["contact_id"]
-    call = t.voice.live_call(contact_id) or next(
-        (c for c in t.voice.live_calls() if c.id == contact_id), None
+    done = await _act(request, principal, "spy", {"mode": mode})
+    return _json(
+        {"mode": done["mode"], "contact_id": done["call"]["contact_id"], "leg": done["leg"]},
+        status=202,
     )
-    if call is None:
-        raise NotFound("no live call", error_id="no_live_call")
-    supervisor = await request.app[CONTAINER].db.operators.get(principal.operator_id)
-    leg = await t.spy.spy(call, supervisor, mode)
-    return _json({"mode": mode, "contact_id": call.contact_id, "leg": leg}, status=202)
 
 
 async def play_recording(request: web.Request) -> web.StreamResponse:

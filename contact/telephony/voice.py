@@ -50,9 +50,11 @@ from contact.domain.commands import (
 )
 from contact.domain.model import (
     OPEN_STATES,
+    Capability,
     ChannelKind,
     Contact,
     ContactState,
+    Language,
     Presence,
     new_id,
 )
@@ -80,6 +82,12 @@ ATTACHABLE = frozenset({ChannelKind.APP_SOS, ChannelKind.APP, ChannelKind.VIDEO}
 CALL_READY_WAIT_S = 2.0
 RING_GUARD_EXTRA_S = 5.0
 RESYNC_EVERY_S = 15.0
+# the armed phone (ring on offer): Asterisk drops an arm not refreshed within ARM_TTL_S (a
+# contact that died stops arming); an armed ring its queue did not confirm by then stops
+ARM_TTL_S = 30.0
+ARM_REFRESH_S = 10.0
+ARMED_CONFIRM_S = 2.0
+LANGUAGE_WRITE_S = 0.5
 BOOKKEEPING = (parse.HungUp, parse.LanguageChosen, parse.RecordingStarted, parse.Drift)
 LOCAL_ZONE = "Asia/Almaty"
 
@@ -132,6 +140,20 @@ class VoiceService:
         self._auto_legs: dict[str, str] = {}  # automatic callback leg → callback id
         self._other_legs: set[str] = set()  # supervisors' spy legs
         self._recording_paths: dict[str, str] = {}  # anchor → its recording, until stored
+        # the armed phone: what Asterisk holds (operator, dial string, ring s) and until when;
+        # calls that took it, by anchor → operator, until the queue's offer confirms them
+        self._arm_key: tuple[str, str, int] | None = None
+        self._arm_until = 0.0
+        self._arm_known = False  # False: Asterisk's CONTACT_ARMED is unknown, set it again
+        self._arming: asyncio.Task[None] | None = None
+        self._rearm_again = False
+        self._armed: dict[str, str] = {}
+        self._armed_answered: dict[str, str] = {}  # anchor → its answered armed leg
+        # armed legs announced before their caller (the dialplan rings first): caller → leg,
+        # "" once that leg is gone
+        self._early_legs: dict[str, str] = {}
+        self._languages: dict[str, Language] = {}  # chosen, not yet on the contacts' rows
+        self._language_writer: asyncio.Task[None] | None = None
         self._bookkeeping = asyncio.Semaphore(2)
         self._started = False
         self._periodic_task: asyncio.Task[None] | None = None
@@ -144,6 +166,7 @@ class VoiceService:
     def register(self, bus: MessageBus) -> None:
         bus.subscribe(ev.ContactAccepted, self._on_accepted)
         bus.subscribe(ev.ContactOffered, self._on_offered)
+        bus.subscribe(ev.OperatorPresenceChanged, self._on_presence)
         bus.register(ReturnToQueue, self.return_to_queue)
 
     @property
@@ -185,6 +208,13 @@ class VoiceService:
 
     async def stop(self) -> None:
         self._started = False
+        if self._arm_key is not None and self._control.connected:
+            with contextlib.suppress(Exception):  # no phone rings for a contact that is gone
+                await self._control.set_globals({"CONTACT_ARMED": ""})
+        self._arm_key, self._arm_known = None, False
+        if self._language_writer is not None and not self._language_writer.done():
+            self._language_writer.cancel()
+        await self._write_languages(0.0)  # what the menus said so far is kept
         if self._periodic_task is not None:
             self._periodic_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -225,6 +255,8 @@ class VoiceService:
             if anchor == call.uniqueid:
                 del self._legs[leg]
         self._bridging.pop(call.uniqueid, None)
+        self._armed.pop(call.uniqueid, None)
+        self._armed_answered.pop(call.uniqueid, None)
         self._ended_by_operator.discard(call.uniqueid)
         self._cancelling.discard(call.uniqueid)
 
@@ -268,6 +300,9 @@ class VoiceService:
             if anchor in self._calls and sig.dest_uniqueid not in self._calls:
                 # known from now on: later events of the new leg find their call
                 self._legs[sig.dest_uniqueid] = anchor
+        if isinstance(sig, parse.ArmedRing):
+            # its answer or hangup finds the call (the call's own events, keyed alike, follow)
+            self._legs[sig.uniqueid] = sig.caller
         if isinstance(sig, parse.Booted | parse.Drift):
             key = "resync"
         elif isinstance(sig, parse.ShuttingDown):
@@ -280,6 +315,7 @@ class VoiceService:
 
     def on_link(self, up: bool) -> None:
         self.link_up = up
+        self._arm_known = False  # a restarted Asterisk has no globals of ours
         if not up:
             self._spawn(self._link_down(), "voice-link")
 
@@ -316,6 +352,8 @@ class VoiceService:
             await self._hung_up(sig)
         elif isinstance(sig, parse.OriginateResult):
             await self._originated(sig)
+        elif isinstance(sig, parse.ArmedRing):
+            await self._armed_ring(sig)
         elif isinstance(sig, parse.DialStarted):
             await self._dial_started(sig)
         elif isinstance(sig, parse.DialEnded):
@@ -399,6 +437,8 @@ class VoiceService:
                 civic_address=sig.civic_address,
                 recording=recording or self._recording_paths.pop(sig.uniqueid, None),
             )
+            if sig.armed_operator is not None:
+                await self._took_armed(call, sig.armed_operator)
             self._remember(call)
             try:
                 async with self._bookkeeping:  # after the intake: not on its path
@@ -435,10 +475,25 @@ class VoiceService:
         if call is None or call.language is sig.language:
             return
         call.language = sig.language  # on the call's row with its next write
-        await self._repo.set_contact_language(call.contact_id, sig.language)
+        # on the contact's row within LANGUAGE_WRITE_S, with the others chosen meanwhile: one
+        # commit for a burst of menus ending, not one each ahead of new calls' intake
+        self._languages[call.contact_id] = sig.language
+        if self._language_writer is None or self._language_writer.done():
+            self._language_writer = asyncio.create_task(
+                self._write_languages(), name="voice-languages", context=contextvars.Context()
+            )
         await self._bus.publish(
             ev.CallLanguageChosen(contact_id=call.contact_id, language=sig.language)
         )
+
+    async def _write_languages(self, delay_s: float | None = None) -> None:
+        await asyncio.sleep(LANGUAGE_WRITE_S if delay_s is None else delay_s)
+        languages, self._languages = self._languages, {}
+        if languages:
+            try:
+                await self._repo.set_contact_languages(languages)
+            except ContactError as error:  # a hint for routing and reports; the call goes on
+                log.warning("callers' languages not stored: %s", error.message)
 
     async def _location(self, sig: parse.LocationSent) -> None:
         """A caller's device sent its position: the one live call of that endpoint moves.
@@ -462,6 +517,9 @@ class VoiceService:
         self._other_legs.discard(uid)
         if uid in self._auto_legs:
             return  # its OriginateResponse (failure) or its ContactCall tells the story
+        caller = self._legs.get(uid)
+        if caller is not None and self._early_legs.get(caller) == uid:
+            self._early_legs[caller] = ""  # an armed phone that failed before its call came
         call = self._calls.get(self._anchor(uid))
         if call is None:
             return
@@ -597,15 +655,18 @@ class VoiceService:
     # --- the operator's phone -------------------------------------------------------------------
 
     async def _on_offered(self, event: ev.ContactOffered) -> None:
+        if self._started:  # a standby's service: the node that drives hears of it (relay)
+            self._offered(event.contact_id, event.operator_id)
+
+    def _offered(self, contact_id: str, operator_id: str) -> None:
         """Ring on offer (CONTACT_ASTERISK_RING_ON_OFFER): a call offered is accepted for the
         operator at once, so their phone rings now; not answering returns it like any offer."""
-        if self._asterisk.ring_on_offer and self.live_call(event.contact_id) is not None:
+        if self._asterisk.ring_on_offer and self.live_call(contact_id) is not None:
             # the phone rings while the accept is recorded (not after it): the ring is on the
             # path of every call, the accept's commits need not be
-            self._spawn(self._accept_for(event.contact_id, event.operator_id), "voice-offer")
+            self._spawn(self._accept_for(contact_id, operator_id), "voice-offer")
             self._spawn(
-                self._ring_for(event.contact_id, event.operator_id, 0.0, offered=True),
-                "voice-offer-ring",
+                self._ring_for(contact_id, operator_id, 0.0, offered=True), "voice-offer-ring"
             )
 
     async def _accept_for(self, contact_id: str, operator_id: str) -> None:
@@ -615,14 +676,86 @@ class VoiceService:
             log.info("ring on offer: %s", error.message, extra={"contact_id": contact_id})
 
     async def _on_accepted(self, event: ev.ContactAccepted) -> None:
-        """Bus handler (holds the contact's lock): the work goes to a task of its own."""
-        if event.channel in VOICE_CHANNELS:
-            self._spawn(self._ring_for(event.contact_id, event.operator_id), "voice-accept")
-        elif event.channel in ATTACHABLE and self.live_call(event.contact_id) is not None:
+        """Bus handler (holds the contact's lock): the work goes to a task of its own. A
+        standby's service (never started) does nothing: the node that drives hears of it."""
+        if self._started:
+            self._accepted(event.contact_id, event.channel, event.operator_id)
+
+    def _accepted(self, contact_id: str, channel: ChannelKind, operator_id: str) -> None:
+        if channel in VOICE_CHANNELS:
+            self._spawn(self._ring_for(contact_id, operator_id), "voice-accept")
+        elif channel in ATTACHABLE and self.live_call(contact_id) is not None:
             # an SOS report whose video call already waits
-            self._spawn(self._ring_for(event.contact_id, event.operator_id, 0.0), "voice-accept")
-        elif event.channel is ChannelKind.CALLBACK:
-            self._spawn(self._callback_for(event.contact_id, event.operator_id), "voice-cb")
+            self._spawn(self._ring_for(contact_id, operator_id, 0.0), "voice-accept")
+        elif channel is ChannelKind.CALLBACK:
+            self._spawn(self._callback_for(contact_id, operator_id), "voice-cb")
+
+    # --- what other nodes' buses had (contact/telephony/relay.py) ------------------------------
+
+    def nudge(self, event: str, contact_id: str, operator_id: str) -> None:
+        """Another node's bus had `event` (contact.accepted, or contact.offered with ring on
+        offer) for this contact: do what this node's own handler would have done, from the
+        contact as the database has it now (the message itself is only a hint)."""
+        if self._started:
+            self._spawn(self._nudged(event, contact_id, operator_id), "voice-nudge")
+
+    async def _nudged(self, event: str, contact_id: str, operator_id: str) -> None:
+        if event == ev.ContactOffered.name:
+            self._offered(contact_id, operator_id)  # the accept and the ring check the state
+            return
+        if event != ev.ContactAccepted.name:
+            return
+        try:
+            contact = await self._contacts.get(contact_id)
+        except NotFound:
+            return
+        if contact.state is not ContactState.CONNECTED or contact.operator_id != operator_id:
+            log.debug("relayed accept is stale: the contact is %s", contact.state)
+            return
+        if contact.channel is ChannelKind.CALLBACK and self.live_call(contact_id) is not None:
+            return  # dialled already
+        self._accepted(contact_id, contact.channel, operator_id)
+
+    async def ring_missed(self) -> int:
+        """Durable state says an operator's phone should ring for a waiting call and it does
+        not: the contact is connected to the operator (or offered, with ring on offer) and the
+        call still holds. A relay from another node was lost (pub/sub is at-most-once), or
+        came while no node drove. Ring it now; idempotent (ring_operator checks the state
+        under the call's lock). Run by the periodic check and after every full resync; the
+        number of calls rung."""
+        if not self._started or not self._control.connected:
+            return 0
+        rung = 0
+        async with self._locks.hold("ring-missed"):
+            holding = {c.contact_id for c in self._calls.values() if self._may_miss(c)}
+            if not holding:
+                return 0
+            wanted = frozenset({ContactState.CONNECTED, ContactState.OFFERED})
+            try:  # one query, not one per holding call (hundreds hold at a busy hour)
+                contacts = [c for c in await self._contacts.in_states(wanted) if c.id in holding]
+            except ContactError as error:  # the database: the next check tries again
+                log.warning("missed rings not checked: %s", error.message)
+                return 0
+            for contact in contacts:
+                operator_id = contact.operator_id
+                if operator_id is None:
+                    continue
+                offered = contact.state is ContactState.OFFERED
+                if offered and not self._asterisk.ring_on_offer:
+                    continue
+                await self._ring_for(contact.id, operator_id, 0.0, offered=offered)
+                call = self.live_call(contact.id)
+                if call is None or call.state != CallState.RINGING:
+                    continue
+                log.info("a missed ring: the phone rings now", extra={"contact_id": contact.id})
+                rung += 1
+                if offered:
+                    self._spawn(self._accept_for(contact.id, operator_id), "voice-offer")
+        return rung
+
+    @staticmethod
+    def _may_miss(call: Call) -> bool:
+        return call.direction == "in" and call.state == CallState.HOLDING
 
     async def _ring_for(
         self,
@@ -639,7 +772,8 @@ class VoiceService:
             return
         async with self.locked(call):
             try:
-                await self.ring_operator(call, operator_id, offered=offered)
+                if not await self._armed_settled(call, operator_id):
+                    await self.ring_operator(call, operator_id, offered=offered)
             except Exception:
                 log.exception("ringing the operator failed", extra={"contact_id": contact_id})
                 await self._fail_safe(call, "error")
@@ -674,7 +808,12 @@ class VoiceService:
         self._legs[leg] = call.uniqueid
         try:
             await self._control.ring(
-                endpoint, leg, self.ring_s, caller_id=f'"102" <{call.number or "102"}>'
+                endpoint,
+                leg,
+                self.ring_s,
+                caller_id=f'"102" <{call.number or "102"}>',
+                # the citizen app's video: the operator's leg carries it both ways
+                video_of=call.uniqueid if call.kind in ("video", "sos_video") else None,
             )
         except ContactError as error:
             log.warning("ringing the operator failed: %s", error.message)
@@ -741,6 +880,10 @@ class VoiceService:
             return
         if call.direction == "out":
             return  # the operator hears the citizen's phone ring ([contact-callback])
+        if call.uniqueid in self._armed:
+            # an armed phone answered before the queue's offer: connected once it comes
+            self._armed_answered[call.uniqueid] = sig.uniqueid
+            return
         await self._connect(call, sig.uniqueid)
 
     async def _connect(self, call: Call, leg: str) -> None:
@@ -1076,6 +1219,162 @@ class VoiceService:
         )
         return contact
 
+    # --- the armed phone (ring on offer) ------------------------------------------------------
+    #
+    # With ring on offer, Asterisk holds the phone of the operator the queue would offer the
+    # next new call to (CONTACT_ARMED, [contact-armed-claim]); the first caller takes it and the
+    # dialplan rings it at once, as app_queue rings a member: no round trip to contact, no
+    # commit before the ring. The queue stays the authority: its offer confirms the ring, and
+    # an armed ring it did not confirm (it chose someone else, or no one) stops.
+
+    async def _on_presence(self, event: ev.OperatorPresenceChanged) -> None:
+        self._rearm_soon()
+
+    def _rearm_soon(self) -> None:
+        if not self._asterisk.ring_on_offer or not self._started:
+            return
+        self._rearm_again = True
+        if self._arming is None or self._arming.done():
+            self._arming = asyncio.create_task(
+                self._rearm(), name="voice-arm", context=contextvars.Context()
+            )
+            self._tasks.add(self._arming)
+            self._arming.add_done_callback(self._tasks.discard)
+
+    async def _rearm(self) -> None:
+        while self._rearm_again and self._started:
+            self._rearm_again = False
+            try:
+                await self._arm()
+            except Exception as error:  # the next change or refresh tries again
+                log.warning("arming the next phone failed: %s", error)
+                self._arm_known = False
+
+    async def _arm(self) -> None:
+        key: tuple[str, str, int] | None = None
+        if self._control.connected:
+            taken = set(self._armed.values())  # rung for a call, not yet confirmed
+            operator_id = await self._routing.longest_idle(Capability.VOICE, exclude=taken)
+            if operator_id is not None:
+                operator = await self._operators.get(operator_id)
+                endpoint = parse.operator_dial_string(operator.endpoint)
+                if endpoint is not None:
+                    key = (operator_id, endpoint, max(1, round(self.ring_s)))
+        now = self._clock()
+        if (
+            self._arm_known
+            and key == self._arm_key
+            and (key is None or now < self._arm_until - ARM_TTL_S + ARM_REFRESH_S)
+        ):
+            return
+        if not self._control.connected:
+            self._arm_key, self._arm_known = None, False
+            return
+        value = ""
+        if key is not None:
+            operator_id, endpoint, ring = key
+            value = f"{ring}|{operator_id}|{endpoint}|{int(now + ARM_TTL_S)}"
+        await self._control.set_globals({"CONTACT_ARMED": value})
+        self._arm_key, self._arm_until, self._arm_known = key, now + ARM_TTL_S, True
+
+    async def _took_armed(self, call: Call, operator_id: str) -> None:
+        """The caller took the armed phone, which rings already (the dialplan rings it first;
+        its leg was announced just before)."""
+        self._arm_known = False  # the dialplan emptied CONTACT_ARMED
+        self._rearm_soon()
+        anchor = call.uniqueid
+        leg = self._early_legs.pop(anchor, None)
+        if leg == "" or any(c.operator_id == operator_id for c in self._calls.values()):
+            # its phone failed at once, or two callers took one arm (the dialplan reads, then
+            # empties it) and the first, ringing that phone, keeps it: this call waits
+            log.info("armed phone not usable for this call: it waits")
+            if leg:
+                await self._hang_up_leg(leg)
+            return
+        call.operator_id = operator_id
+        call.state = CallState.RINGING
+        self._armed[anchor] = operator_id
+        if leg is not None:
+            self._armed_leg(call, leg)
+            await self._bus.publish(
+                ev.CallRinging(contact_id=call.contact_id, operator_id=operator_id)
+            )
+        self._later(ARMED_CONFIRM_S, lambda: self._armed_check(anchor))
+
+    def _armed_leg(self, call: Call, leg: str) -> None:
+        call.operator_leg = leg
+        self._legs[leg] = call.uniqueid
+        self._later(self.ring_s + RING_GUARD_EXTRA_S, lambda: self._ring_guard(call.uniqueid, leg))
+
+    async def _hang_up_leg(self, leg: str) -> None:
+        self._legs.pop(leg, None)
+        with contextlib.suppress(ContactError):
+            await self._control.hangup(leg)
+
+    async def _armed_ring(self, sig: parse.ArmedRing) -> None:
+        """The armed phone rings for `sig.caller`; usually before that call is announced."""
+        leg = sig.uniqueid
+        call = self._calls.get(sig.caller)
+        if call is None:
+            self._early_legs[sig.caller] = leg
+            self._later(ARMED_CONFIRM_S, lambda: self._early_leg_unclaimed(sig.caller, leg))
+            return
+        if call.state != CallState.RINGING or call.operator_id is None or call.operator_leg:
+            await self._hang_up_leg(leg)  # the queue decided otherwise meanwhile
+            return
+        self._armed_leg(call, leg)
+        await self._bus.publish(
+            ev.CallRinging(contact_id=call.contact_id, operator_id=call.operator_id)
+        )
+        await self._repo.save(call)
+
+    async def _early_leg_unclaimed(self, caller: str, leg: str) -> None:
+        """An armed leg whose call was never announced (it failed before): not left ringing."""
+        async with self._locks.hold(caller):
+            if self._early_legs.get(caller) == leg:
+                del self._early_legs[caller]
+                await self._hang_up_leg(leg)
+
+    async def _armed_settled(self, call: Call, operator_id: str) -> bool:
+        """The queue offered the call to `operator_id`. True: that is the operator whose armed
+        phone already rings (connected now if it was answered meanwhile); otherwise that
+        phone stops and the offered operator's rings as usual."""
+        armed = self._armed.pop(call.uniqueid, None)
+        if armed is None:
+            return False
+        if armed == operator_id and call.operator_id == armed and call.state == CallState.RINGING:
+            leg = self._armed_answered.pop(call.uniqueid, None)
+            if leg is not None:
+                await self._connect(call, leg)
+            return True
+        await self._drop_armed(call)
+        return False
+
+    async def _armed_check(self, anchor: str) -> None:
+        async with self._locks.hold(anchor):
+            call = self._calls.get(anchor)
+            if call is None:
+                return
+            if anchor in self._armed:
+                log.info("armed ring not confirmed by the queue: stopped")
+                await self._drop_armed(call)
+            elif call.state == CallState.RINGING and call.operator_leg is None:
+                # the armed phone never rang (Asterisk could not make its channel)
+                await self._not_answered(call, "operator_failed")
+
+    async def _drop_armed(self, call: Call) -> None:
+        self._armed.pop(call.uniqueid, None)
+        self._armed_answered.pop(call.uniqueid, None)
+        if call.state != CallState.RINGING:
+            return
+        leg = call.operator_leg
+        call.operator_id = None
+        call.operator_leg = None
+        call.state = CallState.HOLDING
+        if leg is not None:
+            await self._hang_up_leg(leg)
+        await self._repo.save(call)
+
     # --- callbacks ---------------------------------------------------------------------------
 
     async def _request_callback(self, contact: Contact, call: Call, reason: str) -> None:
@@ -1331,12 +1630,22 @@ class VoiceService:
             )
         if full:
             await self._bus.publish(event)
+            self._arm_known = False
+            self._rearm_soon()
+            # accepts made on other nodes while no node drove (a takeover, a restart)
+            self._spawn(self.ring_missed(), "voice-ring-missed")
         return event
 
     async def _periodic(self) -> None:
+        waited = 0.0
         while True:
-            await asyncio.sleep(RESYNC_EVERY_S)
+            await asyncio.sleep(ARM_REFRESH_S)
+            waited += ARM_REFRESH_S
+            self._rearm_soon()  # refreshes the arm before Asterisk lets it lapse
             if self.link_up:
+                self._spawn(self.ring_missed(), "voice-ring-missed")
+            if waited >= RESYNC_EVERY_S and self.link_up:
+                waited = 0.0
                 self._spawn(self._handle("resync", parse.Drift()), "voice-drift")
 
     async def _reconcile(self, call: Call, channels: dict[str, parse.LiveChannel]) -> None:

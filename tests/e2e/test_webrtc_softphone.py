@@ -1,16 +1,19 @@
 """WebRTC end to end: the operator's browser softphone and the citizen app's video call, on the
-real Asterisk of asterisk-config/ (AsteriskRunner on free ports, its own run directory) and
-Debian's Chromium with a fake camera and microphone.
+real Asterisk of asterisk-config/ (tests/e2e/webrtc.py: AsteriskRunner on free ports, its own
+run directory) and Debian's Chromium with a fake camera and microphone.
 
 - the operator page's softphone fetches its SIP identity from /api/v1/me/softphone, registers
   over Asterisk's WebSocket and shows it (ru, kk); an operator without an endpoint sees
   "unavailable";
-- a citizen page (tests/e2e/citizen_app.html: the same JsSIP bundle, the app-demo endpoint)
-  video-calls 102; the dialplan announces ContactCall with Media: video; the test puts the call
-  through to the operator's softphone (AMI Originate of the operator's leg running
-  Bridge(<caller>,x); contact itself uses [contact-connect]); the operator answers in the
-  page; both browsers decode video
-  and receive audio (getStats); the operator hangs up and both calls end;
+- contact's own flow for the citizen app's video call: a citizen page
+  (tests/e2e/citizen_app.html: the same JsSIP bundle, the app-demo endpoint) video-calls 102;
+  the dialplan announces ContactCall with Media: video; contact (telephony on, as `contact
+  serve` runs it) makes it a video contact and offers it to the ready operator in her page; she
+  accepts; contact originates her leg with video (the caller's codec) into
+  [contact-operator-wait], her softphone rings as a video call, she answers; contact redirects
+  the caller into [contact-connect], which bridges them; both browsers decode video and receive
+  audio, and each sends its own camera (getStats); she hangs up: both calls end, the contact
+  goes to wrap-up;
 - a call contact marks `X-Contact-Answer: auto` (the operator accepted in the page) is answered
   by the softphone without a click.
 
@@ -23,35 +26,37 @@ operator), /tmp/contact-video-call.png (during the call).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
-import socket
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from panoramisk import Manager
-from playwright.async_api import (
-    Browser,
-    BrowserContext,
-    Page,
-    Route,
-    async_playwright,
-    expect,
-)
+from playwright.async_api import Browser, Route, expect
 
-from contact.config import AsteriskSettings
-from contact.domain.model import Capability, Language, Operator, Role, Skills, new_id
-from contact.http.auth import hash_password
+from contact.domain.model import ContactState
 from contact.http.softphone import BUNDLE
-from contact.telephony.runner import DEFAULT_CONFIG_DIR, AsteriskError, AsteriskRunner
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, need_chromium
-from tests.support import PASSWORD, Center, make_settings, start_center
+from contact.ports import CallState
+from contact.telephony.runner import AsteriskRunner
+from tests.e2e.webrtc import (
+    Ami,
+    add_operator,
+    asterisk_center,
+    flowing,
+    free_port,
+    new_tab,
+    operator_tab,
+    telephony_center,
+    wait_stats,
+)
+from tests.e2e.webrtc import ami as ami
+from tests.e2e.webrtc import asterisk as asterisk
+from tests.e2e.webrtc import patient_expect as patient_expect
+from tests.e2e.webrtc import webrtc_chromium as webrtc_chromium
+from tests.integration.test_voice_harness import VoiceCenter
+from tests.support import Center
 
 pytestmark = [
     pytest.mark.browser,
@@ -60,67 +65,10 @@ pytestmark = [
     pytest.mark.timeout(300),
 ]
 
-WAIT_MS = 10_000
 CALL_SHOT = "/tmp/contact-video-call.png"
 RINGING_SHOT = "/tmp/contact-video-ringing.png"
 CITIZEN_PAGE = Path(__file__).with_name("citizen_app.html")
-RTP_RANGE = (31400, 31599)  # away from the defaults and from the other Asterisk tests
-WEBRTC_ARGS = [
-    *CHROMIUM_ARGS,
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--autoplay-policy=no-user-gesture-required",
-]
 CHANNEL = re.compile(r"^PJSIP/app-demo-[0-9a-f]{8}$")
-
-
-def _free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-# ---------------------------------------------------------------------- services
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def asterisk(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AsteriskRunner]:
-    settings = AsteriskSettings(
-        run_dir=tmp_path_factory.mktemp("asterisk") / "run",
-        ami_port=_free_port(),
-        http_port=_free_port(),
-        sip_port=_free_port(socket.SOCK_DGRAM),
-        rtp_start=RTP_RANGE[0],
-        rtp_end=RTP_RANGE[1],
-    )
-    runner = AsteriskRunner(settings, DEFAULT_CONFIG_DIR)
-    try:
-        await runner.provision()
-        started = time.monotonic()
-        await runner.up()
-    except AsteriskError as exc:
-        pytest.fail(f"Asterisk is required and could not run: {exc} {exc.details}", pytrace=False)
-    print(f"\nasterisk booted in {time.monotonic() - started:.2f} s")
-    try:
-        yield runner
-    finally:
-        await runner.down()
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def webrtc_chromium() -> AsyncIterator[Browser]:
-    """Chromium with a fake camera and microphone (a test pattern and a beep)."""
-    need_chromium()
-    if not BUNDLE.is_file():
-        pytest.fail(f"{BUNDLE} is missing: run `make setup` (npm ci && npm run build in web/)")
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=str(CHROMIUM), args=WEBRTC_ARGS, timeout=15_000
-        )
-        try:
-            yield browser
-        finally:
-            await browser.close()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -139,7 +87,7 @@ async def citizen_site() -> AsyncIterator[str]:
     app.router.add_get("/jssip.min.js", bundle)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = _free_port()
+    port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         yield f"http://127.0.0.1:{port}/"
@@ -149,134 +97,22 @@ async def citizen_site() -> AsyncIterator[str]:
 
 @pytest_asyncio.fixture(loop_scope="module")
 async def center(tmp_path: Path, asterisk: AsteriskRunner) -> AsyncIterator[Center]:
-    """A whole center that knows this Asterisk (its WebSocket, its generated passwords)."""
-    settings = make_settings(tmp_path).model_copy(update={"asterisk": asterisk.settings})
-    running = await start_center(settings)
+    """A whole center that knows this Asterisk; the test drives the calls."""
+    running = await asterisk_center(tmp_path, asterisk)
     try:
         yield running
     finally:
         await running.client.close()
 
 
-@dataclass
-class Ami:
-    manager: Manager
-    events: list[dict[str, Any]] = field(default_factory=list)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def on_event(self, _manager: Manager, message: Any) -> None:
-        self.events.append({**dict(message), "_at": time.monotonic()})
-        self.changed.set()
-
-    async def wait_for(
-        self, match: Callable[[dict[str, Any]], bool], within: float = 10.0
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + within
-        while True:
-            for event in self.events:
-                if match(event):
-                    return event
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError(f"no matching AMI event in {within} s")
-            self.changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.changed.wait(), remaining)
-
-
 @pytest_asyncio.fixture(loop_scope="module")
-async def ami(asterisk: AsteriskRunner) -> AsyncIterator[Ami]:
-    s = asterisk.settings
-    manager = Manager(
-        loop=asyncio.get_running_loop(),
-        host=s.ami_host,
-        port=s.ami_port,
-        username=s.ami_username,
-        secret=asterisk.ami_secret,
-        ping_delay=10,
-    )
-    client = Ami(manager)
-    manager.register_event("*", client.on_event)
-    await manager.connect()
+async def voice(tmp_path: Path, asterisk: AsteriskRunner) -> AsyncIterator[VoiceCenter]:
+    """A center that drives this Asterisk's calls itself (contact's own flow)."""
+    running = await telephony_center(tmp_path, asterisk, offer_timeout_s=20.0)
     try:
-        yield client
+        yield running
     finally:
-        manager.close()
-
-
-@pytest.fixture(autouse=True)
-def patient_expect() -> None:
-    expect.set_options(timeout=WAIT_MS)
-
-
-# ---------------------------------------------------------------------- helpers
-async def add_operator(center: Center, username: str, endpoint: str | None) -> str:
-    operator = Operator(
-        id=new_id(),
-        username=username,
-        display_name=username.title(),
-        role=Role.OPERATOR,
-        skills=Skills(frozenset(Language), frozenset(Capability)),
-        endpoint=endpoint,
-    )
-    await center.container.db.operators.add(operator, hash_password(PASSWORD))
-    return operator.id
-
-
-@dataclass
-class Tab:
-    page: Page
-    errors: list[str]
-
-
-async def new_tab(context: BrowserContext) -> Tab:
-    """A tab whose uncaught errors and CSP violations are collected."""
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on(
-        "console",
-        lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None,
-    )
-    return Tab(page, errors)
-
-
-async def operator_tab(browser: Browser, center: Center, username: str) -> Tab:
-    context = await browser.new_context(
-        viewport={"width": 1280, "height": 860},
-        locale="ru-RU",
-        permissions=["camera", "microphone"],
-    )
-    tab = await new_tab(context)
-    await tab.page.goto(center.url + "/login")
-    await tab.page.locator("input[name=username]").fill(username)
-    await tab.page.locator("input[name=password]").fill(PASSWORD)
-    await tab.page.locator("#login").click()
-    await tab.page.wait_for_url(center.url + "/", timeout=WAIT_MS)
-    return tab
-
-
-async def wait_stats(
-    page: Page, script: str, ok: Callable[[dict[str, Any]], bool], within: float = 10.0
-) -> dict[str, Any]:
-    deadline = time.monotonic() + within
-    stats: dict[str, Any] | None = None
-    while time.monotonic() < deadline:
-        stats = await page.evaluate(script)
-        if stats and ok(stats):
-            return stats
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"media did not flow in {within} s: {stats}")
-
-
-def flowing(stats: dict[str, Any]) -> bool:
-    audio, video = stats["audio"], stats["video"]
-    return (
-        (video.get("framesDecoded") or 0) >= 10
-        and (video.get("bytesReceived") or 0) > 0
-        and (audio.get("packetsReceived") or 0) >= 25
-        and (video.get("framesEncoded") or 0) > 0
-    )
+        await running.center.client.close()
 
 
 # ---------------------------------------------------------------------- tests
@@ -341,12 +177,20 @@ async def test_softphone_registers_and_shows_it(
 
 
 async def test_app_video_call_reaches_the_operator_and_both_see_video(
-    center: Center, webrtc_chromium: Browser, asterisk: AsteriskRunner, ami: Ami, citizen_site: str
+    voice: VoiceCenter,
+    webrtc_chromium: Browser,
+    asterisk: AsteriskRunner,
+    ami: Ami,
+    citizen_site: str,
 ) -> None:
+    center = voice.center
     await add_operator(center, "dana", "PJSIP/op1")
     operator = await operator_tab(webrtc_chromium, center, "dana")
     op = operator.page
     await expect(op.locator("#sp-state")).to_have_attribute("data-state", "registered")
+    await expect(op.locator("body")).to_have_attribute("data-connection", "open")
+    await op.locator("#go-ready").click()
+    await expect(op.locator("#presence")).to_have_attribute("data-presence", "ready")
 
     # the citizen app registers as its device's endpoint and video-calls 102
     citizen = await new_tab(await webrtc_chromium.new_context(permissions=["camera", "microphone"]))
@@ -374,36 +218,37 @@ async def test_app_video_call_reaches_the_operator_and_both_see_video(
     assert call["Context"] == "app-inbound"
     assert call["Endpoint"] == "app-demo"
     assert call["Media"] == "video"
-    language = await ami.wait_for(
-        lambda e: e.get("UserEvent") == "ContactLanguage" and e.get("Uniqueid") == call["Uniqueid"]
-    )
-    assert language["Language"] == "kk"
     caller = call["Channel"]
     assert CHANNEL.match(caller), caller
 
-    # put it through to the operator's softphone as contact does: the operator's leg runs
-    # Bridge(<caller>,x), so when she hangs up the caller is hung up too
-    originate = asyncio.ensure_future(
-        ami.manager.send_action(
-            {
-                "Action": "Originate",
-                "Channel": "PJSIP/op1",
-                "Application": "Bridge",
-                "Data": f"{caller},x",
-                "Codecs": "opus,ulaw,vp8",
-                "CallerID": "102 <102>",
-                "Async": "true",
-                "Timeout": "20000",
-            }
-        )
-    )
+    # contact makes it a video contact and offers it to her, in her page
+    offer = op.locator("#offer")
+    await expect(offer).to_be_visible()
+    offered_s = time.monotonic() - calling
+    await expect(op.locator("#offer-body")).to_contain_text("Видеовызов из приложения")
+    live = voice.telephony.voice.live_calls()
+    assert [c.kind for c in live] == ["video"] and live[0].uniqueid == call["Uniqueid"]
+    contact_id = live[0].contact_id
+    contact = await center.container.db.contacts.get(contact_id)
+    assert contact.channel.value == "video"
+    await voice.until(lambda: _language_is(center, contact_id, "kk"), what="X-Language: kk")
+
+    # she accepts: contact rings her softphone, as a video call
+    accepting = time.monotonic()
+    await op.locator("#accept").click()
     panel = op.locator("#call")
     await expect(panel).to_have_attribute("data-call", "ringing")
-    ringing_s = time.monotonic() - calling
-    await expect(panel).to_have_attribute("data-media", "video")
+    ringing_s = time.monotonic() - accepting
+    await expect(panel).to_have_attribute("data-media", "video")  # her INVITE offers video
     await expect(op.locator("#call-title")).to_have_text("Входящий видеозвонок")
     await expect(op).to_have_title(re.compile("Входящий видеозвонок"))
     await expect(op.locator("#call-answer")).to_be_focused()
+    await expect(op.locator("#current")).to_be_visible()  # the contact she works on
+    leg = await ami.wait_for(
+        lambda e: (
+            e.get("Event") == "Newchannel" and str(e.get("Channel", "")).startswith("PJSIP/op1-")
+        )
+    )
     await op.screenshot(path=RINGING_SHOT, full_page=True)
 
     answering = time.monotonic()
@@ -413,7 +258,12 @@ async def test_app_video_call_reaches_the_operator_and_both_see_video(
     await expect(op.locator("#call-title")).to_have_text("Видеозвонок")
     await expect(app.locator("body")).to_have_attribute("data-call", "active")
 
-    # both sides decode video and receive audio, and keep doing so
+    # contact bridges them in [contact-connect]: both sides decode video and receive audio, and
+    # each one's own camera goes out (her framesEncoded here, decoded on the citizen's side)
+    bridged = await ami.wait_for(
+        lambda e: e.get("Event") == "BridgeEnter" and e.get("Uniqueid") == call["Uniqueid"]
+    )
+    assert bridged["Context"] == "contact-connect"
     op_stats = await wait_stats(op, "Softphone.stats()", flowing)
     media_s = time.monotonic() - answering
     app_stats = await wait_stats(app, "Citizen.stats()", flowing)
@@ -424,7 +274,12 @@ async def test_app_video_call_reaches_the_operator_and_both_see_video(
     app_later = await app.evaluate("Citizen.stats()")
     for before, after in ((op_stats, op_later), (app_stats, app_later)):
         assert after["video"]["framesDecoded"] > before["video"]["framesDecoded"]
+        assert after["video"]["framesEncoded"] > before["video"]["framesEncoded"]
         assert after["audio"]["packetsReceived"] > before["audio"]["packetsReceived"]
+    formats = await asterisk.cli(f"core show channel {leg['Channel']}")
+    assert re.search(r"NativeFormats: \(.*vp8", formats), formats
+    live_call = voice.telephony.voice.live_call(contact_id)
+    assert live_call is not None and live_call.state == CallState.CONNECTED
     await asyncio.sleep(0.5)  # the timer shows a second or two: a realistic picture
     await op.screenshot(path=CALL_SHOT, full_page=True)
     mute = op.locator("#call-mute")
@@ -433,35 +288,45 @@ async def test_app_video_call_reaches_the_operator_and_both_see_video(
     await expect(mute).to_have_text("Включить микрофон")
     await mute.click()
     await expect(mute).to_have_text("Выключить микрофон")
-    response = await originate
-    assert any(m.get("Response") == "Success" for m in response if "Event" in m), response
 
-    # the operator hangs up: both calls end, in the browsers and in Asterisk
+    # she hangs up: both calls end, in the browsers and in Asterisk; the contact to wrap-up
     hanging = time.monotonic()
     await op.locator("#call-hangup").click()
     await expect(panel).to_have_attribute("data-call", "ended")
     await expect(op.locator("#call-title")).to_have_text("Звонок завершён")
     await expect(app.locator("body")).to_have_attribute("data-call", "ended")
-    for channel in (caller, "PJSIP/op1-"):
+    for channel in (caller, leg["Channel"]):
         await ami.wait_for(
-            lambda e, c=channel: (
-                e.get("Event") == "Hangup" and str(e.get("Channel", "")).startswith(c)
-            )
+            lambda e, c=channel: e.get("Event") == "Hangup" and e.get("Channel") == c
         )
     ended_s = time.monotonic() - hanging
     await expect(panel).to_be_hidden()  # and the panel gets out of the way
     assert await op.evaluate("Softphone.stats()") is None
+    await voice.until(
+        lambda: _state_is(center, contact_id, ContactState.WRAP_UP), what="the contact in wrap-up"
+    )
     print(
         f"\napp registered {app_registered_s * 1000:.0f} ms; call() → ContactCall "
-        f"{announced_s * 1000:.0f} ms; call → operator ringing {ringing_s * 1000:.0f} ms; "
+        f"{announced_s * 1000:.0f} ms, → offer in her page {offered_s * 1000:.0f} ms; "
+        f"accept click → her phone ringing {ringing_s * 1000:.0f} ms; "
         f"answer → confirmed {answered_s * 1000:.0f} ms, → ≥10 frames both ways "
-        f"{media_s * 1000:.0f} ms; hang-up → both ended {ended_s * 1000:.0f} ms\n"
+        f"{media_s * 1000:.0f} ms; hang-up → both ended {ended_s * 1000:.0f} ms; "
+        f"bridge technology: {bridged.get('BridgeTechnology')}\n"
         f"operator received: {op_later}\ncitizen received: {app_later}"
     )
     assert not operator.errors, operator.errors
     assert not citizen.errors, citizen.errors
     await op.context.close()
     await app.context.close()
+
+
+async def _state_is(center: Center, contact_id: str, state: ContactState) -> bool:
+    return (await center.container.db.contacts.get(contact_id)).state is state
+
+
+async def _language_is(center: Center, contact_id: str, language: str) -> bool:
+    found = (await center.container.db.contacts.get(contact_id)).language
+    return found is not None and found.value == language
 
 
 async def test_phone_answers_by_itself_when_contact_says_so(
@@ -473,7 +338,7 @@ async def test_phone_answers_by_itself_when_contact_says_so(
     operator = await operator_tab(webrtc_chromium, center, "saule")
     op = operator.page
     await expect(op.locator("#sp-state")).to_have_attribute("data-state", "registered")
-    leg = f"{time.time():.0f}.{_free_port()}"  # a ChannelId of our own, like contact's
+    leg = f"{time.time():.0f}.{free_port()}"  # a ChannelId of our own, like contact's
     ringing = time.monotonic()
     await ami.manager.send_action(
         {

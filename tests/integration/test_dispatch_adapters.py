@@ -30,7 +30,7 @@ from tests.integration.dispatch_support import (
     parts_of,
     until,
 )
-from tests.support import free_port, start_center
+from tests.support import Center, free_port, start_center
 
 JPEG = b"\xff\xd8\xff\xe0" + b"0" * 2000 + b"\xff\xd9"
 
@@ -240,6 +240,14 @@ async def publish(port: int, topic: str, payload: dict[str, Any]) -> None:
         await client.publish(topic, json.dumps(payload))
 
 
+async def dispatch_health(center: Center) -> dict[str, Any]:
+    async with center.client.get("/healthz") as r:
+        body: dict[str, Any] = await r.json()
+    assert body["status"] in ("up", "degraded"), body  # dispatch down is degraded, not down
+    component: dict[str, Any] = body["components"]["dispatch"]
+    return component
+
+
 async def test_the_mqtt_consumer_reconnects_after_a_broker_restart(tmp_path: Path) -> None:
     port = free_port()
     broker = start_broker(port, tmp_path)
@@ -255,11 +263,16 @@ async def test_the_mqtt_consumer_reconnects_after_a_broker_restart(tmp_path: Pat
         await publish(port, f"{prefix}/{unit.unit_id}/position", first._asdict())
         await until(lambda: (u := service.unit(unit.unit_id)) and u.position is not None)
 
+        assert (await dispatch_health(center))["mqtt"] == "up"
+
         broker.terminate()
         broker.wait(10)
         await until(lambda: not mqtt.connected)
+        health = await dispatch_health(center)  # stale positions are a fault an operator sees
+        assert health["status"] == "down" and health["mqtt"] == "down"
         broker = start_broker(port, tmp_path)
         assert await mqtt.wait_subscribed(20), "the consumer did not come back"
+        assert (await dispatch_health(center))["status"] == "up"
         second = near(SCENE, 900)
         await publish(port, f"{prefix}/{unit.unit_id}/position", second._asdict())
 

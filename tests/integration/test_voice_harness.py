@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from panoramisk import Manager
 
 from contact.config import AsteriskSettings, Settings
 from contact.domain.model import Operator, Role, Skills, new_id
@@ -79,6 +80,41 @@ def pbx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pbx]:
     booted = start_pbx(tmp_path_factory.mktemp("pbx") / "run")
     yield booted
     asyncio.run(booted.runner.down())
+
+
+# ---------------------------------------------------------------------------- AMI
+
+
+@dataclass
+class Ami:
+    """Every AMI event panoramisk hands over, kept with its arrival (`_at`, monotonic)."""
+
+    manager: Manager
+    events: list[dict[str, Any]] = field(default_factory=list)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def on_event(self, _manager: Manager, message: Any) -> None:
+        self.events.append({**dict(message), "_at": time.monotonic()})
+        self.changed.set()
+
+    async def wait_for(
+        self, match: Callable[[dict[str, Any]], bool], within: float = 10.0
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + within
+        while True:
+            for event in self.events:
+                if match(event):
+                    return event
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(f"no matching AMI event in {within} s")
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), remaining)
+
+    async def action(self, action: dict[str, str]) -> dict[str, Any]:
+        response = await self.manager.send_action(action)
+        return dict(response)
 
 
 # ---------------------------------------------------------------------------- RTP and tones

@@ -3,7 +3,9 @@ fuzzed: whatever an event carries, parsing never raises and nothing unsafe comes
 
 from __future__ import annotations
 
+import base64
 import re
+import unicodedata
 
 import pytest
 from hypothesis import given, settings
@@ -39,7 +41,9 @@ KIOSK_CALL = {
     "Endpoint": "kiosk-park1",
     "CallerNum": "",
     "XLocation": "lat=1;lon=2;acc=3",
-    "Geo": "format=GML|shape=Circle|crs=2d|pos=43.2380 76.9450|radius=10",
+    # format="GML",shape="Circle",crs="2d",pos="43.2380 76.9450",radius="10"
+    "Geo": "Zm9ybWF0PSJHTUwiLHNoYXBlPSJDaXJjbGUiLGNycz0iMmQiLHBvcz0iNDMuMjM4MCA3Ni45NDUw"
+    "IixyYWRpdXM9IjEwIg==",
     "Kind": "kiosk",
 }
 APP_VIDEO_CALL = {
@@ -228,25 +232,141 @@ def test_x_location(text: str, expected: tuple[float, float, float | None] | Non
         assert (location.lat, location.lon, location.accuracy_m) == expected
 
 
+def _geo(text: str | bytes) -> str:
+    """What [contact-caller] sends: GEOLOC_PROFILE's text, base64-encoded."""
+    raw = text.encode() if isinstance(text, str) else text
+    return base64.b64encode(raw).decode()
+
+
 def test_pidf_lo_shapes_and_civic_addresses() -> None:
-    point = parse.parse_geo("format=GML|shape=Point|crs=2d|pos=43.2 76.9")
+    point = parse.parse_geo(_geo('format="GML",shape="Point",crs="2d",pos="43.2 76.9"'))
     assert point.location is not None and point.location.accuracy_m is None
     assert point.location.source is LocationSource.PIDF_LO
-    circle = parse.parse_geo("format=GML|shape=Circle|crs=2d|pos=43.238 76.945|radius=15")
+    circle = parse.parse_geo(
+        _geo('format="GML",shape="Circle",crs="2d",pos="43.238 76.945",radius="15"')
+    )
     assert circle.location is not None and circle.location.accuracy_m == 15
     civic = parse.parse_geo(
-        "format=civicAddress|country=KZ|A1=Almaty|A3=Almaty|RD=Abay Ave|HNO=10|FLR=3"
-    )
+        _geo('format="civicAddress",country="KZ",A1="Almaty",A3="Almaty",RD="Abay Ave",'
+             'HNO="10",FLR="3"')
+    )  # fmt: skip
     assert civic.location is None
     assert civic.civic_address == "Abay Ave, 10, 3, Almaty, KZ"
-    assert parse.parse_geo("format=GML|shape=Polygon|pos=1 2").location is None
-    assert parse.parse_geo("format=URI|uri=http://x").location is None
+    assert parse.parse_geo(_geo('format="GML",shape="Polygon",pos="1 2"')).location is None
+    assert parse.parse_geo(_geo('format="URI",uri="http://x"')).location is None
     assert parse.parse_geo(None).location is None
+    assert parse.parse_geo("").civic_address is None
+
+
+# recorded from Asterisk 22.10: sipp's PIDF-LO (a civicAddress with xml:lang="kk") through
+# [contact-caller]; its NAM carries `, " & $ ${SHELL(id)}`
+RECORDED_CIVIC = (
+    "Zm9ybWF0PSJjaXZpY0FkZHJlc3MiLGxhbmc9ImtrIixjb3VudHJ5PSJLWiIsQTE9ItCQ0LvQvNCw0YLRiyIsQTM9"
+    "ItCQ0LvQvNCw0YLRiyIsUkQ9ItKa0LDQsdCw0L3QsdCw0Lkg0LHQsNGC0YvRgCIsU1RTPSLQtNCw0qPSk9GL0LvR"
+    "iyIsSE5PPSI4NSIsRkxSPSIzIixOQU09ItCQ0LHQsNGPLCAi0LTQvtC8IiAmICR4ICR7U0hFTEwoaWQpfSI="
+)
+
+
+def test_a_kazakh_civic_address_keeps_every_letter() -> None:
+    values = parse.decode_geo(RECORDED_CIVIC)
+    assert values["RD"] == "Қабанбай батыр" and values["STS"] == "даңғылы"
+    assert values["NAM"] == 'Абая, "дом" & $x ${SHELL(id)}'  # text, never evaluated
+    assert "lang" not in values  # not a key contact reads
+    geo = parse.parse_geo(RECORDED_CIVIC)
+    assert geo.location is None
+    assert geo.civic_address == (
+        'Абая, "дом" & $x ${SHELL(id)}, Қабанбай батыр даңғылы, 85, 3, Алматы, KZ'
+    )
+    russian = parse.parse_geo(
+        _geo('format="civicAddress",country="KZ",A1="Алматы",RD="Абая",STS="проспект",'
+             'HNO="10",HNS="А",UNIT="2",ROOM="15",PC="050000"')
+    )  # fmt: skip
+    assert russian.civic_address == "Абая проспект, 10 А, 2, 15, Алматы, 050000, KZ"
+    sig = parse.announced({**CONTACT_CALL, "XLocation": "", "Geo": RECORDED_CIVIC})
+    assert sig is not None and sig.civic_address is not None
+    assert "Қабанбай батыр" in sig.civic_address and sig.location is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # newlines, in the value and as a would-be AMI header: one line, no key `Event`
+        (
+            'format="civicAddress",RD="Абая\r\nEvent: Fake\r\n\r\n",HNO="1\n2"',
+            {"format": "civicAddress", "RD": "Абая Event: Fake", "HNO": "1 2"},
+        ),
+        # separators that mean something to the dialplan, AMI, a shell or HTML: just text
+        (
+            'format="civicAddress",RD="Абая, 10; кв. 5 & $x ${EXTEN} <b>|",A1="Алматы"',
+            {"format": "civicAddress", "RD": "Абая, 10; кв. 5 & $x ${EXTEN} <b>|", "A1": "Алматы"},
+        ),
+        # control, bidi-override, zero-width, private-use characters go; a tab is a space
+        (
+            'format="civicAddress",RD="\x00А\x1b[2Jба\u202eя\u200b\ue000\tул.\u2028"',
+            {"format": "civicAddress", "RD": "А[2Jбая ул."},
+        ),
+        # unknown keys dropped; `format` written by the dialplan first is not overridden
+        (
+            'format="GML",shape="Point",pos="1 2",format="civicAddress",Event="Fake",x-y="1"',
+            {"format": "GML", "shape": "Point", "pos": "1 2"},
+        ),
+        # keys in another case are the known ones; unquoted values are read too
+        (
+            'FORMAT=civicAddress, rd="Абая" , hno=5',
+            {"format": "civicAddress", "RD": "Абая", "HNO": "5"},
+        ),
+        # one value is at most 100 characters
+        (
+            'format="civicAddress",RD="' + "Ә" * 300 + '"',
+            {"format": "civicAddress", "RD": "Ә" * 100},
+        ),
+        # not key=value: what came before is kept, nothing after
+        ('format="civicAddress",RD="Абая",??? HNO=1', {"format": "civicAddress", "RD": "Абая"}),
+        ("", {}),
+    ],
+)
+def test_hostile_geo_values_are_cleaned(raw: str, expected: dict[str, str]) -> None:
+    assert parse.decode_geo(_geo(raw)) == expected
+
+
+@pytest.mark.parametrize(
+    "encoded",
+    [
+        _geo('format="civicAddress",RD="' + "Ә" * 4096 + '"'),  # 8 KB: over the cap
+        "Zm9ybWF0PSJHTUwi!!",  # not base64
+        "Zm9ybWF0PSJHTUwi\nLHNoYXBl",  # a line break inside
+        " Zm9ybWF0PSJHTUwi",
+        "Zm9ybWF0PSJHTUwi\n",  # a trailing line break (an AMI line end)
+        "Zm9ybWF0PSJHTUw",  # not a multiple of 4
+        "Zm9ybWF0PSJHTUwi====",
+        "-_-_",  # URL-safe alphabet
+        "format=GML|shape=Circle|crs=2d|pos=43.2380 76.9450|radius=10",  # plain text
+        _geo(b'format="civicAddress",RD="\xd0\x90\xff\xfe"'),  # invalid UTF-8
+        _geo(b'format="civicAddress",RD="\xed\xa0\x80"'),  # a UTF-16 surrogate in UTF-8
+    ],
+)
+def test_a_geo_field_that_is_not_what_the_dialplan_sends_is_ignored(encoded: str) -> None:
+    assert parse.decode_geo(encoded) == {}
+    assert parse.parse_geo(encoded) == parse.Geo(None, None)
+    sig = parse.announced({**CONTACT_CALL, "Geo": encoded})
+    assert sig is not None and sig.civic_address is None  # the call itself still counts
+    assert sig.location is not None and sig.location.source is LocationSource.SIP_HEADER
+
+
+def test_a_letter_cut_by_the_dialplans_byte_cap_is_dropped_not_the_address() -> None:
+    raw = 'format="civicAddress",RD="Қабанбай"'.encode()
+    cut = raw[: raw.index("й".encode()) + 1]  # half of the last letter
+    assert parse.decode_geo(_geo(cut)) == {"format": "civicAddress", "RD": "Қабанба"}
+    full = ('format="civicAddress",A1="Алматы",RD="' + "Ә" * 600).encode()
+    assert len(full) > parse.GEO_RAW_MAX
+    capped = full[: parse.GEO_RAW_MAX]  # what ${geo:0:1024} leaves: bytes
+    assert parse.decode_geo(_geo(capped))["A1"] == "Алматы"
+    assert len(_geo(capped)) <= parse.GEO_ENCODED_MAX
 
 
 def test_the_more_precise_of_header_and_pidf_lo_wins() -> None:
     header = parse.parse_xlocation("lat=1;lon=1;acc=5")
-    geo = parse.parse_geo("format=GML|shape=Circle|pos=2 2|radius=50").location
+    geo = parse.parse_geo(_geo('format="GML",shape="Circle",pos="2 2",radius="50"')).location
     assert parse.best_location(header, geo) is header
     assert parse.best_location(parse.parse_xlocation("lat=1;lon=1"), geo) is geo
     assert parse.best_location(None, geo) is geo and parse.best_location(header, None) is header
@@ -349,6 +469,30 @@ def test_a_caller_read_back_at_a_resync() -> None:
     )
     assert sig is not None and sig.number == "+7701" and sig.endpoint == "sipp"
     assert recording == "20261121/1795299400.9.wav"
+    # its PIDF-LO civic address, read back from CONTACT_GEO as the UserEvent carried it
+    sig, _ = parse.announced_from_variables(
+        live, {"CONTACT_GEO": RECORDED_CIVIC, "CONTACT_KIND": "voice"}
+    )
+    assert sig is not None and sig.civic_address is not None
+    assert sig.civic_address.startswith('Абая, "дом"') and "Қабанбай батыр" in sig.civic_address
+    # a kiosk's configured place
+    sig, _ = parse.announced_from_variables(
+        live,
+        {
+            "CONTACT_GEO": KIOSK_CALL["Geo"],
+            "CONTACT_KIND": "kiosk",
+            "CONTACT_XLOCATION": "lat=1;lon=2",
+        },
+    )
+    assert sig is not None and sig.channel_kind is ChannelKind.KIOSK and sig.location is not None
+    assert (sig.location.lat, sig.location.lon, sig.location.source) == (
+        43.238,
+        76.945,
+        LocationSource.FIXED,
+    )
+    # a CONTACT_GEO that is not base64 is no location, and the caller is still registered
+    sig, _ = parse.announced_from_variables(live, {"CONTACT_GEO": "format=GML|pos=1 2"})
+    assert sig is not None and sig.location is None and sig.civic_address is None
 
 
 # --- fuzzing ----------------------------------------------------------------------------------
@@ -410,6 +554,8 @@ def test_any_event_parses_without_raising_and_yields_only_safe_values(
         value = getattr(sig, name)
         if isinstance(value, str) and name != "civic_address":  # text for people, not AMI
             assert "\n" not in value and "\r" not in value and "," not in value
+    if isinstance(sig, parse.CallAnnounced) and sig.civic_address is not None:
+        _assert_shown_text(sig.civic_address, parse.CIVIC_ADDRESS_MAX)
     if isinstance(sig, parse.CallAnnounced):
         assert sig.number is None or re.fullmatch(r"\+?[0-9]{1,31}", sig.number)
         assert sig.endpoint is None or parse.ENDPOINT_NAME.match(sig.endpoint)
@@ -426,3 +572,37 @@ def test_numbers_and_locations_never_raise(raw: str) -> None:
         assert re.fullmatch(r"\+?[0-9]{3,20}", raw)
     parse.parse_xlocation(raw)
     parse.parse_geo(raw)
+
+
+def _assert_shown_text(text: str, limit: int) -> None:
+    assert 0 < len(text) <= limit and text == text.strip()
+    assert not [c for c in text if unicodedata.category(c)[0] == "C" or c in "\u2028\u2029"]
+
+
+GEO_TEXT = st.lists(
+    st.tuples(
+        st.sampled_from(["format", "RD", "A1", "HNO", "pos", "shape", "lang", "Event", "x"]),
+        st.text(max_size=120) | st.sampled_from(["GML", "civicAddress", "Circle", "1 2"]),
+    ),
+    max_size=12,
+).map(lambda items: ",".join(f'{k}="{v}"' for k, v in items))
+
+
+@settings(max_examples=400, deadline=None)
+@given(GEO_TEXT | st.text(max_size=1100))
+def test_any_geo_text_decodes_to_known_keys_and_clean_values(text: str) -> None:
+    encoded = _geo(text.encode("utf-8", "surrogatepass")[: parse.GEO_RAW_MAX])
+    values = parse.decode_geo(encoded)
+    assert set(values) <= parse.GEO_KEYS
+    for value in values.values():
+        _assert_shown_text(value, parse.GEO_VALUE_MAX)
+    geo = parse.parse_geo(encoded)
+    if geo.civic_address is not None:
+        _assert_shown_text(geo.civic_address, parse.CIVIC_ADDRESS_MAX)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=1100))
+def test_any_bytes_as_geo_never_raise(raw: bytes) -> None:
+    parse.parse_geo(_geo(raw))
+    parse.parse_geo(_geo(raw)[:-1])

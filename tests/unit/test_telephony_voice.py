@@ -87,8 +87,8 @@ class FakeCallRepository:
     async def callbacks_in(self, states: frozenset[str]) -> list[Callback]:
         return [replace(c) for c in self.callbacks.values() if c.state in states]
 
-    async def set_contact_language(self, contact_id: str, language: Language) -> None:
-        self.languages[contact_id] = language
+    async def set_contact_languages(self, languages: Mapping[str, Language]) -> None:
+        self.languages.update(languages)
 
 
 @dataclass
@@ -99,6 +99,8 @@ class FakeCallControl:
     fail: dict[str, Exception] = field(default_factory=dict)
     live: list[Mapping[str, str]] = field(default_factory=list)
     variables_of: dict[str, dict[str, str]] = field(default_factory=dict)
+    video_of: dict[str, str | None] = field(default_factory=dict)  # leg -> the video it carries
+    globals: dict[str, str] = field(default_factory=dict)
 
     @property
     def connected(self) -> bool:
@@ -124,7 +126,9 @@ class FakeCallControl:
         context: str = "contact-operator-wait",
         caller_id: str | None = None,
         variables: Mapping[str, str] | None = None,
+        video_of: str | None = None,
     ) -> None:
+        self.video_of[leg_id] = video_of
         self._do("ring", endpoint, leg_id, context)
 
     async def connect(self, caller: str, leg: str) -> None:
@@ -149,6 +153,10 @@ class FakeCallControl:
 
     async def variables(self, channel: str, names: Sequence[str]) -> dict[str, str]:
         return dict(self.variables_of.get(channel, {}))
+
+    async def set_globals(self, variables: Mapping[str, str]) -> None:
+        self.globals.update(variables)
+        self._do("set_globals", dict(variables))
 
 
 @dataclass
@@ -198,11 +206,20 @@ class Line:
 
 @pytest.fixture
 async def line(tmp_path: Path) -> Line:
+    made = await make_line(tmp_path)
+    yield made  # type: ignore[misc]
+    await made.voice.stop()
+
+
+async def make_line(
+    tmp_path: Path, *, ring_on_offer: bool = False, operator_id: str = "op"
+) -> Line:
+    """A VoiceService on fakes, with one operator (`operator_id`, PJSIP/op1) ready."""
     clock = ManualClock()
     bus = MessageBus()
     contacts = FakeContactRepository()
     operators = FakeOperatorRepository(
-        Operator(id="op", username="op", display_name="Op", endpoint="PJSIP/op1")
+        Operator(id=operator_id, username="op", display_name="Op", endpoint="PJSIP/op1")
     )
     routing_settings = RoutingSettings(wrap_up_s=0.0, offer_timeout_s=15.0)
     store = MemoryQueueStore(AssignmentPolicy(offer_timeout_s=15.0))
@@ -220,7 +237,7 @@ async def line(tmp_path: Path) -> Line:
     control = FakeCallControl()
     settings = Settings(
         routing=routing_settings,
-        asterisk=AsteriskSettings(enabled=True, run_dir=tmp_path),
+        asterisk=AsteriskSettings(enabled=True, run_dir=tmp_path, ring_on_offer=ring_on_offer),
     )
     voice = VoiceService(
         settings=settings,
@@ -240,9 +257,9 @@ async def line(tmp_path: Path) -> Line:
         events.append(e)
 
     bus.subscribe_all(record)
-    await bus.execute(SetPresence(operator_id="op", presence=Presence.READY))
-    yield Line(voice, control, bus, contacts, operators, calls, routing, clock, events)  # type: ignore[misc]
-    await voice.stop()
+    await bus.execute(SetPresence(operator_id=operator_id, presence=Presence.READY))
+    await voice.idle()
+    return Line(voice, control, bus, contacts, operators, calls, routing, clock, events)
 
 
 async def test_a_call_becomes_a_queued_voice_contact_once(line: Line) -> None:
@@ -492,3 +509,27 @@ async def test_an_app_video_call_joins_the_sos_it_reported(line: Line) -> None:
         Event="Hangup", Uniqueid="1795299300.1", Channel="PJSIP/app-demo-00000001", Cause="16"
     )
     assert await line.state(sos.contact_id) is ContactState.QUEUED  # the SOS stands
+
+
+async def test_the_operator_leg_of_a_video_call_carries_its_video(line: Line) -> None:
+    voice_id = await line.call()
+    await line.accept(voice_id)
+    await line.signal(
+        Event="UserEvent",
+        UserEvent="ContactCall",
+        Uniqueid="1795299300.7",
+        Channel="PJSIP/app-demo-00000007",
+        Endpoint="app-demo",
+        Media="video",
+    )
+    video = line.voice.live_calls()[-1]
+    assert video.kind == "video"
+    line.operators.operators["op2"] = Operator(
+        id="op2", username="op2", display_name="Op2", endpoint="PJSIP/op2"
+    )
+    await line.bus.execute(SetPresence(operator_id="op2", presence=Presence.READY))
+    video_leg = await line.accept(video.contact_id, "op2")
+    voice_leg = line.control.named("ring")[0][1]
+    assert isinstance(voice_leg, str)
+    # a voice call's leg is audio only; the video call's leg is offered the caller's video
+    assert line.control.video_of == {voice_leg: None, video_leg: "1795299300.7"}

@@ -4,6 +4,10 @@
 // large, the operator's own small). It rings, or answers at once when contact says the operator
 // already accepted (X-Contact-Answer: auto). Without the bundle or an endpoint it says it is
 // unavailable.
+// On the supervisor's page it takes the spy legs contact rings for listen, whisper and barge
+// (`X-Contact-Spy: <mode>`, answered by itself): the panel names the mode and who hears the
+// supervisor; in listen mode the microphone is off (nobody would hear it anyway).
+// The panel fires a `softphone` event ({state, spy}) on every change of the call's state.
 // `Softphone.stats()` sums up the call's media (getStats) for tests and troubleshooting.
 "use strict";
 const Softphone = (() => {
@@ -19,6 +23,32 @@ const Softphone = (() => {
   let ring = null;
   let clock = null;
   let hideLater = null;
+  const SPY_MODES = ["listen", "whisper", "barge"];
+
+  // the tab's title while a call rings belongs to the call: the page's own scripts (the offer
+  // just accepted resets it) must not hide a ringing phone from an operator in another tab
+  let ringingTitle = null;
+  const titleEl = document.querySelector("title");
+  if (titleEl) {
+    new MutationObserver(() => {
+      if (ringingTitle && document.title !== ringingTitle) document.title = ringingTitle;
+    }).observe(titleEl, { childList: true, characterData: true, subtree: true });
+  }
+
+  // while the phone rings, Answer keeps the focus (Enter answers) unless the operator herself
+  // moves it: the page's own scripts (the reply box of the contact just accepted) may not
+  let movedByHand = false;
+  document.addEventListener("pointerdown", () => { movedByHand = true; }, true);
+  document.addEventListener("keydown", () => { movedByHand = true; }, true);
+  document.addEventListener("focusin", (ev) => {
+    const button = $("call-answer");
+    if (panel && panel.dataset.call === "ringing" && !movedByHand && ev.target !== button) button.focus();
+  });
+
+  function showTitle(ringing) {
+    ringingTitle = ringing;
+    document.title = ringing || pageTitle;
+  }
 
   function showState(state, reason) {
     stateEl.dataset.state = state;
@@ -31,6 +61,31 @@ const Softphone = (() => {
     panel.dataset.call = state;
     panel.classList.toggle("hidden", state === "idle");
     if (heading !== undefined) $("call-title").textContent = heading;
+    panel.dispatchEvent(new CustomEvent("softphone", { detail: { state, spy: panel.dataset.spy || null } }));
+  }
+
+  // a spy leg (supervisors): its mode from contact's header, only one of the three known
+  function spyMode(request) {
+    const mode = ((request && request.getHeader("X-Contact-Spy")) || "").toLowerCase();
+    return SPY_MODES.includes(mode) ? mode : null;
+  }
+
+  function showSpy(mode) {
+    const note = $("call-spy-note");
+    if (mode) panel.dataset.spy = mode; else delete panel.dataset.spy;
+    if (note) {
+      note.textContent = mode ? t("ui.spy_note_" + mode) : "";
+      note.classList.toggle("hidden", !mode);
+    }
+    $("call-hangup").textContent = t(mode ? "ui.spy_stop" : "ui.sp_hangup");
+    // listening: the microphone stays off and cannot be turned on (ChanSpy would drop it)
+    $("call-mute").classList.toggle("hidden", mode === "listen");
+  }
+
+  function activeHeading() {
+    const spy = panel.dataset.spy;
+    if (spy) return t("ui.spy_title_" + spy);
+    return t(panel.dataset.media === "video" ? "ui.sp_in_video_call" : "ui.sp_in_call");
   }
 
   // a soft double beep every 3 s: audible in a headset, not harsh at night
@@ -86,7 +141,7 @@ const Softphone = (() => {
       // video added later (a re-INVITE once bridged to the app's caller): show it
       if (ev.track.kind === "video" && panel.dataset.media !== "video") {
         panel.dataset.media = "video";
-        if (panel.dataset.call === "active") $("call-title").textContent = t("ui.sp_in_video_call");
+        if (panel.dataset.call === "active") $("call-title").textContent = activeHeading();
       }
     });
   }
@@ -99,6 +154,8 @@ const Softphone = (() => {
     session = s;
     remote = new MediaStream();
     const video = offersVideo(request);
+    const spy = spyMode(request);
+    showSpy(spy);
     panel.dataset.media = video ? "video" : "audio";
     delete panel.dataset.video;
     delete panel.dataset.local;
@@ -107,15 +164,15 @@ const Softphone = (() => {
     showMuted(false);
     const who = s.remote_identity;
     $("call-peer").textContent = (who && (who.display_name || (who.uri && who.uri.user))) || "";
-    const heading = t(video ? "ui.sp_incoming_video" : "ui.sp_incoming");
+    const heading = spy ? t("ui.spy_title_" + spy) : t(video ? "ui.sp_incoming_video" : "ui.sp_incoming");
     showCall("ringing", heading);
-    document.title = `● ${heading} — ${pageTitle}`;
+    showTitle(`● ${heading} — ${pageTitle}`);
     s.on("peerconnection", (ev) => watch(ev.peerconnection));
     if (s.connection) watch(s.connection);
     s.on("confirmed", () => {
       if (session !== s) return;
-      showCall("active", t(panel.dataset.media === "video" ? "ui.sp_in_video_call" : "ui.sp_in_call"));
-      document.title = pageTitle;
+      showCall("active", activeHeading());
+      showTitle(null);
       startClock();
     });
     s.on("ended", () => ended(s));
@@ -128,6 +185,7 @@ const Softphone = (() => {
       return;
     }
     startRing();
+    movedByHand = false;
     $("call-answer").focus();
   }
 
@@ -155,6 +213,9 @@ const Softphone = (() => {
       return;
     }
     local = stream;
+    // listening: answered with the microphone's track disabled (silence keeps the RTP flowing,
+    // which Asterisk's rtp_timeout needs); the supervisor is heard only in whisper or barge
+    if (stream && panel.dataset.spy === "listen") stream.getAudioTracks().forEach((track) => { track.enabled = false; });
     $("call-warning").classList.toggle("hidden", !!(stream && stream.getAudioTracks().length));
     if (stream && stream.getVideoTracks().length) {
       $("call-local").srcObject = stream;
@@ -186,7 +247,7 @@ const Softphone = (() => {
     local = null;
     remote = null;
     for (const id of ["call-remote", "call-local", "call-audio"]) $(id).srcObject = null;
-    document.title = pageTitle;
+    showTitle(null);
     showCall("ended", t("ui.sp_ended"));
     hideLater = setTimeout(() => showCall("idle"), 4000);
   }
@@ -212,6 +273,7 @@ const Softphone = (() => {
       const m = out[r.kind];
       if (r.type === "inbound-rtp") {
         Object.assign(m, { packetsReceived: r.packetsReceived, bytesReceived: r.bytesReceived });
+        if (r.kind === "audio") Object.assign(m, { totalAudioEnergy: r.totalAudioEnergy, audioLevel: r.audioLevel });
         if (r.kind === "video") Object.assign(m, { framesDecoded: r.framesDecoded, frameWidth: r.frameWidth, frameHeight: r.frameHeight });
       } else {
         Object.assign(m, { packetsSent: r.packetsSent, bytesSent: r.bytesSent });
@@ -265,5 +327,8 @@ const Softphone = (() => {
   }
   start().catch((err) => { showState("unavailable", String(err)); });
 
-  return { stats, answer, hangup };
+  // the call's state: idle | ringing | answering | active | ended
+  const state = () => (session ? panel.dataset.call : "idle");
+
+  return { stats, answer, hangup, state };
 })();

@@ -1,0 +1,231 @@
+"""The telephony lease in the real database: the store's contract on SQLite and PostgreSQL
+(the same answers as MemoryLeaseStore, by the database's clock), and nodes racing for one lease
+on PostgreSQL, each with its own connection pool, through stalls, slow answers, outages and
+clean stops: never two holders allowed to act at the same instant, and a holder again soon
+after one is lost."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from contact.config import DatabaseSettings
+from contact.errors import Unavailable
+from contact.persistence.leases import SqlLeaseStore
+from contact.persistence.migrate import upgrade
+from contact.ports import LeaseState
+from contact.telephony.leadership import Leadership
+
+pytestmark = pytest.mark.timeout(90)
+LEASE = "telephony:127.0.0.1:5038"
+
+
+@pytest.fixture
+async def leases(database_url: str) -> AsyncIterator[SqlLeaseStore]:
+    await upgrade(database_url)
+    store = SqlLeaseStore.open(DatabaseSettings(url=database_url))
+    yield store
+    await store.close()
+
+
+async def test_claim_acquires_renews_refuses_expires_and_releases(leases: SqlLeaseStore) -> None:
+    first = await leases.claim(LEASE, "a", 0.6)
+    assert (first.holder, first.epoch) == ("a", 1)
+    assert first.expires_in_s == pytest.approx(0.6, abs=0.05)
+    other = await leases.claim(LEASE, "b", 0.6)  # held: refused, and told by whom
+    assert (other.holder, other.epoch) == ("a", 1) and 0 < other.expires_in_s <= 0.6
+    await asyncio.sleep(0.3)
+    renewed = await leases.claim(LEASE, "a", 0.6)  # renewed from now, same term
+    assert (renewed.holder, renewed.epoch) == ("a", 1)
+    assert renewed.expires_in_s == pytest.approx(0.6, abs=0.05)
+    await asyncio.sleep(0.7)
+    taken = await leases.claim(LEASE, "b", 0.6)  # expired: a new term for b
+    assert (taken.holder, taken.epoch) == ("b", 2)
+    late = await leases.claim(LEASE, "a", 0.6)
+    assert (late.holder, late.epoch) == ("b", 2)
+    await leases.release(LEASE, "a")  # not a's: nothing changes
+    assert (await leases.claim(LEASE, "c", 0.6)).holder == "b"
+    await leases.release(LEASE, "b")
+    after = await leases.claim(LEASE, "c", 0.6)  # released: at once, no waiting
+    assert (after.holder, after.epoch) == ("c", 3)
+    assert (await leases.claim("telephony:10.0.0.2:5038", "a", 0.6)).epoch == 1  # its own
+
+
+async def test_simultaneous_first_claims_make_one_holder(leases: SqlLeaseStore) -> None:
+    stores = [leases] + [SqlLeaseStore(leases._store) for _ in range(7)]
+    answers = await asyncio.gather(
+        *(store.claim(LEASE, f"n{i}", 2.0) for i, store in enumerate(stores))
+    )
+    holders = {a.holder for a in answers}
+    assert len(holders) == 1 and all(a.epoch == 1 for a in answers)
+
+
+async def test_an_unreachable_database_is_unavailable(tmp_path: object) -> None:
+    store = SqlLeaseStore.open(DatabaseSettings(url="postgresql+asyncpg://nobody@127.0.0.1:1/none"))
+    try:
+        with pytest.raises(Unavailable):
+            await store.claim(LEASE, "a", 1.0)
+    finally:
+        await store.close()
+
+
+# ---------------------------------------------------------------------------- the race
+
+
+TTL = 0.8
+RENEW = 0.2
+RUN_S = 12.0
+
+
+class Timed(SqlLeaseStore):
+    """One node's way to the database, timed: every claim's send and receive instants (one
+    monotonic clock for the whole machine), and chaos: slow answers and outages."""
+
+    def __init__(self, url: str, log: list[tuple[str, float, float, LeaseState]]) -> None:
+        opened = SqlLeaseStore.open(DatabaseSettings(url=url))
+        super().__init__(opened._store)
+        self.log = log
+        self.releases: list[tuple[str, float]] = []
+        self.delay_s = 0.0
+        self.down = False
+
+    async def claim(self, name: str, holder: str, ttl_s: float) -> LeaseState:
+        sent = time.monotonic()
+        if self.down:
+            raise Unavailable("cut off")
+        await asyncio.sleep(self.delay_s / 2)
+        state = await super().claim(name, holder, ttl_s)
+        await asyncio.sleep(self.delay_s / 2)
+        self.log.append((holder, sent, time.monotonic(), state))
+        return state
+
+    async def release(self, name: str, holder: str) -> None:
+        sent = time.monotonic()  # it has stopped acting before it asks
+        await super().release(name, holder)
+        self.releases.append((holder, sent))
+
+
+@dataclass
+class RacingNode:
+    name: str
+    lead: Leadership
+    store: Timed
+    paused_until: float = 0.0
+    terms: list[tuple[float, float]] = field(default_factory=list)  # drive(True) … drive(False)
+
+
+async def test_nodes_racing_for_one_lease_never_overlap_and_one_takes_over_soon(
+    postgres_url: str,
+) -> None:
+    database = postgres_url.rsplit("/", 1)[0] + "/" + postgres_url.rsplit("/", 1)[1]
+    await upgrade(database)
+    rng = random.Random(7)
+    claims: list[tuple[str, float, float, LeaseState]] = []
+    nodes: list[RacingNode] = []
+    samples: list[tuple[float, int]] = []
+    name = f"telephony:race-{rng.random()}:5038"
+
+    def make(n: str) -> RacingNode:
+        store = Timed(database, claims)
+        node: RacingNode
+
+        async def drive(leading: bool) -> None:
+            if leading:
+                node.terms.append((time.monotonic(), float("inf")))
+            elif node.terms and node.terms[-1][1] == float("inf"):
+                node.terms[-1] = (node.terms[-1][0], time.monotonic())
+
+        lead = Leadership(store, name, n, ttl_s=TTL, renew_s=RENEW, drive=drive)
+        node = RacingNode(n, lead, store)
+        return node
+
+    nodes = [make(f"node-{i}") for i in range(4)]
+    stop_at = time.monotonic() + RUN_S
+
+    async def run(node: RacingNode) -> None:
+        while time.monotonic() < stop_at:
+            if time.monotonic() < node.paused_until:  # a stall: no renewal, no step at all
+                await asyncio.sleep(0.01)
+                continue
+            wait = await node.lead.step()
+            await asyncio.sleep(wait)
+
+    def heal() -> None:
+        for node in nodes:
+            node.store.down, node.store.delay_s, node.paused_until = False, 0.0, 0.0
+
+    async def chaos() -> None:
+        """One node in trouble at a time (the leader, mostly), long enough for a takeover."""
+        while time.monotonic() < stop_at - 2.0:
+            await asyncio.sleep(rng.uniform(TTL + 0.4, TTL + 0.9))
+            heal()
+            leaders = [n for n in nodes if n.lead.leading]
+            node = rng.choice(leaders if leaders and rng.random() < 0.8 else nodes)
+            what = rng.random()
+            if what < 0.3:  # a stall: no renewal, no step at all
+                node.paused_until = time.monotonic() + rng.uniform(0.2, 2 * TTL)
+            elif what < 0.5:  # answers come, but too late to act on
+                node.store.delay_s = rng.choice([0.1, TTL, 1.5 * TTL])
+            elif what < 0.75:  # cut off from the database
+                node.store.down = True
+            elif node.lead.leading:
+                await node.lead.stop()  # a clean stop; it comes back as a candidate
+        heal()
+
+    async def sample() -> None:
+        while time.monotonic() < stop_at:
+            samples.append((time.monotonic(), sum(n.lead.valid() for n in nodes)))
+            await asyncio.sleep(0.002)
+
+    try:
+        await asyncio.gather(*(run(n) for n in nodes), chaos(), sample())
+    finally:
+        for node in nodes:
+            await node.lead.stop()
+            await node.store.close()
+
+    # 1. at no sampled instant were two nodes allowed to act
+    assert max(count for _, count in samples) == 1
+    # 2. from the database's answers alone: a holder's claim, from its answer to its send +
+    # TTL (when it stops at the latest) or its release, never overlaps another holder's
+    releases = sorted(r for node in nodes for r in node.store.releases)
+
+    def end_of(holder: str, recv: float, sent: float) -> float:
+        released = [at for who, at in releases if who == holder and at >= recv]
+        return min([sent + TTL, *released])
+
+    held = sorted(
+        (recv, end_of(holder, recv, sent), holder)
+        for holder, sent, recv, state in claims
+        if state.holder == holder and recv < sent + TTL
+    )
+    intervals_by_holder: dict[str, list[tuple[float, float]]] = {}
+    for start, end, holder in held:
+        intervals_by_holder.setdefault(holder, []).append((start, end))
+    for h1, spans1 in intervals_by_holder.items():
+        for h2, spans2 in intervals_by_holder.items():
+            if h1 >= h2:
+                continue
+            for a0, a1 in spans1:
+                for b0, b1 in spans2:
+                    assert a1 <= b0 or b1 <= a0, (h1, h2, (a0, a1), (b0, b1))
+    # 3. the lease changed hands many times, and after the chaos one node leads steadily
+    epochs = {state.epoch for _, _, _, state in claims if state.holder is not None}
+    assert len(epochs) >= 4, epochs
+    calm = [count for at, count in samples if at > stop_at - 0.5]
+    assert calm and all(count == 1 for count in calm)
+    # 4. nobody led for at most about a lease (a stalled, slow or cut-off holder's lease runs
+    # out; another node claims right after the expiry it was told of)
+    longest_gap, gap_from = 0.0, None
+    for at, count in samples:
+        if count == 0 and gap_from is None:
+            gap_from = at
+        elif count and gap_from is not None:
+            longest_gap, gap_from = max(longest_gap, at - gap_from), None
+    print(f"\n{len(epochs)} terms; the longest time without a leader: {longest_gap:.2f} s")
+    assert longest_gap < TTL + RENEW
