@@ -55,6 +55,7 @@ sys.path.insert(0, str(REPO))
 
 from contact.config import AsteriskSettings  # noqa: E402
 from contact.telephony.runner import DEFAULT_CONFIG_DIR, AsteriskRunner  # noqa: E402
+from tests.ports import sipp_media_port  # noqa: E402
 
 TARGET_POP_P95_MS = 100.0
 TARGET_RATIO = 1.5
@@ -457,7 +458,7 @@ async def screen_pop(rig: Rig, *, rate: float, held: int, measure_s: float, tag:
             f"load-{tag}",
             [f"127.0.0.1:{rig.settings.sip_port}", "-sf", str(scenario), "-r", str(rate),
              "-m", str(total), "-l", str(held + 100),
-             "-p", str(free_port(socket.SOCK_DGRAM)), "-mp", str(free_port(socket.SOCK_DGRAM)),
+             "-p", str(free_port(socket.SOCK_DGRAM)), "-mp", str(sipp_media_port()),
              "-timeout", str(int(hold_s + measure_s + 60)), "-timeout_error"],
         )  # fmt: skip
         await asyncio.to_thread(proc.wait)
@@ -527,7 +528,7 @@ async def to_ringing(rig: Rig, exten: str, n: int, tag: str, bot: bool, prefix: 
     scenario.write_text(caller_scenario(exten, password, 700, None, prefix))
     phone, phone_log = rig.sipp(
         f"phone-{tag}", ["-sf", str(rig.tmp / "phone.xml"), "-p", str(rig.phone_port),
-                         "-mp", str(free_port(socket.SOCK_DGRAM)), "-m", str(n)],
+                         "-mp", str(sipp_media_port()), "-m", str(n)],
     )  # fmt: skip
     await asyncio.sleep(0.3)
     bot_task = None
@@ -561,7 +562,7 @@ async def to_ringing(rig: Rig, exten: str, n: int, tag: str, bot: bool, prefix: 
         f"ring-{tag}",
         [f"127.0.0.1:{rig.settings.sip_port}", "-sf", str(scenario), "-r", "1", "-rp", "2000",
          "-m", str(n), "-l", "1",
-         "-p", str(free_port(socket.SOCK_DGRAM)), "-mp", str(free_port(socket.SOCK_DGRAM)),
+         "-p", str(free_port(socket.SOCK_DGRAM)), "-mp", str(sipp_media_port()),
          "-timeout", str(2 * n + 30), "-timeout_error"],
     )  # fmt: skip
     await asyncio.to_thread(proc.wait)

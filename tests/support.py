@@ -24,6 +24,7 @@ from contact.config import (
 from contact.domain.model import Capability, Language, Operator, Role, Skills, new_id
 from contact.http.app import create_app
 from contact.http.auth import hash_password
+from tests.ports import free_tcp_port
 
 APP_KEY = "test-app-key-0123456789"
 PASSWORD = "correct horse battery"
@@ -179,21 +180,13 @@ async def start_center(settings: Settings) -> Center:
     return Center(container, client)
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class ServeProcess:
     """`contact serve` as a user runs it: a separate OS process configured by environment."""
 
     def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
         import os
 
-        self.port = free_port()
+        self.port = free_tcp_port()
         self.env = {
             **os.environ,
             **env,

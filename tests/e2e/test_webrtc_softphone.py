@@ -45,7 +45,6 @@ from tests.e2e.webrtc import (
     add_operator,
     asterisk_center,
     flowing,
-    free_port,
     new_tab,
     operator_tab,
     telephony_center,
@@ -56,6 +55,7 @@ from tests.e2e.webrtc import asterisk as asterisk
 from tests.e2e.webrtc import patient_expect as patient_expect
 from tests.e2e.webrtc import webrtc_chromium as webrtc_chromium
 from tests.integration.test_voice_harness import VoiceCenter
+from tests.ports import free_tcp_port
 from tests.support import Center
 
 pytestmark = [
@@ -87,7 +87,7 @@ async def citizen_site() -> AsyncIterator[str]:
     app.router.add_get("/jssip.min.js", bundle)
     runner = web.AppRunner(app)
     await runner.setup()
-    port = free_port()
+    port = free_tcp_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         yield f"http://127.0.0.1:{port}/"
@@ -338,7 +338,8 @@ async def test_phone_answers_by_itself_when_contact_says_so(
     operator = await operator_tab(webrtc_chromium, center, "saule")
     op = operator.page
     await expect(op.locator("#sp-state")).to_have_attribute("data-state", "registered")
-    leg = f"{time.time():.0f}.{free_port()}"  # a ChannelId of our own, like contact's
+    # a ChannelId of our own, like contact's
+    leg = f"{time.time():.0f}.{time.monotonic_ns() % 1_000_000}"
     ringing = time.monotonic()
     await ami.manager.send_action(
         {

@@ -11,7 +11,6 @@ never skip.
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from contact.http.softphone import BUNDLE
 from contact.telephony.runner import DEFAULT_CONFIG_DIR, AsteriskError, AsteriskRunner
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, need_chromium
 from tests.integration.test_voice_harness import Ami, VoiceCenter, start_voice_center
+from tests.ports import free_tcp_port, free_udp_port
 from tests.support import PASSWORD, Center, make_settings, start_center
 
 WAIT_MS = 10_000
@@ -43,21 +43,14 @@ WEBRTC_ARGS = [
 ]
 
 
-def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 # ---------------------------------------------------------------------- services
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def asterisk(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AsteriskRunner]:
     settings = AsteriskSettings(
         run_dir=tmp_path_factory.mktemp("asterisk") / "run",
-        ami_port=free_port(),
-        http_port=free_port(),
-        sip_port=free_port(socket.SOCK_DGRAM),
+        ami_port=free_tcp_port(),
+        http_port=free_tcp_port(),
+        sip_port=free_udp_port(),
         rtp_start=RTP_RANGE[0],
         rtp_end=RTP_RANGE[1],
     )

@@ -29,6 +29,7 @@ from contact.config import AsteriskSettings
 from contact.telephony import parse
 from contact.telephony.runner import DEFAULT_CONFIG_DIR, AsteriskError, AsteriskRunner
 from tests.integration.test_voice_harness import Ami
+from tests.ports import free_tcp_port, free_udp_port, sipp_media_port
 
 # provisioning a fresh machine (debootstrap) takes about a minute on first use
 pytestmark = pytest.mark.timeout(300)
@@ -37,19 +38,12 @@ RTP_RANGE = (31000, 31199)  # away from the default 20000-20999 and from sipp's 
 SIPP_PCAPS = Path("/usr/share/sip-tester")  # Debian's sip-tester: RFC 2833 digit captures
 
 
-def _free_port(kind: socket.SocketKind) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def _settings(run_dir: Path) -> AsteriskSettings:
     return AsteriskSettings(
         run_dir=run_dir,
-        ami_port=_free_port(socket.SOCK_STREAM),
-        http_port=_free_port(socket.SOCK_STREAM),
-        sip_port=_free_port(socket.SOCK_DGRAM),
+        ami_port=free_tcp_port(),
+        http_port=free_tcp_port(),
+        sip_port=free_udp_port(),
         rtp_start=RTP_RANGE[0],
         rtp_end=RTP_RANGE[1],
     )
@@ -256,8 +250,8 @@ class Sipp:
         scenario.write_text(_scenario(caller, headers or [], user, password, hold_ms, digit, pidf))
         port = target_port or self.booted.settings.sip_port
         argv = ["sipp", f"127.0.0.1:{port}", "-sf", str(scenario), "-m", "1", "-l", "1"]
-        argv += ["-i", "127.0.0.1", "-p", str(_free_port(socket.SOCK_DGRAM))]
-        argv += ["-mp", str(_free_port(socket.SOCK_DGRAM)), "-nostdin"]
+        argv += ["-i", "127.0.0.1", "-p", str(free_udp_port())]
+        argv += ["-mp", str(sipp_media_port()), "-nostdin"]
         argv += ["-timeout", str(timeout_s), "-timeout_error"]
         argv += ["-trace_msg", "-message_file", str(self.tmp_path / f"{name}.messages.log")]
         output = self.tmp_path / f"{name}.out"

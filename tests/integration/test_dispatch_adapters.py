@@ -30,7 +30,8 @@ from tests.integration.dispatch_support import (
     parts_of,
     until,
 )
-from tests.support import Center, free_port, start_center
+from tests.ports import free_tcp_port
+from tests.support import Center, start_center
 
 JPEG = b"\xff\xd8\xff\xe0" + b"0" * 2000 + b"\xff\xd9"
 
@@ -249,7 +250,7 @@ async def dispatch_health(center: Center) -> dict[str, Any]:
 
 
 async def test_the_mqtt_consumer_reconnects_after_a_broker_restart(tmp_path: Path) -> None:
-    port = free_port()
+    port = free_tcp_port()
     broker = start_broker(port, tmp_path)
     settings, prefix = dispatch_settings(tmp_path, mqtt_url=f"mqtt://127.0.0.1:{port}")
     center = await start_center(settings)

@@ -13,7 +13,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.support import Browser, ServeProcess, free_port
+from tests.ports import free_tcp_port
+from tests.support import Browser, ServeProcess
 
 pytestmark = pytest.mark.slow
 
@@ -96,7 +97,7 @@ async def private_redis(tmp_path: Path) -> AsyncIterator[tuple[int, list[subproc
     """A Redis of this test's own, so it can be killed without harming anything else."""
     exe = shutil.which("redis-server")
     assert exe, "redis-server is required (make test installs it)"
-    port = free_port()
+    port = free_tcp_port()
     procs: list[subprocess.Popen[bytes]] = []
     yield port, procs
     for proc in procs:

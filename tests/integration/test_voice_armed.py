@@ -20,12 +20,12 @@ from tests.integration.test_voice_harness import (
     Parties,
     Pbx,
     VoiceCenter,
-    free_port,
     start_voice_center,
     voice_settings,
 )
 from tests.integration.test_voice_harness import parties as parties
 from tests.integration.test_voice_harness import pbx as pbx
+from tests.ports import free_udp_port
 
 pytestmark = pytest.mark.timeout(120)
 ASTERISK_UNIQUEID = re.compile(r"^[0-9]{9,}\.[0-9]+$")  # not one of contact's own hex ids
@@ -34,7 +34,7 @@ ASTERISK_UNIQUEID = re.compile(r"^[0-9]{9,}\.[0-9]+$")  # not one of contact's o
 @pytest.fixture
 async def vc(pbx: Pbx, tmp_path: Path) -> AsyncIterator[VoiceCenter]:
     center = await start_voice_center(
-        voice_settings(tmp_path, pbx, free_port(), offer_timeout_s=4.0, ring_on_offer=True)
+        voice_settings(tmp_path, pbx, free_udp_port(), offer_timeout_s=4.0, ring_on_offer=True)
     )
     yield center
     await center.center.client.close()

@@ -26,12 +26,12 @@ from tests.integration.test_voice_harness import (
     Parties,
     Pbx,
     VoiceCenter,
-    free_port,
     start_voice_center,
     voice_settings,
 )
 from tests.integration.test_voice_harness import parties as parties
 from tests.integration.test_voice_harness import pbx as pbx
+from tests.ports import free_udp_port
 
 pytestmark = pytest.mark.timeout(120)
 REPO = Path(__file__).resolve().parents[2]
@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 async def trunk_port() -> int:
-    return free_port()
+    return free_udp_port()
 
 
 @pytest.fixture
@@ -346,7 +346,7 @@ async def _send_location(parties: Parties, pbx: Pbx, location: str) -> None:
         + ']]></send>\n<recv response="202"/>\n</scenario>\n'
     )
     target = f"127.0.0.1:{pbx.settings.sip_port}"
-    sipp = parties._run("message", scenario, [target, "-m", "1", "-timeout", "10"], free_port())
+    sipp = parties._run("message", scenario, [target, "-m", "1", "-timeout", "10"], free_udp_port())
     assert await sipp.done() == 0, sipp.out.read_text()
 
 

@@ -15,7 +15,6 @@ import contextlib
 import math
 import re
 import shutil
-import socket
 import struct
 import subprocess
 import time
@@ -33,17 +32,11 @@ from contact.domain.model import Operator, Role, Skills, new_id
 from contact.http.auth import hash_password
 from contact.telephony.runner import DEFAULT_CONFIG_DIR, AsteriskError, AsteriskRunner
 from contact.telephony.service import Telephony
+from tests.ports import free_tcp_port, free_udp_port, sipp_media_port
 from tests.support import PASSWORD, Browser, Center, make_settings, start_center
 
 RTP_RANGE = (32000, 32399)  # away from the boot test's range and sipp's media ports
 CALLER = "+77011234567"
-
-
-def free_port(kind: socket.SocketKind = socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 # ---------------------------------------------------------------------------- Asterisk
@@ -58,9 +51,9 @@ class Pbx:
 def start_pbx(run_dir: Path) -> Pbx:
     settings = AsteriskSettings(
         run_dir=run_dir,
-        ami_port=free_port(socket.SOCK_STREAM),
-        http_port=free_port(socket.SOCK_STREAM),
-        sip_port=free_port(),
+        ami_port=free_tcp_port(),
+        http_port=free_tcp_port(),
+        sip_port=free_udp_port(),
         rtp_start=RTP_RANGE[0],
         rtp_end=RTP_RANGE[1],
     )
@@ -461,7 +454,7 @@ class Parties:
         path.write_text(scenario)
         log, out = self.tmp / f"{stem}.log", self.tmp / f"{stem}.out"
         full = ["sipp", *argv, "-sf", str(path), "-i", "127.0.0.1", "-p", str(port)]
-        full += ["-mp", str(free_port()), "-nostdin", "-trace_msg", "-message_file", str(log)]
+        full += ["-mp", str(sipp_media_port()), "-nostdin", "-trace_msg", "-message_file", str(log)]
         with out.open("wb") as sink:
             proc = subprocess.Popen(full, stdin=subprocess.DEVNULL, stdout=sink, stderr=sink)
         return Sipp(proc, log, out, port)
@@ -487,7 +480,7 @@ class Parties:
         )
         target = f"127.0.0.1:{self.pbx.settings.sip_port}"
         argv = [target, "-m", str(calls), "-l", "1", "-timeout", "120", "-timeout_error"]
-        return self.add(Party(self._run("caller", scenario, argv, free_port()), rtp))
+        return self.add(Party(self._run("caller", scenario, argv, free_udp_port()), rtp))
 
     async def phone(
         self,
@@ -502,13 +495,17 @@ class Parties:
             rtp_port=rtp.port, answer_after_ms=answer_after_ms, hangup_after_ms=hangup_after_ms
         )
         argv = ["-m", str(calls), "-timeout", "120", "-timeout_error"]
-        return self.add(Party(self._run("phone", scenario, argv, free_port()), rtp))
+        return self.add(Party(self._run("phone", scenario, argv, free_udp_port()), rtp))
 
     async def close(self) -> None:
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
         for party in self.started:
+            if party.sipp.proc.poll() not in (None, 0):
+                # shown with a failing test: a phone that never ran explains a missing call
+                out = party.sipp.out.read_text(errors="replace")
+                print(f"sipp exited {party.sipp.proc.returncode}: {out[-600:]}")
             party.sipp.kill()
             await party.rtp.close()
         # the next test starts from an empty PBX: killed phones leave their channels up

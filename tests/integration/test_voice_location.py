@@ -24,13 +24,13 @@ from tests.integration.test_voice_harness import (
     Pbx,
     VoiceCenter,
     caller_scenario,
-    free_port,
     rtp_peer,
     start_voice_center,
     voice_settings,
 )
 from tests.integration.test_voice_harness import parties as parties
 from tests.integration.test_voice_harness import pbx as pbx
+from tests.ports import free_udp_port
 from tests.support import Browser
 
 pytestmark = pytest.mark.timeout(120)
@@ -112,7 +112,7 @@ async def civic_caller(
     )
     target = f"127.0.0.1:{parties.pbx.settings.sip_port}"
     argv = [target, "-m", "1", "-l", "1", "-timeout", "120", "-timeout_error"]
-    return parties.add(Party(parties._run("civic", scenario, argv, free_port()), rtp))
+    return parties.add(Party(parties._run("civic", scenario, argv, free_udp_port()), rtp))
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from tests.integration.test_voice_harness import (
 )
 from tests.integration.test_voice_harness import parties as parties
 from tests.integration.test_voice_harness import pbx as pbx
+from tests.ports import free_udp_port
 from tests.support import PASSWORD, Browser, ServeProcess
 
 pytestmark = pytest.mark.timeout(150)
@@ -264,14 +265,14 @@ async def _set_endpoint(vc: VoiceCenter, operator_id: str, endpoint: str) -> Non
 
 async def _unknown_endpoint(parties: Parties, pbx: Pbx) -> int:
     """A caller with credentials of no endpoint: challenged, refused, no channel."""
-    from tests.integration.test_voice_harness import caller_scenario, free_port
+    from tests.integration.test_voice_harness import caller_scenario
 
     scenario = caller_scenario(
-        caller="77", user="nobody", password="guess", rtp_port=free_port(), headers=[],
+        caller="77", user="nobody", password="guess", rtp_port=free_udp_port(), headers=[],
         hold_ms=100,
     )  # fmt: skip
     target = f"127.0.0.1:{pbx.settings.sip_port}"
-    sipp = parties._run("intruder", scenario, [target, "-m", "1"], free_port())
+    sipp = parties._run("intruder", scenario, [target, "-m", "1"], free_udp_port())
     try:
         return await sipp.done(within_s=4)
     except TimeoutError:  # still retrying its challenged INVITE: refused all along
