@@ -8,8 +8,8 @@ telephony enabled: exactly one drives Asterisk (the telephony lease), the other 
   stops, no call is hung up by the takeover.
 - The leader stopped cleanly: it releases the lease and the standby leads at once.
 - An operator whose browser talks to the standby works voice as on the leader: her accept
-  rings her phone (relayed to the leader), and hold, resume and hang-up through the standby's
-  API are carried out by the leader.
+  rings her phone (relayed to the leader), and hold, resume, hang-up and a transfer to 103
+  through the standby's API are carried out by the leader; so is a supervisor's listen.
 
 The takeover times and the relay's extra latency are printed (docs: asterisk-config/README.md).
 """
@@ -33,6 +33,7 @@ from contact.domain.model import Role
 from tests.integration.test_voice_harness import Parties, Pbx, dial_string
 from tests.integration.test_voice_harness import parties as parties
 from tests.integration.test_voice_harness import pbx as pbx
+from tests.ports import free_udp_port
 from tests.support import PASSWORD, Browser, ServeProcess
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.redis, pytest.mark.postgres]
@@ -478,6 +479,86 @@ async def test_an_operator_on_the_standby_works_voice_through_the_leader(
         assert "no live call" not in b_log and "not relayed" not in b_log
         await op_a.close()
         await op.close()
+    finally:
+        a.stop()
+        b.stop()
+
+
+async def test_a_supervisor_and_an_operator_on_the_standby_spy_and_transfer_through_the_leader(
+    pbx: Pbx,
+    parties: Parties,
+    tmp_path: Path,
+    pg_database: str,
+    redis_url: str,
+    redis_prefix: str,
+) -> None:
+    trunk_port = free_udp_port()
+    a_env = node_env(pbx, tmp_path / "a", pg_database, redis_url, redis_prefix)
+    b_env = node_env(pbx, tmp_path / "b", pg_database, redis_url, redis_prefix)
+    for env in (a_env, b_env):
+        env["CONTACT_ASTERISK_TRUNK_HOST"] = f"127.0.0.1:{trunk_port}"
+    a, b = serve(a_env, tmp_path / "a.log"), serve(b_env, tmp_path / "b.log")
+    a.cli("db", "upgrade")
+    try:
+        await a.start()
+        leader = await leads(a, 10)
+        await b.start()
+        trunk = await parties.trunk(trunk_port, 1300.0)
+        phone = await parties.phone(1000.0)
+        sup_phone = await parties.phone(1500.0)
+        a.cli(
+            "operators", "add", "op", "--endpoint", dial_string(phone), "--password-stdin",
+            stdin=PASSWORD + "\n",
+        )  # fmt: skip
+        a.cli(
+            "operators", "add", "boss", "--role", "supervisor",
+            "--endpoint", dial_string(sup_phone, "sipp-sup"), "--password-stdin",
+            stdin=PASSWORD + "\n",
+        )  # fmt: skip
+        op, boss = await browser(b, "op"), await browser(b, "boss")  # both on the standby
+        await op.ready()
+        caller = await parties.caller(600.0, hold_ms=30000)
+        contact_id = await offer_of(op, "+77011234567", 10)
+        await op.post(f"/api/v1/contacts/{contact_id}/accept")
+        await event_of(op, "call.connected", contact_id, 10)
+
+        # --- the supervisor listens: her phone hears both sides, nobody hears her
+        spied = await boss.post(f"/api/v1/calls/{contact_id}/spy", {"mode": "listen"}, status=202)
+        assert spied["mode"] == "listen" and spied["contact_id"] == contact_id and spied["leg"]
+        start = time.monotonic()
+
+        async def spy_audio() -> bool:
+            return bool(sup_phone.rtp.heard(start).size > 4000)
+
+        await until(spy_audio, 10, "audio at the supervisor's phone")
+        t0 = time.monotonic()
+        await asyncio.sleep(1.0)
+        assert sup_phone.rtp.hears(600.0, t0) > 0.15 and sup_phone.rtp.hears(1000.0, t0) > 0.15
+        assert caller.rtp.hears(1500.0, t0) < 0.02 and phone.rtp.hears(1500.0, t0) < 0.02
+        await pbx.runner.cli(f"channel request hangup {spied['leg']}")
+
+        # --- she transfers the caller to 103: the leader's INVITE carries the incident id
+        await op.post(f"/api/v1/calls/{contact_id}/transfer", {"target": "103", "mode": "blind"})
+        done = await event_of(op, "call.transferred", contact_id, 10)
+        while done["data"]["outcome"] != "completed":
+            done = await event_of(op, "call.transferred", contact_id, 10)
+        invite = trunk.sipp.received("INVITE")[0]
+        assert f"INVITE sip:103@127.0.0.1:{trunk_port}" in invite
+        assert f"X-Incident-Id: {contact_id}" in invite
+        t0 = time.monotonic()
+        await asyncio.sleep(1.0)
+        assert trunk.rtp.hears(600.0, t0 + 0.2) > 0.5 and caller.rtp.hears(1300.0, t0 + 0.2) > 0.5
+
+        audit = await rows(
+            pg_database, "SELECT action FROM audit_log WHERE subject = $1", contact_id
+        )
+        actions = [r["action"] for r in audit]
+        assert actions.count("call.spy") == 1 and actions.count("call.transfer") == 1, actions
+        standby = await telephony(b)
+        assert standby["role"] == "standby" and standby["ami"] == "down"
+        assert (await telephony(a))["node"] == leader["node"]
+        await op.close()
+        await boss.close()
     finally:
         a.stop()
         b.stop()

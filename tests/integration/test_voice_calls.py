@@ -166,7 +166,7 @@ async def test_an_abandoned_call_becomes_a_callback_that_reaches_the_citizen(
     assert task.citizen == CALLER and task.state is ContactState.QUEUED
 
     # an operator takes the task: one click, their phone rings, then the citizen's
-    trunk = await _trunk_phone(parties, trunk_port, 700.0)
+    trunk = await parties.trunk(trunk_port, 700.0)
     phone = await parties.phone(1000.0)
     op = await vc.operator("callback-op", phone)
     await op.ready()
@@ -202,20 +202,10 @@ async def _callback_task(vc: VoiceCenter) -> object:
     return None
 
 
-async def _trunk_phone(parties: Parties, port: int, tone: float) -> object:
-    """A UAS on the trunk's address (transfers and callbacks arrive there)."""
-    from tests.integration.test_voice_harness import Party, phone_scenario, rtp_peer
-
-    rtp = await rtp_peer(tone)
-    scenario = phone_scenario(rtp_port=rtp.port, answer_after_ms=300, hangup_after_ms=None)
-    sipp = parties._run("trunk", scenario, ["-m", "1", "-timeout", "60"], port)
-    return parties.add(Party(sipp, rtp))
-
-
 async def test_blind_transfer_to_103_carries_the_incident_id(
     vc: VoiceCenter, parties: Parties, trunk_port: int
 ) -> None:
-    trunk = await _trunk_phone(parties, trunk_port, 1300.0)
+    trunk = await parties.trunk(trunk_port, 1300.0)
     phone = await parties.phone(1000.0)
     op = await vc.operator("transfer-op", phone)
     await op.ready()
@@ -242,7 +232,7 @@ async def test_blind_transfer_to_103_carries_the_incident_id(
 async def test_attended_transfer_consults_first_then_completes(
     vc: VoiceCenter, parties: Parties, trunk_port: int
 ) -> None:
-    trunk = await _trunk_phone(parties, trunk_port, 1300.0)
+    trunk = await parties.trunk(trunk_port, 1300.0)
     phone = await parties.phone(1000.0)
     op = await vc.operator("consult-op", phone)
     await op.ready()
@@ -444,7 +434,7 @@ async def test_the_automatic_first_callback_reaches_the_citizen_and_queues_them(
     )
     try:
         boss = await center.operator("auto-boss", None, role=Role.SUPERVISOR)
-        trunk = await _trunk_phone(parties, trunk_port, 1300.0)
+        trunk = await parties.trunk(trunk_port, 1300.0)
         caller = await parties.caller(hold_ms=1000)
         first = await boss.next_event("contact.queued", "supervisor", within_s=10)
         await caller.sipp.done()
