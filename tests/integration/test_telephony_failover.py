@@ -8,8 +8,9 @@ telephony enabled: exactly one drives Asterisk (the telephony lease), the other 
   stops, no call is hung up by the takeover.
 - The leader stopped cleanly: it releases the lease and the standby leads at once.
 - An operator whose browser talks to the standby works voice as on the leader: her accept
-  rings her phone (relayed to the leader), and hold, resume, hang-up and a transfer to 103
-  through the standby's API are carried out by the leader; so is a supervisor's listen.
+  rings her phone (relayed to the leader), and hold, resume, hang-up, a callback and a
+  transfer to 103 through the standby's API are carried out by the leader; so is a
+  supervisor's listen.
 
 The takeover times and the relay's extra latency are printed (docs: asterisk-config/README.md).
 """
@@ -484,7 +485,7 @@ async def test_an_operator_on_the_standby_works_voice_through_the_leader(
         b.stop()
 
 
-async def test_a_supervisor_and_an_operator_on_the_standby_spy_and_transfer_through_the_leader(
+async def test_callback_spy_and_transfer_from_the_standby_are_carried_out_by_the_leader(
     pbx: Pbx,
     parties: Parties,
     tmp_path: Path,
@@ -503,8 +504,8 @@ async def test_a_supervisor_and_an_operator_on_the_standby_spy_and_transfer_thro
         await a.start()
         leader = await leads(a, 10)
         await b.start()
-        trunk = await parties.trunk(trunk_port, 1300.0)
-        phone = await parties.phone(1000.0)
+        trunk = await parties.trunk(trunk_port, 1300.0, calls=2)
+        phone = await parties.phone(1000.0, calls=2)
         sup_phone = await parties.phone(1500.0)
         a.cli(
             "operators", "add", "op", "--endpoint", dial_string(phone), "--password-stdin",
@@ -516,6 +517,25 @@ async def test_a_supervisor_and_an_operator_on_the_standby_spy_and_transfer_thro
             stdin=PASSWORD + "\n",
         )  # fmt: skip
         op, boss = await browser(b, "op"), await browser(b, "boss")  # both on the standby
+
+        # --- a caller hangs up before anyone answers: she works the callback from the standby
+        abandoning = await parties.caller(600.0, hold_ms=1500)
+        assert await abandoning.sipp.done() == 0
+        await op.ready()
+        task_id = await offer_of(op, "+77011234567", 15)
+        task = await op.get(f"/api/v1/contacts/{task_id}")
+        assert task["channel"] == "callback"
+        await op.post(f"/api/v1/contacts/{task_id}/accept")
+        await event_of(op, "call.connected", task_id, 15)
+        assert f"INVITE sip:+77011234567@127.0.0.1:{trunk_port}" in trunk.sipp.received("INVITE")[0]
+        t0 = time.monotonic()
+        await asyncio.sleep(1.0)
+        assert trunk.rtp.hears(1000.0, t0 + 0.2) > 0.5 and phone.rtp.hears(1300.0, t0 + 0.2) > 0.5
+        await op.post(f"/api/v1/calls/{task_id}/hangup")
+        await event_of(op, "call.ended", task_id, 10)
+        await op.post(f"/api/v1/contacts/{task_id}/close", {"disposition": "advised"})
+
+        # --- a live call: the supervisor listens, then the operator transfers it
         await op.ready()
         caller = await parties.caller(600.0, hold_ms=30000)
         contact_id = await offer_of(op, "+77011234567", 10)
@@ -542,9 +562,9 @@ async def test_a_supervisor_and_an_operator_on_the_standby_spy_and_transfer_thro
         done = await event_of(op, "call.transferred", contact_id, 10)
         while done["data"]["outcome"] != "completed":
             done = await event_of(op, "call.transferred", contact_id, 10)
-        invite = trunk.sipp.received("INVITE")[0]
-        assert f"INVITE sip:103@127.0.0.1:{trunk_port}" in invite
-        assert f"X-Incident-Id: {contact_id}" in invite
+        to_103 = f"INVITE sip:103@127.0.0.1:{trunk_port}"
+        invites = [m for m in trunk.sipp.received("INVITE") if to_103 in m]
+        assert invites and f"X-Incident-Id: {contact_id}" in invites[0]
         t0 = time.monotonic()
         await asyncio.sleep(1.0)
         assert trunk.rtp.hears(600.0, t0 + 0.2) > 0.5 and caller.rtp.hears(1300.0, t0 + 0.2) > 0.5

@@ -497,11 +497,11 @@ class Parties:
         argv = ["-m", str(calls), "-timeout", "120", "-timeout_error"]
         return self.add(Party(self._run("phone", scenario, argv, free_udp_port()), rtp))
 
-    async def trunk(self, port: int, tone_hz: float) -> Party:
+    async def trunk(self, port: int, tone_hz: float, calls: int = 1) -> Party:
         """A UAS on the trunk's address (transfers and callbacks arrive there)."""
         rtp = await rtp_peer(tone_hz)
         scenario = phone_scenario(rtp_port=rtp.port, answer_after_ms=300, hangup_after_ms=None)
-        sipp = self._run("trunk", scenario, ["-m", "1", "-timeout", "60"], port)
+        sipp = self._run("trunk", scenario, ["-m", str(calls), "-timeout", "60"], port)
         return self.add(Party(sipp, rtp))
 
     async def close(self) -> None:
