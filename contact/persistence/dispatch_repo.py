@@ -15,11 +15,12 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, text, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import TextClause
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -388,30 +389,32 @@ class SqlDispatchRepository:
     ) -> GroupResult:
         """Put a contact into the incident `choose` picks among open incidents with a contact
         since `window_start` within `near_m` of it, or into a new one. Idempotent per
-        contact."""
-        # Core statements, no ORM instances: this runs for every located intake
-        async with self._store.write() as session:
-            await self._lock_grouping(session)
-            known = (
-                await session.exec(
-                    select(col(IncidentContactRow.incident_id)).where(
-                        col(IncidentContactRow.contact_id) == contact.contact_id
-                    )
+        contact. One synchronous transaction of Core statements: this runs for every located
+        intake (Store.write_sync)."""
+        greatest = func.max if self._store.is_sqlite else func.greatest
+        lock = not self._store.is_sqlite  # SQLite: BEGIN IMMEDIATE holds the write lock already
+
+        def work(conn: Connection) -> GroupResult:
+            if lock:
+                conn.execute(_grouping_lock())
+            known = conn.execute(
+                sa_select(IncidentContactRow.incident_id).where(  # type: ignore[call-overload]
+                    col(IncidentContactRow.contact_id) == contact.contact_id
                 )
-            ).first()
+            ).scalar()
             if known is not None:
                 return GroupResult(known, created=False, distance_m=None, already=True)
-            candidates, categories = await _open_candidates(
-                session, window_start, contact.lat, contact.lon, near_m
+            candidates, categories = _open_candidates(
+                conn, window_start, contact.lat, contact.lon, near_m
             )
             match = choose(candidates, categories)
             at = contact.received_at
             if match is None:
                 incident_id = new_id()
                 location = Location(contact.lat, contact.lon, contact.accuracy_m)
-                await session.exec(
+                conn.execute(
                     insert(IncidentRow),
-                    params=[
+                    [
                         {
                             "id": incident_id,
                             "created_at": at,
@@ -422,9 +425,9 @@ class SqlDispatchRepository:
                         }
                     ],
                 )
-                await session.exec(
+                conn.execute(
                     insert(IncidentDispatchRow),
-                    params=[
+                    [
                         {
                             "incident_id": incident_id,
                             "district_id": contact.district_id,
@@ -438,14 +441,12 @@ class SqlDispatchRepository:
                 how, distance = "created", None
             else:
                 incident_id, distance = match.incident_id, match.distance_m
-                ids_json, category = (
-                    await session.exec(
-                        select(col(IncidentRow.contact_ids), col(IncidentRow.category)).where(
-                            col(IncidentRow.id) == incident_id
-                        )
+                ids_json, category = conn.execute(
+                    sa_select(IncidentRow.contact_ids, IncidentRow.category).where(  # type: ignore[call-overload]
+                        col(IncidentRow.id) == incident_id
                     )
                 ).one()
-                await session.exec(
+                conn.execute(
                     update(IncidentRow)
                     .where(col(IncidentRow.id) == incident_id)
                     .values(
@@ -453,20 +454,18 @@ class SqlDispatchRepository:
                         category=category if category is not None else contact.category,
                     )
                 )
-                await session.exec(
+                conn.execute(
                     update(IncidentDispatchRow)
                     .where(col(IncidentDispatchRow.incident_id) == incident_id)
                     .values(
-                        last_contact_at=func.max(col(IncidentDispatchRow.last_contact_at), at)
-                        if self._store.is_sqlite
-                        else func.greatest(col(IncidentDispatchRow.last_contact_at), at),
+                        last_contact_at=greatest(col(IncidentDispatchRow.last_contact_at), at),
                         updated_at=at,
                     )
                 )
                 how = "grouped"
-            await session.exec(
+            conn.execute(
                 insert(IncidentContactRow),
-                params=[
+                [
                     {
                         "contact_id": contact.contact_id,
                         "incident_id": incident_id,
@@ -479,18 +478,18 @@ class SqlDispatchRepository:
                     }
                 ],
             )
-            await session.exec(
+            conn.execute(
                 update(ContactRow)
                 .where(col(ContactRow.id) == contact.contact_id)
                 .values(incident_id=incident_id)
             )
-        return GroupResult(incident_id, created=match is None, distance_m=distance)
+            return GroupResult(incident_id, created=match is None, distance_m=distance)
+
+        return await self._store.write_sync(work)
 
     async def _lock_grouping(self, session: AsyncSession) -> None:
         if not self._store.is_sqlite:  # SQLite: BEGIN IMMEDIATE holds the write lock already
-            await session.exec(  # type: ignore[call-overload]
-                text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=_GROUPING_LOCK_KEY)
-            )
+            await session.exec(_grouping_lock())  # type: ignore[call-overload]
 
     async def incident(self, incident_id: str) -> IncidentView:
         async with self._store.read(snapshot=True) as session:
@@ -953,33 +952,46 @@ async def _someone_arrived(session: AsyncSession, row: DispatchRow) -> bool:
     return (await session.exec(statement)).first() is not None
 
 
-async def _open_candidates(
-    session: AsyncSession, window_start: datetime, lat: float, lon: float, near_m: float
+def _grouping_lock() -> TextClause:
+    """Grouping, merge and split one at a time across nodes (PostgreSQL)."""
+    return text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=_GROUPING_LOCK_KEY)
+
+
+def _open_candidates(
+    conn: Connection, window_start: datetime, lat: float, lon: float, near_m: float
 ) -> tuple[list[Candidate], dict[str, str | None]]:
     # only members in a box around the point: a busy hour must not make every intake read
     # every open incident (the chooser still applies the exact distance)
     dlat = near_m / 111_320.0
     dlon = near_m / (111_320.0 * max(math.cos(math.radians(lat)), 0.01))
+    member = IncidentContactRow
     statement = (
-        select(IncidentContactRow, IncidentRow.category)
+        sa_select(  # type: ignore[call-overload]
+            member.incident_id,
+            member.contact_id,
+            member.lat,
+            member.lon,
+            member.received_at,
+            IncidentRow.category,
+        )
         .join(
             IncidentDispatchRow,
-            col(IncidentDispatchRow.incident_id) == col(IncidentContactRow.incident_id),
+            col(IncidentDispatchRow.incident_id) == col(member.incident_id),
         )
-        .join(IncidentRow, col(IncidentRow.id) == col(IncidentContactRow.incident_id))
+        .join(IncidentRow, col(IncidentRow.id) == col(member.incident_id))
         .where(
             col(IncidentRow.state) != IncidentState.CLOSED.value,
             col(IncidentDispatchRow.last_contact_at) >= window_start,
-            col(IncidentContactRow.lat).between(lat - dlat, lat + dlat),
-            col(IncidentContactRow.lon).between(lon - dlon, lon + dlon),
+            col(member.lat).between(lat - dlat, lat + dlat),
+            col(member.lon).between(lon - dlon, lon + dlon),
         )
     )
-    rows = (await session.exec(statement)).all()
+    rows = conn.execute(statement).all()
     candidates = [
-        Candidate(m.incident_id, m.contact_id, float(m.lat), float(m.lon), m.received_at)  # type: ignore[arg-type]
-        for m, _ in rows
+        Candidate(incident, contact_id, float(m_lat), float(m_lon), received)
+        for incident, contact_id, m_lat, m_lon, received, _ in rows
     ]
-    return candidates, {m.incident_id: category for m, category in rows}
+    return candidates, {row[0]: row[5] for row in rows}
 
 
 async def _open_incident(session: AsyncSession, incident_id: str) -> IncidentRow:

@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import event, exc, text
+from sqlalchemy import Engine, event, exc, text
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import Pool
@@ -24,6 +25,7 @@ from contact.config import DatabaseSettings
 from contact.errors import Unavailable
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CONNECT_TIMEOUT_S = 5.0
 PING_TIMEOUT_S = 5.0
@@ -132,11 +134,21 @@ def translate_errors() -> Iterator[None]:
 
 
 class Store:
-    """Transactions for the repositories. Each unit of work is one transaction."""
+    """Transactions for the repositories. Each unit of work is one transaction.
+
+    `write` and `read` give an async session: every statement is a round trip to the driver.
+    `write_sync` runs a whole transaction of Core statements as one synchronous function, for
+    hot paths that take several statements per event: on SQLite each aiosqlite statement is
+    a few hops between the event loop and the driver's thread (measured: ~0.9 ms of CPU per
+    statement through SQLAlchemy, against ~0.07 ms for the same transaction in one hop).
+    """
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.is_sqlite = engine.dialect.name == "sqlite"
+        # SQLite in a file: the same database through the plain sqlite3 driver, for
+        # write_sync's thread (an in-memory database has no twin: write_sync stays async)
+        self._sync_engine = _sync_twin(engine) if self.is_sqlite else None
         self._reader = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self._writer = async_sessionmaker(
             engine,
@@ -172,6 +184,28 @@ class Store:
                 async with self._writer() as session, session.begin():
                     yield session
 
+    async def write_sync(self, work: Callable[[Connection], T]) -> T:
+        """`work(connection)` in one write transaction, committed when it returns. On SQLite
+        it runs in a worker thread, in this process's turn of the one writer; on PostgreSQL
+        through the async engine (each statement still awaits the driver)."""
+        engine = self._sync_engine
+        turn = self._write_turn or contextlib.nullcontext()
+        async with turn:
+            with translate_errors():
+                if engine is None:
+                    async with self.engine.connect() as conn:
+                        await conn.execution_options(**{BEGIN_IMMEDIATE: True})
+                        async with conn.begin():
+                            return await conn.run_sync(work)
+
+                def transaction() -> T:
+                    with engine.connect() as conn:
+                        conn.execution_options(**{BEGIN_IMMEDIATE: True})
+                        with conn.begin():
+                            return work(conn)
+
+                return await asyncio.to_thread(transaction)
+
     async def ping(self) -> None:
         with translate_errors():
             async with asyncio.timeout(PING_TIMEOUT_S), self.engine.connect() as conn:
@@ -179,3 +213,18 @@ class Store:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
+
+
+def _sync_twin(engine: AsyncEngine) -> Engine | None:
+    """The async SQLite engine's database through the standard library's sqlite3 driver,
+    with the same pragmas and BEGIN handling."""
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    url = engine.url.set(drivername="sqlite")
+    twin = create_sync_engine(url, echo=engine.echo)
+    event.listen(twin, "connect", _sqlite_connect)
+    event.listen(twin, "begin", _sqlite_begin)
+    return twin
