@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -149,6 +150,8 @@ class Store:
         # SQLite in a file: the same database through the plain sqlite3 driver, for
         # write_sync's thread (an in-memory database has no twin: write_sync stays async)
         self._sync_engine = _sync_twin(engine) if self.is_sqlite else None
+        # its own thread: the shared default executor may be busy while this holds the write turn
+        self._sync_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-write")
         self._reader = async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
         self._writer = async_sessionmaker(
             engine,
@@ -204,7 +207,8 @@ class Store:
                         with conn.begin():
                             return work(conn)
 
-                return await asyncio.to_thread(transaction)
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._sync_thread, transaction)
 
     async def ping(self) -> None:
         with translate_errors():
@@ -215,6 +219,7 @@ class Store:
         await self.engine.dispose()
         if self._sync_engine is not None:
             self._sync_engine.dispose()
+        self._sync_thread.shutdown(wait=False)
 
 
 def _sync_twin(engine: AsyncEngine) -> Engine | None:
