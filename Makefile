@@ -10,7 +10,7 @@ $(STAMP): pyproject.toml constraints.txt web/package.json web/package-lock.json
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
-	# browser libraries (JsSIP) from web/package-lock.json, bundled into web/static/dist
+	# browser libraries (JsSIP, Leaflet) from web/package-lock.json, bundled into web/static/dist
 	cd web && npm ci --no-audit --no-fund && npm run build
 	touch $(STAMP)
 

@@ -18,6 +18,48 @@ def _section(prefix: str) -> SettingsConfigDict:
     return SettingsConfigDict(env_prefix=prefix, frozen=True, extra="ignore")
 
 
+# A tile URL template: one host (no {s} subdomains, no credentials: its origin goes into the
+# pages' Content-Security-Policy and browsers see the whole URL), placeholders only after it.
+_TILE_URL = re.compile(
+    r"^(?P<scheme>https?)://(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)"
+    r"(?::(?P<port>[0-9]{1,5}))?(?P<rest>/[^\s]*)$"
+)
+_TILE_FIELD = re.compile(r"\{[^{}]*\}")
+_TILE_FIELDS_ALLOWED = frozenset({"{z}", "{x}", "{y}", "{-y}", "{r}"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def check_tile_url(url: str) -> None:
+    """ValueError unless `url` is an http(s) tile template Leaflet can fill: {z}, {x} and {y}
+    (or {-y}, TMS), optionally {r} (retina), on a plain host[:port]."""
+    found = _TILE_URL.match(url)
+    example = "e.g. https://tiles.example.kz/{z}/{x}/{y}.png"
+    if found is None or not 0 < int(found["port"] or 1) <= 65535:
+        raise ValueError(
+            "CONTACT_HTTP_MAP_TILE_URL must be http:// or https:// with a host name or IPv4 "
+            f"address (no credentials, no {{s}}), {example}"
+        )
+    fields = set(_TILE_FIELD.findall(found["rest"]))
+    unknown = sorted(fields - _TILE_FIELDS_ALLOWED)
+    if unknown:
+        raise ValueError(f"CONTACT_HTTP_MAP_TILE_URL: unknown placeholder(s) {unknown}, {example}")
+    if not {"{z}", "{x}"} <= fields or not fields & {"{y}", "{-y}"}:
+        raise ValueError(f"CONTACT_HTTP_MAP_TILE_URL needs {{z}}, {{x}} and {{y}}, {example}")
+    left = _TILE_FIELD.sub("", found["rest"])
+    if "{" in left or "}" in left:
+        raise ValueError(f"CONTACT_HTTP_MAP_TILE_URL has a stray brace, {example}")
+
+
+def tile_origin(url: str) -> str:
+    """scheme://host[:port] of a checked tile template (the default port left out)."""
+    found = _TILE_URL.match(url)
+    if found is None:
+        raise ValueError(f"not a tile URL template: {url!r}")
+    scheme, host = found["scheme"].lower(), found["host"].lower()
+    port = int(found["port"]) if found["port"] else _DEFAULT_PORTS[scheme]
+    return f"{scheme}://{host}" if port == _DEFAULT_PORTS[scheme] else f"{scheme}://{host}:{port}"
+
+
 class HttpSettings(BaseSettings):
     model_config = _section("CONTACT_HTTP_")
     host: str = "127.0.0.1"
@@ -26,6 +68,24 @@ class HttpSettings(BaseSettings):
     max_body_bytes: int = Field(6 * 1024 * 1024, gt=0)
     # send cookies only over TLS; turn on behind the TLS-terminating proxy
     secure_cookies: bool = False
+    # the operator map's background: an http(s) tile URL template on one host, with {z}, {x}
+    # and {y} (https://tiles.example.kz/{z}/{x}/{y}.png). Unset: no tiles at all (offline
+    # networks): the map draws its markers on a plain background and fetches nothing
+    map_tile_url: str = ""
+    map_tile_attribution: str = Field("", max_length=300)  # shown as text in the map's corner
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_template(cls, url: str) -> str:
+        url = url.strip()
+        if url:
+            check_tile_url(url)
+        return url
+
+    @property
+    def map_tile_origin(self) -> str | None:
+        """The tile server's origin, the one image source the pages' CSP adds."""
+        return tile_origin(self.map_tile_url) if self.map_tile_url else None
 
 
 class DatabaseSettings(BaseSettings):
@@ -225,6 +285,8 @@ class DispatchSettings(BaseSettings):
     snapshot_max_bytes: int = Field(4 * 1024 * 1024, gt=0)
     snapshot_cache_s: float = Field(1.0, ge=0)  # one camera fetched at most this often
     position_flush_s: float = Field(2.0, gt=0)  # latest positions are written in batches
+    # a dispatched unit's position goes to its contact's open panels at most this often
+    position_push_s: float = Field(2.0, gt=0)
     reload_check_s: float = Field(30.0, gt=0)  # re-read cameras/districts imported elsewhere
     max_position_age_s: float = Field(600.0, gt=0)  # older positions are not ranked
     # names this centre in exported EIDO documents (urn:emergency:uid:incidentid:<id>:<centre>)

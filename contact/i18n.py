@@ -152,6 +152,26 @@ CATALOGUE: dict[str, dict[Language, str]] = {
     "ui.response_median": {Language.RU: "медиана", Language.KK: "медиана"},
     "ui.response_within": {Language.RU: "в пределах цели", Language.KK: "мақсат ішінде"},
     "ui.camera_health": {Language.RU: "Камеры с ошибками", Language.KK: "Қатесі бар камералар"},
+    # --- the dispatch panel's map (web/static/dispatch-map.js) ----------------------------
+    "ui.map_title": {
+        Language.RU: "Карта: заявитель, наряды, камеры",
+        Language.KK: "Карта: өтініш беруші, жасақтар, камералар",
+    },
+    "ui.map_contact": {Language.RU: "Заявитель", Language.KK: "Өтініш беруші"},
+    "ui.map_accuracy": {Language.RU: "точность", Language.KK: "дәлдік"},
+    "ui.map_camera_sees": {Language.RU: "видит место", Language.KK: "орынды көреді"},
+    "ui.map_camera_blind": {Language.RU: "не видит место", Language.KK: "орынды көрмейді"},
+    "ui.map_no_tiles": {
+        Language.RU: "Подложка карты не настроена: только объекты, без улиц",
+        Language.KK: "Карта негізі бапталмаған: тек нысандар, көшелерсіз",
+    },
+    "ui.map_unavailable": {
+        Language.RU: "Карта недоступна (нет библиотеки Leaflet)",
+        Language.KK: "Карта қолжетімсіз (Leaflet кітапханасы жоқ)",
+    },
+    "ui.unit_kind_car": {Language.RU: "автопатруль", Language.KK: "автопатруль"},
+    "ui.unit_kind_foot": {Language.RU: "пеший патруль", Language.KK: "жаяу патруль"},
+    "ui.unit_kind_bike": {Language.RU: "велопатруль", Language.KK: "велопатруль"},
     "ui.camera_failures": {Language.RU: "ошибок подряд", Language.KK: "қатарынан қате"},
     "priority.alarm": {Language.RU: "Тревога", Language.KK: "Дабыл"},
     "priority.sos": {Language.RU: "SOS", Language.KK: "SOS"},

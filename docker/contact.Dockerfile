@@ -2,7 +2,7 @@
 # contact: `contact serve` (and `contact db upgrade`, `contact operators add`, …) for
 # docker-compose.yml. Build from the repository root: docker build -f docker/contact.Dockerfile .
 
-# The browser libraries (JsSIP) from web/package-lock.json, bundled into web/static/dist,
+# The browser libraries (JsSIP, Leaflet) from web/package-lock.json, bundled into web/static/dist,
 # as `make setup` does.
 FROM node:22-bookworm-slim AS web
 WORKDIR /build/web

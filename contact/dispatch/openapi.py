@@ -34,8 +34,135 @@ POSITION = {
 }
 
 
-def _op(summary: str, codes: tuple[int, ...], ok: str = "200", **kw: Any) -> dict[str, Any]:
-    return operation(summary, {ok: json_content(OBJ), **error_responses(*codes)}, **kw)
+def _op(
+    summary: str,
+    codes: tuple[int, ...],
+    ok: str = "200",
+    schema: dict[str, Any] = OBJ,
+    **kw: Any,
+) -> dict[str, Any]:
+    return operation(summary, {ok: json_content(schema), **error_responses(*codes)}, **kw)
+
+
+# --- what the operator's dispatch panel and map get (contact/dispatch/panel.py) ---------------
+
+NUMBER = {"type": "number"}
+STRING = {"type": "string"}
+MAYBE_NUMBER = {"type": ["number", "null"]}
+MAYBE_STRING = {"type": ["string", "null"]}
+LAT_LON = {"lat": {"type": "number"}, "lon": {"type": "number"}}
+UNIT_POSITION = {
+    "type": ["object", "null"],
+    "description": "the unit's last reported position (null until it reports)",
+    "required": ["lat", "lon"],
+    "properties": {**LAT_LON, "accuracy_m": MAYBE_NUMBER, "at": MAYBE_STRING},
+}
+DISPATCH_WITH_UNIT = {
+    "type": "object",
+    "required": ["id", "contact_id", "unit_id", "state", "callsign", "unit_status"],
+    "properties": {
+        **{
+            name: MAYBE_STRING
+            for name in (
+                "incident_id",
+                "district_id",
+                "eta_source",
+                "received_at",
+                "dispatched_at",
+                "acknowledged_at",
+                "en_route_at",
+                "arrived_at",
+                "cleared_at",
+                "callsign",
+                "unit_status",
+                "unit_kind",
+            )
+        },
+        "id": STRING,
+        "contact_id": STRING,
+        "unit_id": STRING,
+        "operator_id": STRING,
+        "state": {"type": "string", "enum": ["active", "completed", "cancelled"]},
+        "eta_s": MAYBE_NUMBER,
+        "response_s": MAYBE_NUMBER,
+        "first_on_scene": {"type": "boolean"},
+        "unit_position": UNIT_POSITION,
+    },
+}
+CAMERA = {
+    "type": "object",
+    "description": "a camera and its view cone: heading (0 = north, clockwise), field of view "
+    "and range; `sees`: the place is inside the cone",
+    "required": ["id", "lat", "lon", "heading_deg", "fov_deg", "range_m", "sees"],
+    "properties": {
+        **LAT_LON,
+        "id": STRING,
+        "heading_deg": NUMBER,
+        "fov_deg": NUMBER,
+        "range_m": NUMBER,
+        "distance_m": NUMBER,
+        "off_axis_deg": NUMBER,
+        "sees": {"type": "boolean"},
+        "district_id": MAYBE_STRING,
+        "snapshot": {**MAYBE_STRING, "description": "the server's snapshot proxy"},
+        "score": {**MAYBE_NUMBER, "description": "seeing cameras only: lower is better"},
+    },
+}
+PANEL = {
+    "type": "object",
+    "required": ["contact_id", "has_location", "location", "suggestion", "dispatches", "cameras"],
+    "properties": {
+        "contact_id": STRING,
+        "incident_id": MAYBE_STRING,
+        "has_location": {"type": "boolean"},
+        "location": {
+            "type": ["object", "null"],
+            "required": ["lat", "lon"],
+            "properties": {
+                **LAT_LON,
+                "accuracy_m": MAYBE_NUMBER,
+                "source": STRING,
+                "address": MAYBE_STRING,
+            },
+        },
+        "district": {
+            "type": ["object", "null"],
+            "properties": {
+                "id": STRING,
+                "name_kk": STRING,
+                "name_ru": STRING,
+                "department": STRING,
+            },
+        },
+        "outside_districts": {"type": "boolean"},
+        "suggestion": {
+            "type": "array",
+            "description": "available units, best ETA first",
+            "items": {
+                "type": "object",
+                "required": ["unit_id", "callsign", "kind", "eta_s", "position"],
+                "properties": {
+                    "unit_id": STRING,
+                    "callsign": STRING,
+                    "kind": {"type": "string", "enum": ["car", "foot", "bike"]},
+                    "eta_s": NUMBER,
+                    "distance_m": NUMBER,
+                    "eta_source": {"type": "string", "enum": ["estimate", "road"]},
+                    "position": UNIT_POSITION,
+                },
+            },
+        },
+        "dispatches": {"type": "array", "items": DISPATCH_WITH_UNIT},
+        "cameras": {
+            "type": "object",
+            "properties": {
+                "seeing": {"type": "array", "items": CAMERA},
+                "others": {"type": "array", "items": CAMERA},
+            },
+        },
+        "response_target_s": NUMBER,
+    },
+}
 
 
 PATHS: dict[str, Any] = {
@@ -98,8 +225,10 @@ PATHS: dict[str, Any] = {
     },
     "/api/v1/contacts/{contact_id}/dispatch": {
         "get": _op(
-            "Suggested units with ETA, district, cameras that see the place, dispatches (audited)",
+            "The dispatch panel and its map: the place, suggested units with ETA and position, "
+            "district, cameras with their view cones, dispatched units (audited)",
             (401, 403, 404),
+            schema=PANEL,
             security=SESSION,
             parameters=[CONTACT],
             tags=["dispatch"],
@@ -108,6 +237,7 @@ PATHS: dict[str, Any] = {
             "Dispatch a unit to the contact (one action); the unit is told on its WebSocket",
             (401, 403, 404, 409, 415, 422),
             ok="201",
+            schema=DISPATCH_WITH_UNIT,
             security=SESSION,
             parameters=[CONTACT, CSRF],
             body=_body(
@@ -124,6 +254,7 @@ PATHS: dict[str, Any] = {
         "post": _op(
             "Call a unit back; it becomes available",
             (401, 403, 404, 409),
+            schema=DISPATCH_WITH_UNIT,
             security=SESSION,
             parameters=[DISPATCH, CSRF],
             tags=["dispatch"],

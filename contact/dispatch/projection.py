@@ -1,7 +1,9 @@
 """Dispatch events → WebSocket topics, and the operator actions among them → the audit log.
 
 - `contact:<id>`: the suggestion, the units sent, their acknowledgement, statuses and arrival,
-  and the incident the contact belongs to (whoever works the contact sees its dispatch).
+  and the incident the contact belongs to (whoever works the contact sees its dispatch). A
+  unit's events also go to the other contacts of its dispatch's incident: their panels list
+  that dispatch too. Positions of dispatched units: see positions.py (node-local, throttled).
 - `supervisor`: every dispatch, status change, arrival (with the response time) and incident
   change, for the room.
 - `unit:<id>`: the unit's own orders, with where to go and what happened (the unit's device,
@@ -77,6 +79,11 @@ class DispatchProjection:
         unit_id = getattr(event, "unit_id", None)
         if isinstance(event, ev.UnitStatusChanged | ev.UnitAcknowledged) and unit_id:
             await self._publish(unit_topic(unit_id), event, body)
+        dispatch_id = getattr(event, "dispatch_id", None)
+        if dispatch_id:  # last: it reads the database
+            for other in await dispatch_contacts(self._repo, dispatch_id):
+                if other != contact_id:
+                    await self._publish(f"contact:{other}", event, body)
 
     async def _incident_event(self, event: ev.Event) -> None:
         body = event.as_dict()
@@ -118,6 +125,16 @@ class DispatchProjection:
             event.contact_id,
             {"unit_id": event.unit_id, "dispatch_id": event.dispatch_id},
         )
+
+
+async def dispatch_contacts(repo: SqlDispatchRepository, dispatch_id: str) -> tuple[str, ...]:
+    """The contacts whose dispatch panels list this dispatch: its own and its incident's."""
+    dispatch = await repo.get_dispatch(dispatch_id)
+    contact_ids = [dispatch.contact_id]
+    if dispatch.incident_id is not None:
+        view = await repo.incident(dispatch.incident_id)
+        contact_ids.extend(view.incident.contact_ids)
+    return tuple(dict.fromkeys(contact_ids))
 
 
 def order_json(dispatch: DispatchRecord, contact: Contact) -> dict[str, Any]:

@@ -10,6 +10,7 @@ orders arrive.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import time
@@ -20,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from contact.dispatch.eido import build_eido
-from contact.dispatch.projection import dispatch_json, order_json, unit_topic
+from contact.dispatch.panel import dispatch_with_unit, panel_json
+from contact.dispatch.positions import PositionPush
+from contact.dispatch.projection import dispatch_contacts, dispatch_json, order_json, unit_topic
 from contact.dispatch.registry import token_hash
 from contact.dispatch.service import unit_state
 from contact.dispatch.snapshots import SnapshotProxy
@@ -123,83 +126,17 @@ async def _visible_incident(
 # --- operators: suggestions, cameras, dispatch ------------------------------------------------
 
 
-def _camera_json(s: Any, include_score: bool) -> dict[str, Any]:
-    camera = s.camera
-    body = {
-        "id": camera.id,
-        "lat": camera.lat,
-        "lon": camera.lon,
-        "heading_deg": camera.heading_deg,
-        "fov_deg": camera.fov_deg,
-        "distance_m": round(s.distance_m, 1),
-        "off_axis_deg": round(s.off_axis_deg, 1),
-        "sees": s.sees,
-        "district_id": camera.district,
-        "snapshot": f"{API}/cameras/{camera.id}/snapshot" if camera.snapshot_url else None,
-    }
-    if include_score:
-        body["score"] = round(s.score, 3) if s.score is not None else None
-    return body
-
-
 async def contact_dispatch(request: web.Request) -> web.Response:
-    """Everything the operator's dispatch panel shows for one contact."""
+    """Everything the operator's dispatch panel and its map show for one contact."""
     principal = acting(request)
     p = parts(request)
     contact = await _visible_contact(request, principal, request.match_info["contact_id"])
     incident_id = await p.repo.incident_of_contact(contact.id)
     dispatches = await p.repo.dispatches(contact_ids=[contact.id], incident_id=incident_id)
-    body: dict[str, Any] = {
-        "contact_id": contact.id,
-        "incident_id": incident_id,
-        "has_location": contact.location is not None,
-        "district": None,
-        "outside_districts": False,
-        "suggestion": [],
-        "dispatches": [_with_callsign(p, dispatch_json(d)) for d in dispatches],
-        "cameras": {"seeing": [], "others": []},
-        "response_target_s": request.app[CONTAINER].settings.dispatch.response_target_s,
-    }
-    if contact.location is not None:
-        lat, lon = contact.location.lat, contact.location.lon
-        suggestion = await p.service.suggest(contact, incident_id)
-        record = p.service.district_record(suggestion.district_id)
-        body["district"] = (
-            {
-                "id": record.id,
-                "name_kk": record.name_kk,
-                "name_ru": record.name_ru,
-                "department": record.department,
-            }
-            if record
-            else None
-        )
-        body["outside_districts"] = suggestion.outside_districts
-        body["suggestion"] = [
-            {
-                "unit_id": u.unit_id,
-                "callsign": u.callsign,
-                "kind": u.kind,
-                "eta_s": u.eta_s,
-                "distance_m": u.distance_m,
-                "eta_source": u.eta_source,
-            }
-            for u in suggestion.units
-        ]
-        view = p.service.cameras_around(lat, lon)
-        body["cameras"] = {
-            "seeing": [_camera_json(s, True) for s in view.seeing],
-            "others": [_camera_json(s, False) for s in view.others],
-        }
+    target = request.app[CONTAINER].settings.dispatch.response_target_s
+    body = await panel_json(p.service, contact, incident_id, dispatches, target)
     await request.app[CONTAINER].db.audit.append(principal.operator_id, "dispatch.view", contact.id)
     return _json(body)
-
-
-def _with_callsign(p: DispatchParts, body: dict[str, Any]) -> dict[str, Any]:
-    unit = p.service.unit(body["unit_id"])
-    body["callsign"] = unit.callsign if unit else None
-    body["unit_status"] = unit.status.value if unit else None
-    return body
 
 
 async def dispatch_unit(request: web.Request) -> web.Response:
@@ -212,7 +149,7 @@ async def dispatch_unit(request: web.Request) -> web.Response:
     record = await request.app[CONTAINER].bus.execute(
         DispatchUnit(contact_id=contact.id, unit_id=unit_id, operator_id=principal.operator_id)
     )
-    return _json(_with_callsign(parts(request), dispatch_json(record)), status=201)
+    return _json(dispatch_with_unit(parts(request).service, record), status=201)
 
 
 async def cancel_dispatch(request: web.Request) -> web.Response:
@@ -226,7 +163,7 @@ async def cancel_dispatch(request: web.Request) -> web.Response:
     await request.app[CONTAINER].db.audit.append(
         principal.operator_id, "dispatch.cancel", dispatch.contact_id, {"dispatch_id": dispatch.id}
     )
-    return _json(_with_callsign(p, dispatch_json(await p.repo.get_dispatch(dispatch.id))))
+    return _json(dispatch_with_unit(p.service, await p.repo.get_dispatch(dispatch.id)))
 
 
 async def list_units(request: web.Request) -> web.Response:
@@ -572,6 +509,15 @@ async def unit_ws(request: web.Request) -> web.WebSocketResponse:
 
 
 def setup(app: web.Application) -> None:
+    p: DispatchParts = app[CONTAINER].extras["dispatch"]
+    # positions of dispatched units go straight to this app's sockets (see positions.py)
+    p.service.on_assigned_position(
+        PositionPush(
+            deliver=app[HUB].deliver,
+            audience=functools.partial(dispatch_contacts, p.repo),
+            interval_s=app[CONTAINER].settings.dispatch.position_push_s,
+        )
+    )
     r = app.router
     r.add_get(f"{API}/units", list_units)
     r.add_post(f"{API}/units/{{unit_id}}/position", unit_position)

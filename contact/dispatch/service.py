@@ -111,9 +111,15 @@ class DispatchService:
         # contacts are durable (no incident yet) and re-queued at start.
         self._placements: asyncio.Queue[Callable[[], Awaitable[None]]] = asyncio.Queue()
         self._geofencing: set[str] = set()
+        self._position_listeners: list[Callable[[UnitRecord], Awaitable[None]]] = []
         self.suggestions = 0
 
     # --- wiring ---------------------------------------------------------------------------
+
+    def on_assigned_position(self, listener: Callable[[UnitRecord], Awaitable[None]]) -> None:
+        """`listener(unit)` whenever this node learns a position of a unit working a dispatch
+        (from the unit, MQTT, or another node); a fix may be told twice, listeners dedupe."""
+        self._position_listeners.append(listener)
 
     def register(self, bus: MessageBus) -> None:
         bus.subscribe(ev.ContactReceived, self._on_received)
@@ -197,6 +203,7 @@ class DispatchService:
             return
         unit, scene = unit_from_state(payload)
         self._apply(unit, scene)
+        await self._moved(unit.id)
 
     async def reload_units(self) -> None:
         units = await self._repo.units()
@@ -298,6 +305,7 @@ class DispatchService:
         self._dirty[unit_id] = position
         if share:
             await self._share(unit)
+        await self._moved(unit_id)
         await self._check_arrival(unit)
         return unit
 
@@ -354,6 +362,24 @@ class DispatchService:
                 log.warning("unit positions not stored yet: %s", exc.message)
             except Exception:
                 log.exception("unit positions not stored")
+
+    async def _moved(self, unit_id: str) -> None:
+        """Tell the position listeners, if the unit works a dispatch (the others are many and
+        of no interest to an operator's map)."""
+        unit = self._units.get(unit_id)
+        if (
+            not self._position_listeners
+            or unit is None
+            or unit.dispatch_id is None
+            or unit.position is None
+            or unit.status not in ASSIGNED
+        ):
+            return
+        for listener in self._position_listeners:
+            try:
+                await listener(unit)
+            except Exception:
+                log.exception("position listener %r failed", listener)
 
     async def _check_arrival(self, unit: UnitRecord) -> None:
         scene = self._scenes.get(unit.id)

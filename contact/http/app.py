@@ -11,7 +11,7 @@ from aiohttp import web
 from contact.bootstrap import Container
 from contact.domain.model import Role
 from contact.errors import Forbidden, NotFound
-from contact.http import api, health, openapi, pages, softphone
+from contact.http import api, health, map_tiles, openapi, pages, softphone
 from contact.http.auth import LoginThrottle, SessionManager, check_origin, need_principal
 from contact.http.errors import Handler, errors_middleware, security_headers
 from contact.http.keys import CONTAINER, DISCONNECTS, HUB, PRINCIPAL, SESSIONS, THROTTLE
@@ -86,6 +86,7 @@ def create_app(container: Container, *, manage_container: bool = True) -> web.Ap
     health.setup(app)
     api.setup(app)
     softphone.setup(app)
+    map_tiles.setup(app)
     channel_paths: dict[str, Any] = {}
     for plugin in enabled_plugins(container.settings):
         if plugin.routes is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from aiohttp import web
@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # origins pages may connect to besides their own (the softphone's SIP WebSocket at Asterisk)
 CSP_CONNECT: web.AppKey[tuple[str, ...]] = web.AppKey("csp_connect", tuple)
+# origins pages may load images from besides their own (the operator map's tile server)
+CSP_IMG: web.AppKey[tuple[str, ...]] = web.AppKey("csp_img", tuple)
 
 HTTP_ERROR_IDS = {
     400: "bad_request",
@@ -79,13 +81,22 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     headers.setdefault("X-Frame-Options", "DENY")
     # no-referrer would make Chromium send "Origin: null" on same-site POSTs (CSRF refuses it)
     headers.setdefault("Referrer-Policy", "same-origin")
-    # media-src: call video and audio are MediaStreams (blob:/mediastream: when not srcObject)
-    connect = " ".join(("'self'", *request.app.get(CSP_CONNECT, ())))
-    headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob: mediastream:; "
-        f"connect-src {connect}; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
-    )
+    connect: tuple[str, ...] = request.app.get(CSP_CONNECT, ())
+    img: tuple[str, ...] = request.app.get(CSP_IMG, ())
+    headers.setdefault("Content-Security-Policy", content_security_policy(connect, img))
     if request.path.startswith("/api/"):
         headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+def content_security_policy(connect: Iterable[str] = (), img: Iterable[str] = ()) -> str:
+    """The pages' policy: everything from the page's own origin, plus exactly the origins the
+    configuration names (the SIP WebSocket for connect-src, the tile server for img-src).
+    data: images are Leaflet's bundled control icons; media-src: call video and audio are
+    MediaStreams (blob:/mediastream: when not srcObject)."""
+    connect_src = " ".join(("'self'", *connect))
+    img_src = " ".join(("'self'", "data:", "blob:", *img))
+    return (
+        f"default-src 'self'; img-src {img_src}; media-src 'self' blob: mediastream:; "
+        f"connect-src {connect_src}; style-src 'self'; script-src 'self'; frame-ancestors 'none'"
+    )

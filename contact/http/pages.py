@@ -23,6 +23,7 @@ from contact.http.auth import (
     verify_password,
 )
 from contact.http.keys import CONTAINER, SESSIONS, THROTTLE
+from contact.http.map_tiles import page_context
 from contact.i18n import CATALOGUE, text
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
@@ -131,8 +132,15 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 async def operator_page(request: web.Request) -> web.Response:
     principal = need_principal(request)
-    operator = await request.app[CONTAINER].db.operators.get(principal.operator_id)
-    return _render("operator.html", request, operator=operator, csrf_token=principal.csrf_token)
+    c = request.app[CONTAINER]
+    operator = await c.db.operators.get(principal.operator_id)
+    return _render(
+        "operator.html",
+        request,
+        operator=operator,
+        csrf_token=principal.csrf_token,
+        **page_context(c.settings.http),
+    )
 
 
 async def contact_page(request: web.Request) -> web.Response:

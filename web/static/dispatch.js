@@ -1,21 +1,28 @@
-// The operator's dispatch panel, beside the contact being worked: suggested units with their
-// ETA and a Dispatch button, the units already sent, the district and incident, and the
-// cameras that can see the place (snapshots come through the server's proxy).
-// Kept apart from operator.js: it finds the current contact through /api/v1/me.
+// The operator's dispatch panel, beside the contact being worked: a map (dispatch-map.js),
+// suggested units with their ETA and a Dispatch button, the units already sent, the district
+// and incident, and the cameras that can see the place (snapshots through the server's proxy).
+// Kept apart from operator.js, which names the contact being worked in #current[data-contact].
+// Pushed, not polled: operator.js hands on what arrives on `contact:<id>`; a dispatch event
+// reloads the panel, `unit.position` moves a unit on the map. A slow poll stays as a safety net.
 "use strict";
 (() => {
   const { api, el, t } = Contact;
   const $ = (id) => document.getElementById(id);
   if (!$("dispatch")) return;
+  const FALLBACK_POLL_MS = 30000;
+  const REFRESH_ON = new Set(["dispatch.suggested", "unit.dispatched", "unit.acknowledged", "unit.status_changed",
+    "unit.arrived", "incident.created", "incident.contact_added", "incident.merged", "incident.split",
+    "incident.state_changed", "contact.located"]);
   let contactId = null;
   let busy = false;
+  let again = false;                 // a refresh was asked for while one was running
+  let soon = null;
 
   const minutes = (s) => (s == null ? "—" : s < 60 ? `${Math.round(s)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
 
-  async function currentContact() {
-    if ($("current").classList.contains("hidden")) return null;
-    const me = await api("GET", "/me");
-    return me.contact_id || null;
+  function currentContact() {
+    const box = $("current");
+    return box.classList.contains("hidden") ? null : box.dataset.contact || null;
   }
 
   function renderWhere(d) {
@@ -34,7 +41,7 @@
       const send = el("button", { type: "button", class: "primary dispatch-send", "data-unit": u.unit_id }, t("ui.dispatch_send"));
       send.onclick = () => dispatch(u.unit_id, send);
       return el("tr", { "data-unit": u.unit_id },
-        el("td", {}, `${u.callsign} (${u.kind})`),
+        el("td", {}, `${u.callsign} (${t("ui.unit_kind_" + u.kind)})`),
         el("td", { class: "num", title: u.eta_source === "road" ? t("ui.dispatch_by_road") : t("ui.dispatch_estimate") },
           minutes(u.eta_s), u.eta_s > d.response_target_s ? " ⚠" : ""),
         el("td", {}, send));
@@ -47,30 +54,62 @@
       x.response_s != null ? ` · ${minutes(x.response_s)}` : "")));
   }
 
+  const STILL_MS = 10000;
+  const stillUrl = (path) => `${path}?t=${Math.floor(Date.now() / STILL_MS)}`;
+
   function renderCameras(d) {
     const box = $("dispatch-cameras");
-    const stamp = Math.floor(Date.now() / 10000);  // a fresh still every 10 s
     box.replaceChildren(...[...d.cameras.seeing, ...d.cameras.others].map((c) => el("figure", { class: c.sees ? "camera sees" : "camera", "data-camera": c.id },
-      c.snapshot ? el("img", { src: `${c.snapshot}?t=${stamp}`, alt: c.id, loading: "lazy", width: "160", height: "90" }) : el("div", { class: "no-snapshot" }, "—"),
+      c.snapshot ? el("img", { src: stillUrl(c.snapshot), "data-snapshot": c.snapshot, alt: c.id, loading: "lazy", width: "160", height: "90" }) : el("div", { class: "no-snapshot" }, "—"),
       el("figcaption", {}, `${c.id} · ${Math.round(c.distance_m)} m${c.sees ? " ✓" : ""}`))));
   }
 
+  // a fresh still every 10 s, without reloading the panel
+  function refreshStills() {
+    if ($("current").classList.contains("hidden")) return;
+    for (const img of $("dispatch-cameras").querySelectorAll("img[data-snapshot]")) img.src = stillUrl(img.dataset.snapshot);
+  }
+
   async function refresh() {
-    if (busy) return;
+    if (busy) { again = true; return; }
     busy = true;
     try {
-      const id = await currentContact();
-      if (id !== contactId) { contactId = id; $("dispatch-cameras").replaceChildren(); }
+      const id = currentContact();
+      if (id !== contactId) {
+        contactId = id;
+        $("dispatch-cameras").replaceChildren();
+        DispatchMap.clear($("dispatch-map"));
+      }
       if (!contactId) return;
       const d = await api("GET", `/contacts/${contactId}/dispatch`);
       if (d.contact_id !== contactId) return;
       renderWhere(d);
       renderUnits(d);
       renderCameras(d);
+      DispatchMap.render($("dispatch-map"), d);
+      $("dispatch").dataset.refreshed = String(Number($("dispatch").dataset.refreshed || 0) + 1);
     } catch (err) {
       console.warn("dispatch panel:", err.message);
     } finally {
       busy = false;
+      if (again) { again = false; refresh(); }
+    }
+  }
+
+  // several events come together (a dispatch: unit.dispatched, unit.status_changed,
+  // incident.state_changed): one reload for all of them
+  function refreshSoon() {
+    clearTimeout(soon);
+    soon = setTimeout(refresh, 100);
+  }
+
+  function onPush(ev) {
+    const { topic, data } = ev.detail;
+    if (!contactId || topic !== "contact:" + contactId || !data) return;
+    if (data.type === "unit.position") {
+      if (!DispatchMap.moveUnit(data.unit_id, data.position)) refreshSoon();
+    } else if (REFRESH_ON.has(data.type)) {
+      refreshSoon();
     }
   }
 
@@ -85,7 +124,11 @@
     await refresh();
   }
 
-  new MutationObserver(() => refresh()).observe($("current"), { attributes: true, attributeFilter: ["class"] });
-  setInterval(refresh, 5000);
+  document.addEventListener("contact:push", onPush);
+  document.addEventListener("contact:socket-open", refreshSoon);
+  new MutationObserver(() => { if (currentContact() !== contactId) refresh(); })
+    .observe($("current"), { attributes: true, attributeFilter: ["class", "data-contact"] });
+  setInterval(refresh, FALLBACK_POLL_MS);
+  setInterval(refreshStills, STILL_MS);
   refresh();
 })();

@@ -56,12 +56,15 @@
     list.replaceChildren();
     for (const m of contact.messages || []) renderMessage(list, m);
     $("current").className = "current p" + contact.priority;
+    $("current").dataset.contact = contact.id;  // dispatch.js follows this attribute
     if (socket) socket.send({ op: "subscribe", topic: "contact:" + contact.id });
     $("reply-text").focus();
   }
 
   function onMessage(msg) {
     if (!msg.topic) return;          // answers to our own subscribe requests
+    // other panels of the page (dispatch.js) take what concerns them from here
+    document.dispatchEvent(new CustomEvent("contact:push", { detail: msg }));
     const data = msg.data;
     if (msg.topic === "queue") {
       queue.set(data.contact.id, data.contact);
@@ -134,11 +137,17 @@
     await api("POST", `/contacts/${current.id}/close`, {});
     current = null;
     $("current").classList.add("hidden");
+    delete $("current").dataset.contact;
   };
 
   setInterval(() => {
     for (const cell of document.querySelectorAll("td.wait")) cell.textContent = waited(cell.dataset.since);
   }, 1000);
 
-  socket = connect(onMessage, () => { loadQueue(); loadMe(); if (current) socket.send({ op: "subscribe", topic: "contact:" + current.id }); });
+  socket = connect(onMessage, () => {
+    loadQueue();
+    loadMe();
+    if (current) socket.send({ op: "subscribe", topic: "contact:" + current.id });
+    document.dispatchEvent(new CustomEvent("contact:socket-open"));  // pushes may have been missed
+  });
 })();
