@@ -78,10 +78,15 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     if request.param == "sqlite":
         yield request.getfixturevalue("sqlite_url")
         return
-    session_url: str = request.getfixturevalue("postgres_url")  # fails when PostgreSQL is down
-    base, session_db = session_url.rsplit("/", 1)
+    yield request.getfixturevalue("postgres_database_url")
+
+
+@pytest.fixture
+def postgres_database_url(postgres_url: str) -> Iterator[str]:
+    """An empty PostgreSQL database of this test's own (fails when PostgreSQL is down)."""
+    base, session_db = postgres_url.rsplit("/", 1)
     name = f"{session_db}_{uuid.uuid4().hex[:8]}"
-    plain = session_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    plain = postgres_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
     async def admin(sql: str) -> None:
         import asyncpg

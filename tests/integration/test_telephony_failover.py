@@ -21,8 +21,7 @@ import asyncio
 import signal
 import statistics
 import time
-import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,22 +42,9 @@ LEASE_S = 4.0
 
 
 @pytest.fixture
-def pg_database(postgres_url: str) -> Iterator[str]:
+def pg_database(postgres_database_url: str) -> str:
     """A PostgreSQL database of this test's own (plain URL, as an operator would set it)."""
-    base, session_db = postgres_url.rsplit("/", 1)
-    name = f"{session_db}_{uuid.uuid4().hex[:8]}"
-    plain = postgres_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(plain, timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    yield f"{base}/{name}".replace("postgresql+asyncpg://", "postgresql://", 1)
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return postgres_database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 def node_env(pbx: Pbx, tmp: Path, database: str, redis_url: str, prefix: str) -> dict[str, str]:
