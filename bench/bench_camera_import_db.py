@@ -23,6 +23,7 @@ from contact.config import DatabaseSettings
 from contact.dispatch.camera_import import import_cameras
 from contact.dispatch.cameras import CameraIndex
 from contact.dispatch.demo_city import generate_city
+from contact.dispatch.sql import SqlDispatchRepository
 from contact.persistence.database import SqlDatabase
 from contact.persistence.migrate import upgrade
 
@@ -42,13 +43,13 @@ async def run(url: str, csv_path: Path, label: str) -> bool:
         report = import_cameras(csv_path)
         checked = time.perf_counter() - started
         assert report.ok, report.errors[:3]
-        await db.dispatch.import_cameras(report.cameras, datetime.now(UTC))
+        await SqlDispatchRepository(db.store).import_cameras(report.cameras, datetime.now(UTC))
         total = time.perf_counter() - started
         stored = total - checked
         started = time.perf_counter()
-        cameras = await db.dispatch.cameras()
+        table = await SqlDispatchRepository(db.store).camera_table()
         read = time.perf_counter() - started
-        index = CameraIndex(cameras)
+        index = CameraIndex(table)
         loaded = time.perf_counter() - started
         ok_import = total <= TARGET_IMPORT_S
         ok_load = loaded <= TARGET_LOAD_S
@@ -65,7 +66,7 @@ async def run(url: str, csv_path: Path, label: str) -> bool:
         )
         # a second import of the same file updates every row in place
         started = time.perf_counter()
-        await db.dispatch.import_cameras(report.cameras, datetime.now(UTC))
+        await SqlDispatchRepository(db.store).import_cameras(report.cameras, datetime.now(UTC))
         print(
             f"  {label:<10} re-import (upsert of every row) {time.perf_counter() - started:.1f} s"
         )

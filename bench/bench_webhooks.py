@@ -73,7 +73,11 @@ def bare_app() -> web.Application:
     app = web.Application()
     app.router.add_post("/webhooks/telegram", hook)
     app.router.add_post("/webhooks/whatsapp", hook)
-    app.router.add_get("/healthz", lambda r: web.json_response({"status": "up"}))
+
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "up"})
+
+    app.router.add_get("/healthz", health)
     return app
 
 

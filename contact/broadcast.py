@@ -1,10 +1,12 @@
 """Broadcast: topic messages to the listeners of every node (WebSocket projections).
 
-`MemoryBroadcast` serves one node. `RedisBroadcast` publishes to a Redis pub/sub channel and
-runs one subscriber task that hands every message, this node's own included, to the local
-listeners; so each node sees the same stream whichever node published. Pub/sub is
-at-most-once: what is published while a node is disconnected does not reach that node,
-so listeners send state (snapshots), not deltas that depend on every message arriving.
+`MemoryBroadcast` serves one node. `RedisBroadcast` serves several over a Redis pub/sub
+channel: `publish` hands the message to this node's listeners at once (no round trip) and
+queues it for the other nodes; the messages published during one turn of the event loop go
+to Redis in one pipeline, each tagged with the node's id, so the subscriber skips its own and
+every node sees every message once. Pub/sub is at-most-once: what is published while a node
+(or the publishing node's link to Redis) is cut off does not reach that node, so listeners
+send state (snapshots), not deltas that depend on every message arriving.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Mapping
+import uuid
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import redis.exceptions
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
-from contact.errors import Unavailable
 from contact.ports import BroadcastListener
 from contact.redis_keys import RedisKeys
 
@@ -30,10 +32,57 @@ log = logging.getLogger(__name__)
 _DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError, TimeoutError)
 
 
-def _roundtrip(payload: Mapping[str, Any]) -> dict[str, Any]:
-    """What a listener receives: the payload as JSON would carry it, on both backends."""
-    data: dict[str, Any] = json.loads(json.dumps(dict(payload)))
-    return data
+class Payload(Mapping[str, Any]):
+    """What a listener receives: the payload as JSON carries it, on both backends, read-only.
+
+    Encoded once per message: `json` is its text (UTF-8 as is, no spaces), which the
+    WebSocket hub sends as is and RedisBroadcast sends to the other nodes; it is decoded
+    only when a listener first reads a key (most topics reach the hub alone).
+    """
+
+    __slots__ = ("_data", "_text")
+
+    def __init__(self, text: str | None = None, data: dict[str, Any] | None = None) -> None:
+        if text is None and data is None:
+            raise ValueError("a Payload needs its text or its data")
+        self._text = text
+        self._data = data
+
+    @classmethod
+    def encode(cls, payload: Mapping[str, Any]) -> Payload:
+        """`payload` through JSON (a value JSON cannot carry raises TypeError, as on Redis)."""
+        if isinstance(payload, Payload):
+            return payload
+        data = payload if type(payload) is dict else dict(payload)
+        return cls(json.dumps(data, ensure_ascii=False, separators=_COMPACT))
+
+    @property
+    def json(self) -> str:
+        if self._text is None:
+            self._text = json.dumps(self._data, ensure_ascii=False, separators=_COMPACT)
+        return self._text
+
+    @property
+    def _decoded(self) -> dict[str, Any]:
+        if self._data is None:
+            assert self._text is not None
+            self._data = json.loads(self._text)
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._decoded[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._decoded)
+
+    def __len__(self) -> int:
+        return len(self._decoded)
+
+    def __repr__(self) -> str:
+        return repr(self._decoded)
+
+
+_COMPACT = (",", ":")
 
 
 class _Listeners:
@@ -60,7 +109,7 @@ class MemoryBroadcast:
         self._listeners = _Listeners()
 
     async def publish(self, topic: str, payload: Mapping[str, Any]) -> None:
-        await self._listeners.deliver(topic, _roundtrip(payload))
+        await self._listeners.deliver(topic, Payload.encode(payload))
 
     def listen(self, listener: BroadcastListener) -> None:
         self._listeners.add(listener)
@@ -75,10 +124,13 @@ class MemoryBroadcast:
 class RedisBroadcast:
     """Several nodes over Redis pub/sub.
 
+    `publish` never waits for Redis: the local listeners have the message when it returns,
+    and the other nodes get it through one pipeline per loop turn (at most `max_pending`
+    messages wait; a lost Redis link drops what was waiting, logged once per outage, and the
+    next batch tries again). Messages from one node reach the others in the order published.
     `start()` returns once the first subscription attempt is over or after `start_timeout_s`
-    (Redis down: the task keeps retrying with backoff and logs once per outage). `publish`
-    while Redis is down raises Unavailable. Pub/sub takes a connection of its own from the
-    client's pool.
+    (Redis down: the task keeps retrying with backoff and logs once per outage). Pub/sub takes
+    a connection of its own from the client's pool.
     """
 
     def __init__(
@@ -90,6 +142,7 @@ class RedisBroadcast:
         max_backoff_s: float = 5.0,
         idle_ping_s: float = 10.0,
         start_timeout_s: float = 2.0,
+        max_pending: int = 10_000,
     ) -> None:
         self._client = client
         self._channel = (keys or RedisKeys()).broadcast_channel
@@ -98,9 +151,16 @@ class RedisBroadcast:
         self._max_backoff_s = max_backoff_s
         self._idle_ping_s = idle_ping_s
         self._start_timeout_s = start_timeout_s
+        self._max_pending = max_pending
         self._task: asyncio.Task[None] | None = None
         self._first_attempt = asyncio.Event()
         self._subscribed = False
+        self.node = uuid.uuid4().hex  # in every message: the subscriber skips its own
+        self._head = f'{{"node":"{self.node}","topic":'
+        self._pending: list[str] = []  # JSON messages for the other nodes, in order
+        self._flusher: asyncio.Task[None] | None = None
+        self._send_failed_since: float | None = None
+        self.dropped = 0  # messages the other nodes did not get (Redis down, or too many)
 
     @property
     def subscribed(self) -> bool:
@@ -108,11 +168,16 @@ class RedisBroadcast:
         return self._subscribed
 
     async def publish(self, topic: str, payload: Mapping[str, Any]) -> None:
-        message = json.dumps({"topic": topic, "payload": dict(payload)}, separators=(",", ":"))
-        try:
-            await self._client.publish(self._channel, message)
-        except _DOWN as exc:
-            raise Unavailable("redis is not reachable", details={"reason": str(exc)}) from exc
+        body = Payload.encode(payload)
+        if len(self._pending) < self._max_pending:
+            self._pending.append(f'{self._head}{json.dumps(topic)},"payload":{body.json}}}')
+            if self._flusher is None:
+                self._flusher = asyncio.create_task(self._flush(), name="contact.broadcast.send")
+        else:
+            self.dropped += 1
+            if self.dropped == 1 or not self.dropped % 1000:
+                log.warning("broadcast: %d messages not sent to other nodes", self.dropped)
+        await self._listeners.deliver(topic, body)
 
     def listen(self, listener: BroadcastListener) -> None:
         self._listeners.add(listener)
@@ -127,12 +192,49 @@ class RedisBroadcast:
             await asyncio.wait_for(self._first_attempt.wait(), self._start_timeout_s)
 
     async def stop(self) -> None:
+        flusher = self._flusher
+        if flusher is not None:  # what is queued goes out first, unless Redis is stuck
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(flusher), self._start_timeout_s)
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
         task, self._task = self._task, None
         if task is None:
             return
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+    async def _flush(self) -> None:
+        """Send what is queued, one pipeline per batch, until nothing is left."""
+        try:
+            await asyncio.sleep(0)  # the rest of this loop turn's messages join the batch
+            while self._pending:
+                batch, self._pending = self._pending, []
+                await self._send(batch)
+        finally:
+            self._flusher = None
+
+    async def _send(self, batch: list[str]) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for message in batch:
+                    pipe.publish(self._channel, message)
+                await pipe.execute()
+        except _DOWN as exc:
+            self.dropped += len(batch)
+            if self._send_failed_since is None:  # once per outage
+                self._send_failed_since = loop.time()
+                log.warning("broadcast: other nodes not reached, redis is down: %s", exc)
+            return
+        if self._send_failed_since is not None:
+            log.info(
+                "broadcast: other nodes reached again after %.1f s",
+                loop.time() - self._send_failed_since,
+            )
+            self._send_failed_since = None
 
     async def _run(self) -> None:
         backoff = self._backoff_s
@@ -206,10 +308,12 @@ class RedisBroadcast:
     async def _dispatch(self, data: Any) -> None:
         try:
             body = json.loads(data)
+            if body.get("node") == self.node:
+                return  # this node's own: its listeners had it when it was published
             topic, payload = body["topic"], body["payload"]
             if not isinstance(topic, str) or not isinstance(payload, dict):
                 raise TypeError("topic must be a string and payload an object")
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("broadcast: dropped a malformed message on %s", self._channel)
             return
-        await self._listeners.deliver(topic, payload)
+        await self._listeners.deliver(topic, Payload(data=payload))

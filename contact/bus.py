@@ -1,10 +1,11 @@
 """The async message bus: commands fail loud, events fail soft, per-contact order kept.
 
 `execute(command)` runs the command's one handler under the contact's lock and returns its
-result; an exception reaches the caller. Events published while it runs are queued and
-handled after the handler returns, in order, by every subscriber; a failing subscriber is
-logged with the contact id and the others still run. Messages with the same key (contact
-id) are handled one at a time, in the order they arrived, on this node.
+result, typed by the command (`Command[R]` → `R`); an exception reaches the caller. Events
+published while it runs are queued and handled after the handler returns, in order, by
+every subscriber; a failing subscriber is logged with the contact id and the others still
+run. Messages with the same key (contact id) are handled one at a time, in the order they
+arrived, on this node.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import contextvars
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from contact.domain.commands import Command
 from contact.domain.events import Event
@@ -24,8 +25,9 @@ log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Event)
 C = TypeVar("C", bound=Command)
+R = TypeVar("R")
 EventHandler = Callable[[Any], Awaitable[None]]
-CommandHandler = Callable[[Any], Awaitable[Any]]
+CommandHandler = Callable[[Any], Awaitable[object]]
 
 # events published by the task that is handling a message, drained by that task. The owner
 # is kept too: a task started inside a handler copies this context, and its events must not
@@ -86,7 +88,7 @@ class KeyedLocks:
 class MessageBus:
     def __init__(self) -> None:
         self._event_handlers: dict[type[Event], list[EventHandler]] = defaultdict(list)
-        self._command_handlers: dict[type[Command], CommandHandler] = {}
+        self._command_handlers: dict[type[Command[object]], CommandHandler] = {}
         self._locks = KeyedLocks()
 
     # --- wiring ---------------------------------------------------------------------------
@@ -98,14 +100,15 @@ class MessageBus:
         """For projections that forward every event (WebSocket, audit)."""
         self._event_handlers[Event].append(handler)
 
-    def register(self, command_type: type[C], handler: Callable[[C], Awaitable[Any]]) -> None:
+    def register(self, command_type: type[C], handler: Callable[[C], Awaitable[object]]) -> None:
+        """The one handler of `command_type`; it returns what the command names (`Command[R]`)."""
         if command_type in self._command_handlers:
             raise ValueError(f"{command_type.__name__} already has a handler")
         self._command_handlers[command_type] = handler
 
     # --- running --------------------------------------------------------------------------
 
-    async def execute(self, command: Command) -> Any:
+    async def execute(self, command: Command[R]) -> R:
         handler = self._command_handlers.get(type(command))
         if handler is None:
             raise LookupError(f"no handler for command {type(command).__name__}")
@@ -120,7 +123,7 @@ class MessageBus:
                 _pending.reset(token)
         if outer is None:
             await self._drain(queue)
-        return result
+        return cast(R, result)  # the handler registered for this command returns its R
 
     async def publish(self, event: Event) -> None:
         queue = _own_pending()

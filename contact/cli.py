@@ -1,4 +1,5 @@
-"""`contact serve | demo | db upgrade | operators add|list | audit verify | config | asterisk …`"""
+"""`contact serve | demo | db upgrade | operators add|list | audit verify | inbox failed|retry |
+config | asterisk … | triage lexicon … | models …`"""
 
 from __future__ import annotations
 
@@ -7,16 +8,37 @@ import asyncio
 import getpass
 import json
 import logging
-import os
-import secrets
 import sys
 from collections.abc import Sequence
 
 from aiohttp import web
+from pydantic import ValidationError
 
-from contact.config import AppChannelSettings, Settings, load_settings
-from contact.domain.model import Capability, Language, Operator, Role, Skills, new_id
+from contact.channels.alarm.cli import add_commands as add_site_commands
+from contact.channels.chat.cli import add_commands as add_chat_commands
+from contact.channels.kiosk.cli import add_commands as add_kiosk_commands
+from contact.config import Settings, explain, load_settings
+from contact.dispatch.cli import add_commands as add_dispatch_commands
+from contact.domain.model import (
+    Capability,
+    Gender,
+    Language,
+    Operator,
+    Role,
+    Skills,
+    UiLanguage,
+    new_id,
+)
+from contact.errors import ConfigError
+from contact.http.auth import hash_password
 from contact.logs import setup_logging
+from contact.persistence.database import SqlDatabase
+from contact.persistence.migrate import prepare_database, schema_status, upgrade
+from contact.simulate.cli import add_commands as add_simulate_commands
+from contact.telephony.cli import add_commands as add_telephony_commands
+from contact.telephony.runner import AsteriskRunner
+from contact.transcribe.cli import add_commands as add_models_commands
+from contact.triage.cli import add_commands as add_triage_commands
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +54,11 @@ def _parser() -> argparse.ArgumentParser:
         default=8.0,
         help="mean seconds between synthetic reports (default 8)",
     )
+    demo.add_argument(
+        "--no-voice",
+        action="store_true",
+        help="do not start Asterisk and the synthetic 102 callers",
+    )
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply the migrations")
@@ -44,6 +71,17 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--role", choices=[r.value for r in Role], default=Role.OPERATOR.value)
     add.add_argument("--languages", default="kk,ru", help="comma list of kk, ru")
     add.add_argument(
+        "--ui-language",
+        choices=[x.value for x in UiLanguage],
+        help="the language of her pages (default: the browser's choice)",
+    )
+    add.add_argument(
+        "--gender",
+        choices=[x.value for x in Gender],
+        default=Gender.OTHER.value,
+        help="the form texts about her take («Отошла»/«Отошёл»); other: neutral wording",
+    )
+    add.add_argument(
         "--capabilities", default="voice,video,chat", help="comma list of voice, video, chat"
     )
     add.add_argument("--endpoint", help="softphone or desk phone, e.g. PJSIP/op1")
@@ -54,40 +92,59 @@ def _parser() -> argparse.ArgumentParser:
     audit = sub.add_parser("audit", help="the audit trail")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser("verify", help="check the hash chain; exit 1 on any problem")
+    add_chat_commands(sub)  # contact inbox failed|retry
     sub.add_parser("config", help="print the effective configuration (secrets masked)")
-    from contact.telephony.cli import add_commands
 
-    add_commands(sub)
-    from contact.channels.registry_cli import add_commands as add_registry_commands
-
-    add_registry_commands(sub)  # contact kiosks … / contact sites …
-    from contact.dispatch.cli import add_commands as add_dispatch_commands
-
+    add_telephony_commands(sub)  # contact asterisk … / calls …
+    add_kiosk_commands(sub)  # contact kiosks import|list|key
+    add_site_commands(sub)  # contact sites import|list|rotate-key
     add_dispatch_commands(sub)  # contact cameras import / districts import / units …
+    add_triage_commands(sub)  # contact triage lexicon list|add|remove|import
+    add_models_commands(sub)  # contact models install / add / list / remove
+    add_simulate_commands(sub, AsteriskRunner)  # contact simulate SCENARIO
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except ValidationError as exc:  # refuse at start what the code cannot honour, clearly
+        print(f"contact: invalid configuration:\n{explain(exc)}", file=sys.stderr)
+        return 2
     setup_logging(settings.log)
     func = getattr(args, "func", None)
     if func is not None:  # subcommands added by other packages (telephony)
         return int(func(args) or 0)
+    if args.command in ("serve", "demo") and (refused := _plugins_refused(settings)):
+        print(f"contact: invalid configuration: {refused}", file=sys.stderr)
+        return 2
     if args.command == "serve":
         serve(settings)
         return 0
     if args.command == "demo":
-        from contact.demo import run_demo
+        from contact.demo import run_demo  # the whole center: imported only to run it
 
-        return run_demo(settings, interval=args.interval)
+        return run_demo(settings, interval=args.interval, voice=not args.no_voice)
     if args.command == "config":
         print(json.dumps(settings.masked(), indent=2, ensure_ascii=False))
         return 0
     return asyncio.run(_async_command(args, settings))
 
 
+def _plugins_refused(settings: Settings) -> str | None:
+    """Why the enabled plugins cannot run together (one lacks a plugin it requires), if so."""
+    from contact.plugins import enabled_plugins  # every feature: only for serve and demo
+
+    try:
+        enabled_plugins(settings)
+    except ConfigError as exc:
+        return exc.message
+    return None
+
+
 def serve(settings: Settings) -> None:
+    # the composition root imports every feature (seconds): only when the center runs
     from contact.bootstrap import build
     from contact.http.app import create_app
 
@@ -109,7 +166,6 @@ def serve(settings: Settings) -> None:
 
 
 async def _async_command(args: argparse.Namespace, settings: Settings) -> int:
-    from contact.persistence.migrate import schema_status, upgrade
 
     if args.command == "db":
         if args.db_command == "upgrade":
@@ -119,12 +175,13 @@ async def _async_command(args: argparse.Namespace, settings: Settings) -> int:
         current, head = await schema_status(settings.database.url)
         print(f"current: {current or 'empty'}  head: {head}")
         return 0 if current == head else 1
-    from contact.bootstrap import prepare_database
-    from contact.persistence.database import SqlDatabase
 
     await prepare_database(settings)
     db = await SqlDatabase.open(settings.database)
     try:
+        with_database = getattr(args, "with_database", None)
+        if with_database is not None:  # a feature's command on the database (contact inbox)
+            return int(await with_database(args, db))
         if args.command == "operators":
             return await _operators(args, db)
         if args.command == "audit":
@@ -142,11 +199,7 @@ async def _async_command(args: argparse.Namespace, settings: Settings) -> int:
     return 2
 
 
-async def _operators(args: argparse.Namespace, db: object) -> int:
-    from contact.http.auth import hash_password
-    from contact.persistence.database import SqlDatabase
-
-    assert isinstance(db, SqlDatabase)
+async def _operators(args: argparse.Namespace, db: SqlDatabase) -> int:
     if args.ops_command == "list":
         for op in await db.operators.all():
             langs = ",".join(sorted(x.value for x in op.skills.languages))
@@ -174,6 +227,8 @@ async def _operators(args: argparse.Namespace, db: object) -> int:
         role=Role(args.role),
         skills=skills,
         endpoint=args.endpoint,
+        ui_language=UiLanguage(args.ui_language) if args.ui_language else None,
+        gender=Gender(args.gender),
     )
     await db.operators.add(operator, hash_password(password))
     await db.audit.append(
@@ -184,13 +239,3 @@ async def _operators(args: argparse.Namespace, db: object) -> int:
     )
     print(f"added {operator.username} ({operator.role.value})")
     return 0
-
-
-def demo_settings(settings: Settings) -> tuple[Settings, str]:
-    """The demo needs an app key for its synthetic citizen: the configured one or a new one."""
-    keys = settings.app.keys()
-    if keys:
-        return settings, sorted(keys)[0]
-    key = os.environ.get("CONTACT_DEMO_APP_KEY") or secrets.token_urlsafe(24)
-    app = AppChannelSettings.model_validate({**settings.app.model_dump(), "api_keys": key})
-    return settings.model_copy(update={"app": app}), key

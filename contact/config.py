@@ -6,12 +6,28 @@ CONTACT_HTTP_PORT, CONTACT_DATABASE_URL, CONTACT_REDIS_URL, CONTACT_ROUTING_OFFE
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """`10.0.0.0/8, 127.0.0.1` → networks; ValueError naming the bad entry."""
+    networks = []
+    for item in (x.strip() for x in text.split(",")):
+        if item:
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise ValueError(f"not an address or network: {item!r}") from None
+    return tuple(networks)
 
 
 def _section(prefix: str) -> SettingsConfigDict:
@@ -73,6 +89,42 @@ class HttpSettings(BaseSettings):
     # networks): the map draws its markers on a plain background and fetches nothing
     map_tile_url: str = ""
     map_tile_attribution: str = Field("", max_length=300)  # shown as text in the map's corner
+    # GET /metrics and the details of GET /healthz need `Authorization: Bearer <token>` (or
+    # Basic with the token as password: Prometheus' bearer_token / basic_auth). Unset: /metrics
+    # is refused to everyone and /healthz shows its details only to logged-in supervisors
+    metrics_token: SecretStr | None = None
+    # the TLS proxies in front (comma list of addresses/networks): their X-Forwarded-For names
+    # the client for per-address login throttling. Unset: the peer's own address
+    trusted_proxies: str = ""
+    # the centre's clock: every time the pages show is on it, 24-hour (IANA name)
+    time_zone: str = "Asia/Almaty"
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(name)
+        except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+            raise ValueError(f"CONTACT_HTTP_TIME_ZONE: {name!r} is not an IANA time zone") from None
+        return name
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, text: str) -> str:
+        try:
+            parse_networks(text)
+        except ValueError as exc:
+            raise ValueError(f"CONTACT_HTTP_TRUSTED_PROXIES: {exc}") from None
+        return text
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_strength(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < 16:
+            raise ValueError("CONTACT_HTTP_METRICS_TOKEN must be at least 16 characters")
+        return token
 
     @field_validator("map_tile_url")
     @classmethod
@@ -92,6 +144,10 @@ class DatabaseSettings(BaseSettings):
     model_config = _section("CONTACT_DATABASE_")
     url: str = "sqlite+aiosqlite:///./var/contact.db"
     echo: bool = False
+    # connections kept open per node (each is a thread on SQLite, a backend on PostgreSQL),
+    # and how many more may open for a burst (closed again as soon as they are returned)
+    pool_size: int = Field(10, ge=1, le=200)
+    pool_overflow: int = Field(10, ge=0, le=200)
 
     @field_validator("url")
     @classmethod
@@ -128,13 +184,66 @@ class RoutingSettings(BaseSettings):
     away_on_missed_offer: bool = True
     # a READY operator whose browser stays disconnected this long is set away
     disconnect_grace_s: float = Field(10.0, ge=0)
+    # a connected or wrap-up contact whose operator is gone (logged out, session expired,
+    # away) this long goes back to its place in the queue, or to the supervisors when it
+    # cannot (routing/orphans.py); checked every orphan_sweep_s
+    orphan_after_s: float = Field(120.0, ge=0)
+    orphan_sweep_s: float = Field(5.0, gt=0)
+
+
+# the shortest idle timeout the code honours: activity is recorded every idle/4 (at most every
+# 30 s) and an open operator page is pinged every idle/3, so both stay well inside the timeout
+MIN_SESSION_IDLE_S = 8
 
 
 class AuthSettings(BaseSettings):
+    """Sessions (OWASP ASVS L2) and login throttling (OWASP: slow the guesser, never lock the
+    owner out). Failed logins count in a sliding window of `login_window_s`:
+    - per client address and user name: `login_free_failures`, then each further attempt
+      waits 1, 2, 4 … s (at most `login_max_delay_s`), refused with 429 and Retry-After;
+    - per client address over all user names (one guesser spraying many accounts; an operator
+      room shares one address, hence higher): `login_free_failures_per_address`, then the same;
+    - per user name over all addresses (a distributed guesser): after
+      `login_user_slowdown_after` failures every attempt for that name is answered
+      `login_user_delay_s` later. Never refused: the owner still gets in.
+    A browser with the user's device cookie skips all three (contact/http/login_throttle.py).
+    """
+
     model_config = _section("CONTACT_AUTH_")
-    session_idle_s: int = Field(30 * 60, gt=0)  # OWASP ASVS L2
+    session_idle_s: int = Field(30 * 60, ge=MIN_SESSION_IDLE_S)
     session_absolute_s: int = Field(12 * 3600, gt=0)
-    login_attempts_per_minute: int = Field(10, gt=0)
+    login_window_s: int = Field(15 * 60, gt=0)
+    login_free_failures: int = Field(5, gt=0)
+    login_free_failures_per_address: int = Field(50, gt=0)
+    login_max_delay_s: int = Field(15 * 60, gt=0)
+    login_user_slowdown_after: int = Field(100, gt=0)
+    login_user_delay_s: float = Field(2.0, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _honourable(self) -> AuthSettings:
+        if self.session_absolute_s < self.session_idle_s:
+            raise ValueError(
+                "CONTACT_AUTH_SESSION_ABSOLUTE_S must not be shorter than "
+                f"CONTACT_AUTH_SESSION_IDLE_S ({self.session_absolute_s} < {self.session_idle_s})"
+            )
+        if self.login_free_failures_per_address < self.login_free_failures:
+            raise ValueError(
+                "CONTACT_AUTH_LOGIN_FREE_FAILURES_PER_ADDRESS must be at least "
+                "CONTACT_AUTH_LOGIN_FREE_FAILURES"
+            )
+        return self
+
+    @property
+    def touch_every_s(self) -> float:
+        """How often a session's last activity is written: a quarter of the idle timeout, at
+        most every 30 s (a write per request would be wasted)."""
+        return min(30.0, self.session_idle_s / 4)
+
+    @property
+    def ws_heartbeat_s(self) -> float:
+        """Operator WebSockets are pinged this often; a page that does not answer within half
+        of it is closed, so an open socket is a page that answers."""
+        return min(20.0, self.session_idle_s / 3)
 
 
 class AppChannelSettings(BaseSettings):
@@ -145,6 +254,11 @@ class AppChannelSettings(BaseSettings):
     max_photo_bytes: int = Field(5 * 1024 * 1024, gt=0)
     max_text_chars: int = Field(4000, gt=0)
     reports_per_minute_per_device: int = Field(20, gt=0)
+    # new reports and SOS calls from one client address (made-up device ids do not multiply
+    # it); a carrier's NAT puts many citizens behind one address, so not much lower
+    reports_per_minute_per_address: int = Field(30, gt=0)
+    # new reports and SOS calls per X-Api-Key: the whole fleet of one app (a leaked key's cap)
+    reports_per_minute_per_api_key: int = Field(600, gt=0)
     # SOS: what the app needs for its video call (the WebRTC side serves it; placeholders here)
     sos_sip_uri: str = "sip:sos@127.0.0.1"  # the app calls it, with X-Contact-Id: <contact id>
     # Asterisk's WebSocket SIP transport (/ws on CONTACT_ASTERISK_HTTP_PORT); in production the
@@ -201,6 +315,9 @@ class AsteriskSettings(BaseSettings):
     operator_ring_s: float | None = Field(None, gt=0)
     # unset: <run_dir>/spool/monitor, where MixMonitor writes (same machine as Asterisk)
     recording_dir: Path | None = None
+    # Asterisk's own record of every call it announced (cel_custom, asterisk-config/README.md);
+    # default: <run_dir>/log/cel-custom/contact-calls.csv, where the managed Asterisk writes it
+    call_records: Path | None = None
     retention_days: int = Field(365, ge=1)  # recordings older than this are purged
     # callbacks of abandoned and dropped calls: an automatic first attempt, then a task
     callback_auto: bool = False
@@ -237,6 +354,12 @@ class AsteriskSettings(BaseSettings):
     @property
     def effective_run_dir(self) -> Path:
         return self.run_dir if self.run_dir is not None else self.cache_dir / "run"
+
+    @property
+    def effective_call_records(self) -> Path:
+        if self.call_records is not None:
+            return self.call_records
+        return self.effective_run_dir / "log" / "cel-custom" / "contact-calls.csv"
 
     @property
     def effective_recording_dir(self) -> Path:
@@ -281,9 +404,15 @@ class DispatchSettings(BaseSettings):
     group_window_s: float = Field(1800.0, ge=0)
     cameras_seeing: int = Field(8, ge=0, le=50)  # cameras that can see the place, best first
     cameras_others: int = Field(5, ge=0, le=50)  # and the nearest ones that cannot
+    # the memory bound: a node refuses to load more cameras (~300 MB a million, docs/dispatch.md)
+    cameras_max: int = Field(3_000_000, gt=0)
     snapshot_timeout_s: float = Field(3.0, gt=0)
     snapshot_max_bytes: int = Field(4 * 1024 * 1024, gt=0)
     snapshot_cache_s: float = Field(1.0, ge=0)  # one camera fetched at most this often
+    # camera URLs on loopback (127.0.0.0/8, ::1, localhost) are refused at import and fetch
+    # unless this is set (a camera relay on the same host; the demo). Link-local and cloud
+    # metadata addresses are refused always (contact/address_guard.py)
+    camera_allow_loopback: bool = False
     position_flush_s: float = Field(2.0, gt=0)  # latest positions are written in batches
     # a dispatched unit's position goes to its contact's open panels at most this often
     position_push_s: float = Field(2.0, gt=0)
@@ -291,6 +420,19 @@ class DispatchSettings(BaseSettings):
     max_position_age_s: float = Field(600.0, gt=0)  # older positions are not ranked
     # names this centre in exported EIDO documents (urn:emergency:uid:incidentid:<id>:<centre>)
     centre_id: str = Field("kz-102", pattern=r"^[A-Za-z0-9.-]{1,64}$")
+
+
+class GeocoderSettings(BaseSettings):
+    """The address of a caller's place on the operator's page (contact/http/place.py): a
+    reverse geocoder (Nominatim's or Photon's /reverse) asked with a short timeout and cached;
+    unset or failing: the district and the nearest known camera or kiosk instead."""
+
+    model_config = _section("CONTACT_GEOCODER_")
+    url: str | None = Field(None, pattern=r"^https?://[^\s]+$")  # e.g. http://nominatim:8080
+    kind: Literal["nominatim", "photon"] = "nominatim"
+    timeout_s: float = Field(1.0, gt=0, le=10)
+    cache_s: float = Field(3600.0, ge=0)
+    cache_size: int = Field(10_000, gt=0)
 
 
 class KioskSettings(BaseSettings):
@@ -409,6 +551,62 @@ class WhatsAppSettings(BaseSettings):
         )
 
 
+class ModelsSettings(BaseSettings):
+    """Where speech models live (`contact models install|add|list`)."""
+
+    model_config = _section("CONTACT_MODELS_")
+    dir: Path = Path.home() / ".cache" / "contact" / "models"
+    # where `contact models install` downloads `<name>.zip` from: the Vosk project's site, or a
+    # mirror on the deployment's own network holding the same files (`--from URL` per command)
+    base_url: str = "https://alphacephei.com/vosk/models"
+    # a model archive is refused (zip bomb) when it unpacks to more bytes or more entries
+    max_unpacked_bytes: int = Field(4 * 1024**3, gt=0)
+    max_entries: int = Field(20_000, gt=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("CONTACT_MODELS_BASE_URL must start with http:// or https://")
+        return value.rstrip("/")
+
+
+class TranscribeSettings(BaseSettings):
+    """Live transcription of calls (Vosk over AudioSocket taps)."""
+
+    model_config = _section("CONTACT_TRANSCRIBE_")
+    enabled: bool = True
+    default_language: Literal["kk", "ru"] = "ru"
+    # Asterisk connects to contact's AudioSocket server (one per node, loopback only: the
+    # audio of emergency calls never leaves the machine unencrypted). Each tap tells Asterisk
+    # the port, so the default 0 (a free port chosen at start) needs no configuration
+    audiosocket_host: Literal["127.0.0.1", "::1"] = "127.0.0.1"
+    audiosocket_port: int = Field(0, ge=0, le=65535)
+    # recognition threads (libvosk releases the GIL): one per core by default
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, le=64)
+    # legs recognised at once (caller and operator legs count one each); beyond it new taps
+    # are refused and said so on the contact, so the running ones keep real time
+    max_legs: int = Field(8, ge=1, le=1000)
+    # connections the AudioSocket server holds at once (taps plus strays); more are closed
+    max_connections: int = Field(32, ge=1, le=10000)
+    # the watchdog: a leg this many seconds of audio behind real time drops its partials,
+    # and stops (its final text so far kept) when it is `stop_lag_s` behind
+    drop_partials_lag_s: float = Field(2.0, gt=0)
+    stop_lag_s: float = Field(8.0, gt=0)
+    partial_interval_s: float = Field(0.25, ge=0)  # at most one partial per leg this often
+    # a connection must say which tap it is this soon, and then send audio at least this often
+    hello_timeout_s: float = Field(3.0, gt=0)
+    idle_timeout_s: float = Field(15.0, gt=0)
+
+    @model_validator(mode="after")
+    def _lags(self) -> TranscribeSettings:
+        if self.stop_lag_s <= self.drop_partials_lag_s:
+            raise ValueError(
+                "CONTACT_TRANSCRIBE_STOP_LAG_S must exceed CONTACT_TRANSCRIBE_DROP_PARTIALS_LAG_S"
+            )
+        return self
+
+
 class LogSettings(BaseSettings):
     model_config = _section("CONTACT_LOG_")
     level: str = "INFO"
@@ -426,11 +624,14 @@ class Settings(BaseSettings):
     app: AppChannelSettings = Field(default_factory=AppChannelSettings)
     asterisk: AsteriskSettings = Field(default_factory=AsteriskSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    geocoder: GeocoderSettings = Field(default_factory=GeocoderSettings)
     kiosk: KioskSettings = Field(default_factory=KioskSettings)
     alarm: AlarmSettings = Field(default_factory=AlarmSettings)
     camera: CameraSettings = Field(default_factory=CameraSettings)
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     whatsapp: WhatsAppSettings = Field(default_factory=WhatsAppSettings)
+    models: ModelsSettings = Field(default_factory=ModelsSettings)
+    transcribe: TranscribeSettings = Field(default_factory=TranscribeSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     def masked(self) -> dict[str, Any]:
@@ -439,6 +640,8 @@ class Settings(BaseSettings):
         data["database"]["url"] = _mask_url(self.database.url)
         if self.redis.url is not None:
             data["redis"]["url"] = _mask_url(self.redis.url.get_secret_value())
+        if self.http.metrics_token is not None:
+            data["http"]["metrics_token"] = "**********"
         if self.asterisk.ami_secret is not None:
             data["asterisk"]["ami_secret"] = "**********"
         if self.app.api_keys is not None:
@@ -467,3 +670,20 @@ def _mask_url(url: str) -> str:
 
 def load_settings(**overrides: Any) -> Settings:
     return Settings(**overrides)
+
+
+def explain(error: ValidationError) -> str:
+    """A ValidationError of the settings as lines naming the CONTACT_* variables."""
+    sections = {
+        field.annotation.__name__: field.annotation
+        for field in Settings.model_fields.values()
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseSettings)
+    }
+    section = sections.get(error.title)
+    prefix = str(section.model_config.get("env_prefix", "")) if section else "CONTACT_"
+    lines = []
+    for item in error.errors():
+        name = "_".join(str(x) for x in item["loc"]).upper()
+        where = f"{prefix}{name}" if name else error.title
+        lines.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+    return "\n".join(lines)

@@ -81,3 +81,10 @@ class Unavailable(ContactError):
 
     error_id = "unavailable"
     status = 503
+
+
+class ConfigError(ContactError):
+    """The configuration cannot run (a plugin switched on without one it requires)."""
+
+    error_id = "config"
+    status = 500

@@ -58,12 +58,21 @@ class Metrics:
         self.sla_breaches = Counter(
             "contact_sla_breaches_total", "Contacts that waited past the answer target", registry=r
         )
+        self.inbox_failed = Counter(
+            "contact_inbox_failed_total",
+            "Chat items that failed every attempt and were passed over (contact inbox failed)",
+            ["channel"],
+            registry=r,
+        )
         for channel in ChannelKind:  # every series exists from the first scrape
             self.wait.labels(channel.value)
             self.received.labels(channel.value)
         self._answered_n = 0
         self._in_sla_n = 0
         self.sla_breach_count = 0
+
+    def inbox_failed_once(self, channel: ChannelKind) -> None:
+        self.inbox_failed.labels(channel.value).inc()
 
     def register(self, bus: MessageBus) -> None:
         bus.subscribe(ev.ContactReceived, self._received)

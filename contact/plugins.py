@@ -1,45 +1,43 @@
-"""The one list of pluggable parts: every intake channel, telephony and dispatch. Each package
-exposes `PLUGIN`; config switches it on. Bootstrap calls `install` (bus subscriptions,
-background services added to the container), the HTTP app calls `routes`, and the OpenAPI
-document merges every enabled plugin's `openapi` paths."""
+"""The one list of pluggable parts (part of the composition root): every intake channel,
+telephony (then transcription, which requires it) and dispatch. Each package exposes `PLUGIN`
+(the type lives in the kernel, `contact.context`); config switches it on. Bootstrap installs
+the enabled ones (bus subscriptions, background services, parts provided to the container),
+the HTTP app mounts their `routes`, and the OpenAPI document merges their `openapi` paths."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-from aiohttp import web
-
+from contact.channels.alarm import PLUGIN as ALARM
+from contact.channels.app import PLUGIN as APP
+from contact.channels.camera import PLUGIN as CAMERA
+from contact.channels.devices import PLUGIN as DEVICES
+from contact.channels.kiosk import PLUGIN as KIOSK
+from contact.channels.telegram import PLUGIN as TELEGRAM
+from contact.channels.whatsapp import PLUGIN as WHATSAPP
 from contact.config import Settings
+from contact.context import Plugin, resolve
+from contact.dispatch.plugin import PLUGIN as DISPATCH
+from contact.telephony import PLUGIN as TELEPHONY
+from contact.transcribe import PLUGIN as TRANSCRIBE
 
-if TYPE_CHECKING:
-    from contact.bootstrap import Container
-
-
-@dataclass(frozen=True)
-class Plugin:
-    name: str
-    enabled: Callable[[Settings], bool]
-    install: Callable[[Container], None] | None = None
-    routes: Callable[[web.Application], None] | None = None
-    openapi: Mapping[str, Any] = field(default_factory=dict)  # OpenAPI `paths` entries
+PLUGINS: tuple[Plugin, ...] = (
+    DEVICES,
+    APP,
+    DISPATCH,
+    KIOSK,
+    ALARM,
+    CAMERA,
+    TELEGRAM,
+    WHATSAPP,
+    TELEPHONY,
+    TRANSCRIBE,
+)
 
 
 def all_plugins() -> tuple[Plugin, ...]:
-    # imported here: plugin packages import the HTTP layer, which imports bootstrap
-    from contact.channels.alarm import PLUGIN as ALARM
-    from contact.channels.app import PLUGIN as APP
-    from contact.channels.camera import PLUGIN as CAMERA
-    from contact.channels.kiosk import PLUGIN as KIOSK
-    from contact.channels.sources import PLUGIN as SOURCES
-    from contact.channels.telegram import PLUGIN as TELEGRAM
-    from contact.channels.whatsapp import PLUGIN as WHATSAPP
-    from contact.dispatch.plugin import PLUGIN as DISPATCH
-    from contact.telephony import PLUGIN as TELEPHONY
-
-    return (APP, DISPATCH, KIOSK, ALARM, CAMERA, SOURCES, TELEGRAM, WHATSAPP, TELEPHONY)
+    return PLUGINS
 
 
 def enabled_plugins(settings: Settings) -> tuple[Plugin, ...]:
-    return tuple(p for p in all_plugins() if p.enabled(settings))
+    """The plugins this configuration switches on, each after what it requires; a ConfigError
+    when one is on without a plugin it requires."""
+    return resolve(PLUGINS, settings)

@@ -17,6 +17,7 @@ from contact.domain.model import (
     ChannelKind,
     Contact,
     ContactState,
+    Gender,
     Incident,
     Language,
     Message,
@@ -25,6 +26,7 @@ from contact.domain.model import (
     Priority,
     Role,
     Skills,
+    UiLanguage,
 )
 
 # --- routing: the unified queue and operator availability -------------------------------
@@ -87,6 +89,13 @@ class QueueStore(Protocol):
 
     async def waiting(self, limit: int | None = None) -> list[QueueEntry]:
         """Waiting contacts in queue order (not the offered ones)."""
+        ...
+
+    async def reprioritise(self, entry: QueueEntry) -> bool:
+        """A held contact's new priority and score (a keyword alert moved it up): a waiting one
+        takes its new place at once; an offered one keeps its offer and comes back with the
+        new score if declined or missed. False (and no change) when the store does not hold
+        it."""
         ...
 
     async def offers(self) -> list[Offer]: ...
@@ -164,10 +173,18 @@ class ContactRepository(Protocol):
         message: Message | None = None,
         attachments: Sequence[tuple[Attachment, bytes]] = (),
         external_id: str | None = None,
+        fingerprint: str | None = None,
     ) -> str:
         """Store a new contact with its first message and attachments in one transaction.
         With an external_id already stored for this channel, store nothing and return the
-        existing contact's id (idempotent intake)."""
+        existing contact's id (idempotent intake). `fingerprint` is kept with the external_id:
+        what the request said, to tell a replay from a reused key."""
+        ...
+
+    async def intake_fingerprint(
+        self, channel: ChannelKind, external_id: str
+    ) -> tuple[str, str | None] | None:
+        """The contact stored under this external_id and its request's fingerprint."""
         ...
 
     async def get(self, contact_id: str) -> Contact:
@@ -176,6 +193,28 @@ class ContactRepository(Protocol):
 
     async def save(self, contact: Contact) -> None:
         """Persist state, operator, timestamps, location, language, priority, incident."""
+        ...
+
+    async def save_if(
+        self,
+        contact: Contact,
+        *,
+        state: ContactState,
+        operator_id: str | None,
+        only: frozenset[str] | None = None,
+    ) -> bool:
+        """save (the `only` columns, else all), only while the stored contact is still in
+        `state` held by `operator_id`: False (nothing written) when it changed meanwhile."""
+        ...
+
+    async def held_by(self, operator_id: str) -> list[Contact]:
+        """Contacts offered to, connected to or in wrap-up with this operator."""
+        ...
+
+    async def in_progress(
+        self, limit: int, after: tuple[datetime, str] | None = None
+    ) -> list[Contact]:
+        """Connected and wrap-up contacts by (answered_at, id), `limit` after the cursor."""
         ...
 
     async def find_by_external_id(
@@ -228,6 +267,12 @@ class OperatorRepository(Protocol):
 
     async def set_password(self, operator_id: str, password_hash: str) -> None: ...
 
+    async def set_preferences(
+        self, operator_id: str, ui_language: UiLanguage | None, gender: Gender
+    ) -> None:
+        """Her pages' language (None: the browser's) and the form texts about her take."""
+        ...
+
     async def set_presence(self, operator_id: str, presence: Presence) -> None:
         """Remembered so a restarted node (or a Redis that lost its data) can rebuild the pool."""
         ...
@@ -255,6 +300,8 @@ class SessionRepository(Protocol):
     async def delete(self, token_hash: str) -> None: ...
 
     async def delete_for_operator(self, operator_id: str) -> None: ...
+
+    async def for_operator(self, operator_id: str) -> list[Session]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,6 +379,10 @@ class DeviceRegistry(Protocol):
     async def by_token(self, token_hash: str) -> Device | None: ...
 
     async def get(self, device_id: str) -> Device | None: ...
+
+    async def is_registered(self, device_id: str) -> bool:
+        """Whether `device_id` is registered (the check before every app report)."""
+        ...
 
     async def touch(self, device_id: str, at: datetime) -> None: ...
 
@@ -517,141 +568,6 @@ class CameraDirectory(Protocol):
     async def camera(self, camera_id: str) -> CameraInfo | None: ...
 
 
-# --- chat channels: Telegram, WhatsApp ------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class InboxItem:
-    """One inbound item of a messenger (a Telegram update, a WhatsApp message or status), as
-    stored before the messenger is answered. `lane`: items of one lane are handled in order."""
-
-    channel: ChannelKind
-    external_id: str
-    lane: str
-    payload: str  # JSON, as the messenger sent it (a WhatsApp item with its contact entry)
-    received_at: datetime
-    seq: int | None = None  # assigned when stored
-    attempts: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class InboxDone:
-    seq: int
-    outcome: str  # contact | message | location | language | start | status | ignored …
-    contact_id: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Conversation:
-    """A citizen on a messenger: what the center remembers between their contacts."""
-
-    channel: ChannelKind
-    citizen: str  # the key: Telegram chat id, WhatsApp user id (or phone number)
-    address: str  # where messages go
-    created_at: datetime
-    language: Language | None = None
-    language_chosen: bool = False  # the citizen chose it (else a hint)
-    contact_id: str | None = None  # the latest contact
-    user_id: str | None = None
-    wa_id: str | None = None
-    display_name: str | None = None
-    last_inbound_at: datetime | None = None
-
-
-class DeliveryStatus:
-    PENDING = "pending"  # stored, not yet handed to the messenger
-    ACCEPTED = "accepted"  # the messenger's API took it (WhatsApp: before its callbacks)
-    SENT = "sent"
-    DELIVERED = "delivered"
-    READ = "read"
-    FAILED = "failed"
-
-    RANK = {
-        PENDING: 0,
-        ACCEPTED: 1,
-        SENT: 2,
-        DELIVERED: 3,
-        READ: 4,
-        FAILED: 5,
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """A message to a citizen's chat: an operator's reply or a notice of the center."""
-
-    id: str
-    channel: ChannelKind
-    citizen: str
-    kind: str  # reply | notice
-    body: Mapping[str, Any]  # {"text": …, "buttons": [[{"text", "data"}]], "template": bool}
-    created_at: datetime
-    contact_id: str | None = None  # None: a notice before any contact (the /start greeting)
-    status: str = DeliveryStatus.PENDING
-    external_id: str | None = None
-    error: str | None = None
-    attempts: int = 0
-    updated_at: datetime | None = None
-
-
-class ChatStore(Protocol):
-    """The chat channels' inbox, conversations and outbound deliveries."""
-
-    async def inbox_add(self, items: Sequence[InboxItem]) -> list[int | None]:
-        """Store items in one transaction: each one's seq, None for one already stored
-        (the messenger's id was seen before)."""
-        ...
-
-    async def inbox_pending(
-        self, channel: ChannelKind, *, received_before: datetime | None = None
-    ) -> list[InboxItem]:
-        """Items not yet handled, in seq order."""
-        ...
-
-    async def inbox_done(self, done: Sequence[InboxDone], at: datetime) -> None: ...
-
-    async def inbox_attempted(self, seq: int) -> int:
-        """Count one more failed attempt at an item; the new count."""
-        ...
-
-    async def inbox_has(self, channel: ChannelKind, external_id: str) -> bool: ...
-
-    async def conversation(self, channel: ChannelKind, citizen: str) -> Conversation | None: ...
-
-    async def conversation_by_wa_id(self, wa_id: str) -> Conversation | None: ...
-
-    async def conversation_of_contact(
-        self, channel: ChannelKind, contact_id: str
-    ) -> Conversation | None: ...
-
-    async def save_conversation(self, conversation: Conversation, at: datetime) -> None:
-        """Insert or replace the conversation's row."""
-        ...
-
-    async def add_delivery(self, delivery: Delivery) -> None: ...
-
-    async def update_delivery(
-        self,
-        delivery_id: str,
-        *,
-        status: str,
-        at: datetime,
-        external_id: str | None = None,
-        error: str | None = None,
-        attempts: int | None = None,
-    ) -> None: ...
-
-    async def delivery(self, delivery_id: str) -> Delivery | None: ...
-
-    async def delivery_by_external_id(
-        self, channel: ChannelKind, external_id: str
-    ) -> Delivery | None: ...
-
-    async def pending_deliveries(self, channel: ChannelKind) -> list[Delivery]: ...
-
-    async def deliveries(self, contact_id: str) -> list[Delivery]: ...
-
-
 # --- telephony: calls on Asterisk, their recordings and callbacks ---------------------------
 
 
@@ -690,6 +606,10 @@ class Call:
     civic_address: str | None = None
     recording: str | None = None  # its file, relative to the recording directory
     answered_at: datetime | None = None  # first bridged to an operator
+    # bridged to someone (operator or transfer target) in the conversation going on now;
+    # None while the caller waits for one (never answered, or back in the queue): a call
+    # that ends with it None was abandoned, whatever the contact's state says
+    bridged_at: datetime | None = None
     ended_at: datetime | None = None
     end_reason: str | None = None
     hangup_cause: int | None = None

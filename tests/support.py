@@ -17,17 +17,21 @@ from contact.bootstrap import Container, build
 from contact.config import (
     AppChannelSettings,
     DatabaseSettings,
+    HttpSettings,
+    ModelsSettings,
     RedisSettings,
     RoutingSettings,
     Settings,
 )
-from contact.domain.model import Capability, Language, Operator, Role, Skills, new_id
+from contact.domain.model import Capability, Gender, Language, Operator, Role, Skills, new_id
 from contact.http.app import create_app
 from contact.http.auth import hash_password
 from tests.ports import free_tcp_port
 
 APP_KEY = "test-app-key-0123456789"
 PASSWORD = "correct horse battery"
+METRICS_TOKEN = "test-metrics-token-0123456789"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}  # /metrics, /healthz details
 
 
 def make_settings(
@@ -41,10 +45,14 @@ def make_settings(
     routing_defaults: dict[str, Any] = {"tick_s": 0.02, "wrap_up_s": 0.0}
     return Settings(
         data_dir=tmp_path,
+        http=HttpSettings(metrics_token=METRICS_TOKEN),
         database=DatabaseSettings(url=database_url or f"sqlite+aiosqlite:///{tmp_path}/c.db"),
         redis=RedisSettings(url=redis_url, key_prefix=redis_prefix),
-        app=AppChannelSettings(api_keys=APP_KEY),
+        # every test client is one address: its limit is tested on its own (hostile input)
+        app=AppChannelSettings(api_keys=APP_KEY, reports_per_minute_per_address=100_000),
         routing=RoutingSettings(**{**routing_defaults, **routing}),
+        # no speech model unless a test installs one (never the machine's own)
+        models=ModelsSettings(dir=tmp_path / "models"),
     )
 
 
@@ -63,6 +71,7 @@ class Center:
         role: Role = Role.OPERATOR,
         languages: frozenset[Language] = frozenset(Language),
         capabilities: frozenset[Capability] = frozenset(Capability),
+        gender: Gender = Gender.OTHER,
     ) -> str:
         operator = Operator(
             id=new_id(),
@@ -70,6 +79,7 @@ class Center:
             display_name=username.title(),
             role=role,
             skills=Skills(languages, capabilities),
+            gender=gender,
         )
         await self.container.db.operators.add(operator, hash_password(PASSWORD))
         return operator.id
@@ -189,9 +199,11 @@ class ServeProcess:
         self.port = free_tcp_port()
         self.env = {
             **os.environ,
+            "CONTACT_APP_REPORTS_PER_MINUTE_PER_ADDRESS": "100000",  # one address: the tests
             **env,
             "CONTACT_HTTP_PORT": str(self.port),
             "CONTACT_APP_API_KEYS": APP_KEY,
+            "CONTACT_HTTP_METRICS_TOKEN": METRICS_TOKEN,
             "CONTACT_LOG_LEVEL": "WARNING",
         }
         self.log_path = log_path
@@ -201,7 +213,7 @@ class ServeProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self) -> None:
+    async def start(self, within_s: float = 15.0) -> None:
         import subprocess
         import sys
 
@@ -211,7 +223,7 @@ class ServeProcess:
             [exe, "serve"], env=self.env, stdout=self._log, stderr=subprocess.STDOUT
         )
         async with aiohttp.ClientSession() as session:
-            for _ in range(300):
+            for _ in range(int(within_s / 0.05)):
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"contact serve exited: {self.log_path.read_text()}")
                 try:

@@ -6,7 +6,8 @@ the rows after it.
 Columns (case-insensitive, a few aliases accepted, see COLUMN_ALIASES): id, lat, lon, heading,
 fov, range, stream_url, and optionally snapshot_url and district. Unknown columns are ignored
 and listed in the report; a missing or repeated column is a file-level error and nothing is
-imported, because every row would then be wrong in the same way.
+imported, because every row would then be wrong in the same way. A URL naming a link-local,
+cloud metadata or (unless allowed) loopback address refuses its row (address_guard.py).
 
 GeoJSON: a FeatureCollection of Point features; the same names as properties, the position
 from the geometry, the id from the feature's `id` or an `id` property. Line numbers are those
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from contact.address_guard import check_camera_url
 from contact.dispatch.cameras import Camera
 
 Progress = Callable[[int, int], None]
@@ -106,7 +108,8 @@ class _RowProblem(Exception):
 class _Collector:
     """Validates rows into the report; the first line with an id owns it."""
 
-    def __init__(self) -> None:
+    def __init__(self, allow_loopback: bool = False) -> None:
+        self.allow_loopback = allow_loopback
         self.report = ImportReport()
         self._first_line: dict[str, int] = {}
 
@@ -121,7 +124,11 @@ class _Collector:
                 )
                 return
         try:
-            report.cameras.append(_camera(camera_id, values))
+            camera = _camera(camera_id, values)
+            for url in (camera.stream_url, camera.snapshot_url):
+                if url is not None:  # the server must never be pointed at these (SSRF)
+                    check_camera_url(url, self.allow_loopback)
+            report.cameras.append(camera)
         except (_RowProblem, ValueError) as exc:
             report.add_error(line, camera_id or None, str(exc))
 
@@ -188,11 +195,11 @@ def _column(name: str) -> str:
 # --- CSV ---------------------------------------------------------------------------------
 
 
-def parse_cameras_csv(lines: Iterable[str]) -> ImportReport:
+def parse_cameras_csv(lines: Iterable[str], allow_loopback: bool = False) -> ImportReport:
     """Parse CSV text given as lines (e.g. an open text file or `text.splitlines(True)`)."""
     rows = iter(lines)
     header_line = next(rows, None)
-    collector = _Collector()
+    collector = _Collector(allow_loopback)
     if header_line is None or not header_line.strip():
         return collector.report.abort(1, "the file is empty: a header line is required")
     delimiter = max((",", ";", "\t"), key=header_line.count)
@@ -283,10 +290,12 @@ class _Lines:
         return self._line
 
 
-def parse_cameras_geojson(text: str, progress: Progress | None = None) -> ImportReport:
+def parse_cameras_geojson(
+    text: str, progress: Progress | None = None, allow_loopback: bool = False
+) -> ImportReport:
     """Parse a GeoJSON FeatureCollection of camera Points."""
     text = text.removeprefix("\ufeff")
-    collector = _Collector()
+    collector = _Collector(allow_loopback)
     decoder = json.JSONDecoder()
     lines = _Lines(text)
     total = len(text)
@@ -408,7 +417,9 @@ def _feature(line: int, feature: object, collector: _Collector) -> None:
 # --- files --------------------------------------------------------------------------------
 
 
-def import_cameras(path: str | os.PathLike[str], progress: Progress | None = None) -> ImportReport:
+def import_cameras(
+    path: str | os.PathLike[str], progress: Progress | None = None, allow_loopback: bool = False
+) -> ImportReport:
     """Import a camera file: GeoJSON by extension (.geojson, .json) or by a leading `{`,
     otherwise CSV."""
     path = Path(path)
@@ -418,8 +429,8 @@ def import_cameras(path: str | os.PathLike[str], progress: Progress | None = Non
         stream.seek(0)
         if path.suffix.lower() in (".geojson", ".json") or head.startswith(b"{"):
             text = stream.read().decode("utf-8-sig", errors="replace")
-            return parse_cameras_geojson(text, progress)
-        return parse_cameras_csv(_decoded_lines(stream, total, progress))
+            return parse_cameras_geojson(text, progress, allow_loopback)
+        return parse_cameras_csv(_decoded_lines(stream, total, progress), allow_loopback)
 
 
 def write_cameras_csv(cameras: Iterable[Camera], path: str | os.PathLike[str]) -> int:

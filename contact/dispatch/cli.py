@@ -25,7 +25,6 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -40,6 +39,7 @@ from rich.progress import (
 from contact.config import Settings, load_settings
 from contact.dispatch.camera_import import ImportReport, import_cameras
 from contact.dispatch.districts import DistrictDataError
+from contact.dispatch.ports import DispatchRepository
 from contact.dispatch.registry import (
     NewUnit,
     add_unit,
@@ -49,8 +49,11 @@ from contact.dispatch.registry import (
     rotate_token,
     unit_lines,
 )
+from contact.dispatch.sql import SqlDispatchRepository
 from contact.dispatch.units import UnitKind
 from contact.errors import ContactError
+from contact.persistence.database import SqlDatabase
+from contact.persistence.migrate import prepare_database
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_ROWS_REFUSED = 0, 1, 2, 3
 SHOWN_ERRORS = 20
@@ -105,9 +108,7 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     token.set_defaults(func=_units_token)
 
 
-def _run(work: Callable[[Any, Console], Awaitable[int]]) -> int:
-    from contact.bootstrap import prepare_database
-    from contact.persistence.database import SqlDatabase
+def _run(work: Callable[[SqlDatabase, DispatchRepository, Console], Awaitable[int]]) -> int:
 
     settings: Settings = load_settings()
     console = Console()
@@ -116,7 +117,7 @@ def _run(work: Callable[[Any, Console], Awaitable[int]]) -> int:
         await prepare_database(settings)
         db = await SqlDatabase.open(settings.database)
         try:
-            return await work(db, console)
+            return await work(db, SqlDispatchRepository(db.store), console)
         finally:
             await db.close()
 
@@ -143,7 +144,10 @@ def _cameras_import(args: argparse.Namespace) -> int:
     with _progress(console, args.no_progress) as progress:
         total = path.stat().st_size
         reading = progress.add_task("checking", total=total)
-        report = import_cameras(path, lambda done, _: progress.update(reading, completed=done))
+        allow_loopback = load_settings().dispatch.camera_allow_loopback
+        report = import_cameras(
+            path, lambda done, _: progress.update(reading, completed=done), allow_loopback
+        )
         progress.update(reading, completed=total)
     parsed_s = time.perf_counter() - started
     _print_report(console, path, report)
@@ -158,14 +162,15 @@ def _cameras_import(args: argparse.Namespace) -> int:
         console.print(f"[yellow]{why}: nothing imported[/yellow]")
         return EXIT_OK if report.ok else EXIT_ROWS_REFUSED
 
-    async def store(db: Any, console: Console) -> int:
+    async def store(db: SqlDatabase, repo: DispatchRepository, console: Console) -> int:
         with _progress(console, args.no_progress) as progress:
             task = progress.add_task("storing", total=len(report.cameras))
             count = await import_cameras_into(
-                db.dispatch,
+                repo,
                 report.cameras,
                 replace_all=args.replace,
                 progress=lambda done: progress.update(task, completed=done),
+                allow_loopback=allow_loopback,
             )
         elapsed = time.perf_counter() - started
         console.print(
@@ -232,9 +237,9 @@ def _districts_import(args: argparse.Namespace) -> int:
         print(f"error: {path.name} is not valid JSON: {exc}", file=sys.stderr)
         return EXIT_REFUSED
 
-    async def work(db: Any, console: Console) -> int:
+    async def work(db: SqlDatabase, repo: DispatchRepository, console: Console) -> int:
         try:
-            records = await import_districts_into(db.dispatch, data)
+            records = await import_districts_into(repo, data)
         except DistrictDataError as exc:
             console.print(f"[red]refused, nothing imported:[/red] {exc.message}", markup=True)
             return EXIT_REFUSED
@@ -261,8 +266,8 @@ def _units_add(args: argparse.Namespace) -> int:
         crew=tuple(n.strip() for n in args.crew.split(";") if n.strip()),
     )
 
-    async def work(db: Any, console: Console) -> int:
-        record, token = await add_unit(db.dispatch, unit)
+    async def work(db: SqlDatabase, repo: DispatchRepository, console: Console) -> int:
+        record, token = await add_unit(repo, unit)
         await db.audit.append("cli", "unit.add", record.id, {"callsign": record.callsign})
         print("\n".join(unit_lines([(record, token)])))
         return EXIT_OK
@@ -278,10 +283,10 @@ def _units_import(args: argparse.Namespace) -> int:
         print("refused: nothing imported", file=sys.stderr)
         return EXIT_REFUSED
 
-    async def work(db: Any, console: Console) -> int:
+    async def work(db: SqlDatabase, repo: DispatchRepository, console: Console) -> int:
         added = []
         for unit in found.units:  # a taken call sign stops the import at that unit
-            added.append(await add_unit(db.dispatch, unit))
+            added.append(await add_unit(repo, unit))
         await db.audit.append("cli", "units.import", None, {"units": len(added)})
         print("\n".join(unit_lines(added)))
         return EXIT_OK
@@ -290,8 +295,8 @@ def _units_import(args: argparse.Namespace) -> int:
 
 
 def _units_list(args: argparse.Namespace) -> int:
-    async def work(db: Any, console: Console) -> int:
-        for u in await db.dispatch.units():
+    async def work(db: SqlDatabase, repo: DispatchRepository, console: Console) -> int:
+        for u in await repo.units():
             where = f"{u.position.lat:.5f},{u.position.lon:.5f}" if u.position else "—"
             print(f"{u.callsign:14} {u.kind.value:5} {u.status.value:15} {where:22} {u.id}")
         return EXIT_OK
@@ -300,12 +305,12 @@ def _units_list(args: argparse.Namespace) -> int:
 
 
 def _units_token(args: argparse.Namespace) -> int:
-    async def work(db: Any, console: Console) -> int:
-        unit = await db.dispatch.unit_by_callsign(args.callsign)
+    async def work(db: SqlDatabase, repo: DispatchRepository, console: Console) -> int:
+        unit = await repo.unit_by_callsign(args.callsign)
         if unit is None:
             print(f"error: no unit {args.callsign}", file=sys.stderr)
             return EXIT_REFUSED
-        token = await rotate_token(db.dispatch, unit.id)
+        token = await rotate_token(repo, unit.id)
         await db.audit.append("cli", "unit.token", unit.id)
         print("\n".join(unit_lines([(unit, token)])))
         return EXIT_OK

@@ -24,6 +24,7 @@ from aiohttp import web
 
 from contact.dispatch.demo_city import BOUNDS_M, DemoCity, generate_city
 from contact.dispatch.geo import LocalProjection
+from contact.dispatch.ports import DispatchRepository
 from contact.dispatch.registry import (
     NewUnit,
     add_unit,
@@ -32,7 +33,6 @@ from contact.dispatch.registry import (
     rotate_token,
 )
 from contact.dispatch.units import UnitKind, UnitStatus
-from contact.persistence.dispatch_repo import SqlDispatchRepository
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class DemoUnit:
 
 
 async def seed_city(
-    repo: SqlDispatchRepository,
+    repo: DispatchRepository,
     *,
     snapshot_base: str | None = None,
     cameras: int = DEMO_CAMERAS,
@@ -75,7 +75,9 @@ async def seed_city(
     if len(stored) != len(city.cameras) or (
         stored and stored[0].snapshot_url != city.cameras[0].snapshot_url
     ):
-        await import_cameras_into(repo, city.cameras, replace_all=True)
+        # the demo serves its stills itself, usually on loopback (run with
+        # CONTACT_DISPATCH_CAMERA_ALLOW_LOOPBACK, as `contact demo` does)
+        await import_cameras_into(repo, city.cameras, replace_all=True, allow_loopback=True)
     fleet: list[DemoUnit] = []
     rng = random.Random(seed)
     for unit in city.units:
@@ -118,9 +120,15 @@ class DemoFleet:
         self._rng = random.Random(seed)
         self._tasks: list[asyncio.Task[None]] = []
         self._session: aiohttp.ClientSession | None = None
+        self.connected: set[str] = set()  # units whose WebSocket is open now
+        self._all_connected = asyncio.Event()
 
     async def start(self) -> None:
-        self._session = aiohttp.ClientSession(base_url=self._base)
+        # each unit holds its WebSocket for good, and each WebSocket holds one connection of
+        # the session's pool: aiohttp's default pool (100) would leave the rest of the fleet
+        # waiting for a connection that is never given back
+        connector = aiohttp.TCPConnector(limit=len(self._units) + 10)
+        self._session = aiohttp.ClientSession(base_url=self._base, connector=connector)
         for i, unit in enumerate(self._units):
             self._tasks.append(
                 asyncio.create_task(self._drive(unit, i * self._tick_s / len(self._units)))
@@ -141,7 +149,7 @@ class DemoFleet:
         while True:
             try:
                 await self._run(unit)
-            except (aiohttp.ClientError, ConnectionError) as exc:
+            except (aiohttp.ClientError, ConnectionError, TimeoutError) as exc:
                 log.debug("demo unit %s reconnecting: %s", unit.callsign, exc)
             except Exception:
                 log.exception("demo unit %s failed", unit.callsign)
@@ -153,47 +161,61 @@ class DemoFleet:
         async with self._session.ws_connect(
             f"/api/v1/units/{unit.unit_id}/ws", headers=headers, heartbeat=30
         ) as ws:
-            target = self._waypoint()
-            speed = SPEED_KMH[unit.kind] / 3.6 * PATROL_SHARE
-            on_scene_until: float | None = None
-            responding = False
-            loop = asyncio.get_running_loop()
-            while True:
-                with contextlib.suppress(TimeoutError):
-                    msg = await asyncio.wait_for(ws.receive(), self._tick_s)
-                    if msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
-                        return
-                    data = msg.json().get("data", {}) if msg.type == aiohttp.WSMsgType.TEXT else {}
-                    if data.get("type") == "unit.dispatched":
-                        order = data["dispatch"]
-                        await asyncio.sleep(self._rng.uniform(1, 4))  # the crew reads it
-                        await ws.send_json({"op": "ack", "dispatch_id": order["dispatch_id"]})
-                        await ws.send_json({"op": "status", "status": "en_route"})
-                        target = self._projection.to_xy(
-                            order["scene"]["lat"], order["scene"]["lon"]
-                        )
-                        speed, responding, on_scene_until = SPEED_KMH[unit.kind] / 3.6, True, None
-                    elif data.get("type") == "unit.status_changed":
-                        if data.get("status") == UnitStatus.ON_SCENE.value and responding:
-                            on_scene_until = loop.time() + self._rng.uniform(60, 180)
-                        elif data.get("status") == UnitStatus.AVAILABLE.value:
-                            responding, on_scene_until = False, None
-                            speed = SPEED_KMH[unit.kind] / 3.6 * PATROL_SHARE
-                    continue
-                if on_scene_until is not None:
-                    if loop.time() >= on_scene_until:
-                        await ws.send_json({"op": "status", "status": "available"})
+            self.connected.add(unit.unit_id)
+            if len(self.connected) == len(self._units):
+                log.info("demo fleet: all %d units connected", len(self._units))
+                self._all_connected.set()
+            try:
+                await self._patrol(unit, ws)
+            finally:
+                self.connected.discard(unit.unit_id)
+
+    async def wait_connected(self, timeout_s: float) -> bool:
+        """True once every unit has had its WebSocket open at the same time."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._all_connected.wait(), timeout_s)
+        return self._all_connected.is_set()
+
+    async def _patrol(self, unit: DemoUnit, ws: aiohttp.ClientWebSocketResponse) -> None:
+        target = self._waypoint()
+        speed = SPEED_KMH[unit.kind] / 3.6 * PATROL_SHARE
+        on_scene_until: float | None = None
+        responding = False
+        loop = asyncio.get_running_loop()
+        while True:
+            with contextlib.suppress(TimeoutError):
+                msg = await asyncio.wait_for(ws.receive(), self._tick_s)
+                if msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                    return
+                data = msg.json().get("data", {}) if msg.type == aiohttp.WSMsgType.TEXT else {}
+                if data.get("type") == "unit.dispatched":
+                    order = data["dispatch"]
+                    await asyncio.sleep(self._rng.uniform(1, 4))  # the crew reads it
+                    await ws.send_json({"op": "ack", "dispatch_id": order["dispatch_id"]})
+                    await ws.send_json({"op": "status", "status": "en_route"})
+                    target = self._projection.to_xy(order["scene"]["lat"], order["scene"]["lon"])
+                    speed, responding, on_scene_until = SPEED_KMH[unit.kind] / 3.6, True, None
+                elif data.get("type") == "unit.status_changed":
+                    if data.get("status") == UnitStatus.ON_SCENE.value and responding:
+                        on_scene_until = loop.time() + self._rng.uniform(60, 180)
+                    elif data.get("status") == UnitStatus.AVAILABLE.value:
                         responding, on_scene_until = False, None
                         speed = SPEED_KMH[unit.kind] / 3.6 * PATROL_SHARE
-                        target = self._waypoint()
-                    continue
-                arrived = self._step(unit, target, speed * self._tick_s)
-                if arrived and not responding:
+                continue
+            if on_scene_until is not None:
+                if loop.time() >= on_scene_until:
+                    await ws.send_json({"op": "status", "status": "available"})
+                    responding, on_scene_until = False, None
+                    speed = SPEED_KMH[unit.kind] / 3.6 * PATROL_SHARE
                     target = self._waypoint()
-                lat, lon = self._projection.to_latlon(unit.x, unit.y)
-                await ws.send_json(
-                    {"op": "position", "lat": round(lat, 7), "lon": round(lon, 7), "accuracy_m": 8}
-                )
+                continue
+            arrived = self._step(unit, target, speed * self._tick_s)
+            if arrived and not responding:
+                target = self._waypoint()
+            lat, lon = self._projection.to_latlon(unit.x, unit.y)
+            await ws.send_json(
+                {"op": "position", "lat": round(lat, 7), "lon": round(lon, 7), "accuracy_m": 8}
+            )
 
     def _waypoint(self) -> tuple[float, float]:
         x0, y0, x1, y1 = BOUNDS_M

@@ -1,7 +1,8 @@
 """Police districts: which district, and so which department, is responsible for a place.
 
 Loaded from a GeoJSON FeatureCollection of Polygon / MultiPolygon features (holes allowed)
-with properties `id` (or the feature id), `name_kk`, `name_ru` and `department`. A point on a
+with properties `id` (or the feature id), `name_kk`, `name_ru`, `department` and optionally
+`name_en` (the English pages' name; without it they show the Russian one). A point on a
 border belongs to a district (see `geo.Polygon`); where districts share a border or overlap,
 the first district in file order wins, so the answer is always the same. A point outside
 every district gets None, which callers flag for an operator to resolve.
@@ -38,6 +39,7 @@ class District:
     name_ru: str
     department: str  # the responsible police department (УП / РУП)
     polygons: tuple[Polygon, ...]
+    name_en: str | None = None  # for the English pages; None: they show name_ru
 
     @property
     def bbox(self) -> BBox:
@@ -162,7 +164,17 @@ def _district(index: int, feature: Any) -> District:
         name_ru=props["name_ru"].strip(),
         department=props["department"].strip(),
         polygons=polygons,
+        name_en=_optional_name(where, props, "name_en"),
     )
+
+
+def _optional_name(where: str, props: Mapping[str, Any], name: str) -> str | None:
+    value = props.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise DistrictDataError(f"{where}: {name} must be a non-empty string when given")
+    return value.strip()
 
 
 def _polygon(where: str, rings: Any) -> Polygon:

@@ -97,7 +97,11 @@ def build_eido(
                 "agencyName": district.department,
                 "agencyRoleDescriptionRegistryText": ["Responding"],
                 "agencyTypeRegistryText": ["Police"],
-                "agencyJurisdictionText": {"kk": district.name_kk, "ru": district.name_ru},
+                "agencyJurisdictionText": {
+                    "kk": district.name_kk,
+                    "ru": district.name_ru,
+                    **({"en": district.name_en} if district.name_en else {}),
+                },
                 "incidentOwningAgencyIndicator": True,
             }
         )

@@ -1,7 +1,7 @@
 """What the dispatch services and their store exchange: units with their status, dispatches
 with the timestamps response times are measured on, incidents with their grouped contacts.
 
-Pure (no SDK): the SQL repository (contact/persistence/dispatch_repo.py) maps rows to these.
+Pure (no SDK): the store (ports.py; its SQL adapter in sql/) maps rows to these.
 """
 
 from __future__ import annotations
@@ -162,6 +162,7 @@ class DistrictRecord:
     department: str
     geometry: dict[str, Any]
     position: int
+    name_en: str | None = None  # the English pages' name; None: they show name_ru
 
 
 @dataclass(frozen=True, slots=True)

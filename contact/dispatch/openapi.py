@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from contact.http.openapi import CSRF, OBJ, SESSION, error_responses, json_content, operation
+from contact.http.openapi import (
+    CSRF,
+    CURSOR,
+    LIMIT,
+    OBJ,
+    SESSION,
+    error_responses,
+    json_content,
+    operation,
+)
 
 UNIT_TOKEN: list[dict[str, list[str]]] = [{"unitToken": []}]
 
@@ -131,6 +140,7 @@ PANEL = {
                 "id": STRING,
                 "name_kk": STRING,
                 "name_ru": STRING,
+                "name_en": STRING,
                 "department": STRING,
             },
         },
@@ -276,7 +286,13 @@ PATHS: dict[str, Any] = {
         )
     },
     "/api/v1/incidents": {
-        "get": _op("Open incidents", (401, 403), security=SESSION, tags=["incidents"])
+        "get": _op(
+            "Open incidents, the newest first, one page (`limit`, `cursor`: next_cursor)",
+            (401, 403, 422),
+            security=SESSION,
+            parameters=[LIMIT, CURSOR],
+            tags=["incidents"],
+        )
     },
     "/api/v1/incidents/{incident_id}": {
         "get": _op(

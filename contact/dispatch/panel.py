@@ -91,6 +91,7 @@ async def panel_json(
             "id": record.id,
             "name_kk": record.name_kk,
             "name_ru": record.name_ru,
+            "name_en": record.name_en or record.name_ru,
             "department": record.department,
         }
     body["outside_districts"] = suggestion.outside_districts

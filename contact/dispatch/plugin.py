@@ -10,17 +10,19 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from contact.config import Settings
-from contact.dispatch import openapi, routes
+from contact.context import Panel, Plugin
+from contact.dispatch import DISPATCH_PART, openapi, routes
 from contact.dispatch.mqtt import MqttPositions
 from contact.dispatch.osrm import OsrmRouter
+from contact.dispatch.ports import DISPATCH_STORE
 from contact.dispatch.projection import DispatchProjection
 from contact.dispatch.routes import DispatchParts
 from contact.dispatch.service import DispatchService
 from contact.dispatch.snapshots import SnapshotProxy
-from contact.plugins import Plugin
+from contact.dispatch.texts import TEXTS
 
 if TYPE_CHECKING:
-    from contact.bootstrap import Container
+    from contact.context import Container
 
 
 def _enabled(settings: Settings) -> bool:
@@ -29,7 +31,7 @@ def _enabled(settings: Settings) -> bool:
 
 def _install(container: Container) -> None:
     s = container.settings.dispatch
-    repo = container.db.dispatch
+    repo = container.get(DISPATCH_STORE)
     router = (
         OsrmRouter(
             s.osrm_url,
@@ -65,6 +67,7 @@ def _install(container: Container) -> None:
         max_bytes=s.snapshot_max_bytes,
         cache_s=s.snapshot_cache_s,
         record=record,
+        allow_loopback=s.camera_allow_loopback,
     )
     mqtt = (
         MqttPositions(
@@ -82,21 +85,37 @@ def _install(container: Container) -> None:
     container.services.append(service)
     if mqtt is not None:
         container.services.append(mqtt)
-    container.extras["dispatch"] = DispatchParts(
-        service=service,
-        repo=repo,
-        snapshots=snapshots,
-        router=router,
-        mqtt=mqtt,
-        centre=s.centre_id,
-        tokens={},
+    container.provide(
+        DISPATCH_PART,
+        DispatchParts(
+            service=service,
+            repo=repo,
+            snapshots=snapshots,
+            router=router,
+            mqtt=mqtt,
+            centre=s.centre_id,
+        ),
     )
 
 
 PLUGIN = Plugin(
+    texts=TEXTS,
+    panels=(
+        Panel(
+            page="operator",
+            slot="side",
+            template="panels/dispatch_operator.html",
+            scripts=(
+                "/static/dist/leaflet.min.js",
+                "/static/dispatch-map.js",
+                "/static/dispatch.js",
+            ),
+        ),
+    ),
     name="dispatch",
     enabled=_enabled,
     install=_install,
     routes=routes.setup,
     openapi=openapi.PATHS,
+    switch="CONTACT_DISPATCH_ENABLED",
 )

@@ -17,10 +17,10 @@ from typing import Any
 from contact.bus import MessageBus
 from contact.dispatch.grouping import categorize
 from contact.dispatch.model import DispatchRecord
+from contact.dispatch.ports import DispatchRepository
 from contact.domain import events as ev
 from contact.domain.model import Contact
 from contact.http.views import iso
-from contact.persistence.dispatch_repo import SqlDispatchRepository
 from contact.ports import AuditLog, Broadcast, ContactRepository
 
 CONTACT_EVENTS: tuple[type[ev.Event], ...] = (
@@ -49,7 +49,7 @@ class DispatchProjection:
         *,
         broadcast: Broadcast,
         contacts: ContactRepository,
-        repo: SqlDispatchRepository,
+        repo: DispatchRepository,
         audit: AuditLog,
     ) -> None:
         self._broadcast = broadcast
@@ -70,7 +70,7 @@ class DispatchProjection:
         await self._broadcast.publish(topic, payload)
 
     async def _contact_event(self, event: ev.Event) -> None:
-        body = event.as_dict()
+        body = event.public_dict()  # no citizen data on the supervisor's topic
         contact_id = getattr(event, "contact_id", None)
         if contact_id:
             await self._publish(f"contact:{contact_id}", event, body)
@@ -127,7 +127,7 @@ class DispatchProjection:
         )
 
 
-async def dispatch_contacts(repo: SqlDispatchRepository, dispatch_id: str) -> tuple[str, ...]:
+async def dispatch_contacts(repo: DispatchRepository, dispatch_id: str) -> tuple[str, ...]:
     """The contacts whose dispatch panels list this dispatch: its own and its incident's."""
     dispatch = await repo.get_dispatch(dispatch_id)
     contact_ids = [dispatch.contact_id]

@@ -12,13 +12,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from contact.address_guard import RefusedAddress, check_camera_url
 from contact.dispatch.cameras import Camera
 from contact.dispatch.districts import District, load_districts
 from contact.dispatch.model import DistrictRecord, UnitRecord
+from contact.dispatch.ports import DispatchRepository
 from contact.dispatch.units import UnitKind, UnitStatus
 from contact.domain.model import new_id
 from contact.errors import Unprocessable
-from contact.persistence.dispatch_repo import SqlDispatchRepository
 
 
 def new_token() -> str:
@@ -45,7 +46,7 @@ def check_unit(unit: NewUnit) -> None:
 
 
 async def add_unit(
-    repo: SqlDispatchRepository, unit: NewUnit, *, unit_id: str | None = None
+    repo: DispatchRepository, unit: NewUnit, *, unit_id: str | None = None
 ) -> tuple[UnitRecord, str]:
     """Register a unit (available, no position yet); returns it and its token."""
     check_unit(unit)
@@ -64,7 +65,7 @@ async def add_unit(
     return record, token
 
 
-async def rotate_token(repo: SqlDispatchRepository, unit_id: str) -> str:
+async def rotate_token(repo: DispatchRepository, unit_id: str) -> str:
     token = new_token()
     await repo.set_unit_token(unit_id, token_hash(token))
     return token
@@ -122,12 +123,28 @@ def read_units_csv(path: str | Path) -> UnitFile:
 
 
 async def import_cameras_into(
-    repo: SqlDispatchRepository,
+    repo: DispatchRepository,
     cameras: Sequence[Camera],
     *,
     replace_all: bool = False,
     progress: Callable[[int], None] | None = None,
+    allow_loopback: bool = False,
 ) -> int:
+    """Store cameras; Unprocessable (nothing stored) when a URL names an address the server
+    must not reach (address_guard.py)."""
+    refused = []
+    for camera in cameras:
+        for url in (camera.stream_url, camera.snapshot_url):
+            try:
+                if url is not None:
+                    check_camera_url(url, allow_loopback)
+            except RefusedAddress as exc:
+                refused.append(f"{camera.id}: {exc}")
+    if refused:
+        raise Unprocessable(
+            f"{len(refused)} camera URL(s) refused: {'; '.join(refused[:5])}",
+            error_id="camera_address_refused",
+        )
     return await repo.import_cameras(
         cameras, datetime.now(UTC), replace_all=replace_all, progress=progress
     )
@@ -146,12 +163,13 @@ def district_records(data: Any) -> list[DistrictRecord]:
             department=d.department,
             geometry=dict(f["geometry"]),
             position=i,
+            name_en=d.name_en,
         )
         for i, (d, f) in enumerate(zip(districts, features, strict=True))
     ]
 
 
-async def import_districts_into(repo: SqlDispatchRepository, data: Any) -> list[DistrictRecord]:
+async def import_districts_into(repo: DispatchRepository, data: Any) -> list[DistrictRecord]:
     records = district_records(data)
     await repo.replace_districts(records, datetime.now(UTC))
     return records

@@ -10,25 +10,19 @@ orders arrive.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import hmac
 import json
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from contact.dispatch.eido import build_eido
-from contact.dispatch.panel import dispatch_with_unit, panel_json
-from contact.dispatch.positions import PositionPush
-from contact.dispatch.projection import dispatch_contacts, dispatch_json, order_json, unit_topic
-from contact.dispatch.registry import token_hash
-from contact.dispatch.service import unit_state
-from contact.dispatch.snapshots import SnapshotProxy
-from contact.dispatch.units import UnitStatus
-from contact.domain.commands import (
+from contact.dispatch import DISPATCH_PART
+from contact.dispatch.commands import (
     AcknowledgeDispatch,
     CancelDispatch,
     DispatchUnit,
@@ -37,6 +31,15 @@ from contact.domain.commands import (
     SetIncidentState,
     SplitIncident,
 )
+from contact.dispatch.eido import build_eido
+from contact.dispatch.panel import dispatch_with_unit, panel_json
+from contact.dispatch.ports import DispatchRepository
+from contact.dispatch.positions import PositionPush
+from contact.dispatch.projection import dispatch_contacts, dispatch_json, order_json, unit_topic
+from contact.dispatch.registry import token_hash
+from contact.dispatch.snapshots import SnapshotProxy
+from contact.dispatch.unit_json import unit_state
+from contact.dispatch.units import UnitStatus
 from contact.domain.model import Contact, IncidentState, Role
 from contact.errors import (
     BadRequest,
@@ -49,30 +52,30 @@ from contact.errors import (
 from contact.http.api import acting, json_body
 from contact.http.auth import Principal
 from contact.http.keys import CONTAINER, HUB
+from contact.http.paging import encode_cursor, page_cursor, page_limit
 from contact.http.views import iso
-from contact.http.ws import Subscriber
+from contact.http.ws import Hub, Subscriber
 
 if TYPE_CHECKING:
     from contact.dispatch.mqtt import MqttPositions
     from contact.dispatch.osrm import OsrmRouter
     from contact.dispatch.service import DispatchService
-    from contact.persistence.dispatch_repo import SqlDispatchRepository
 
 API = "/api/v1"
-TOKEN_CACHE_S = 60.0
+UNIT_TOKEN_RECHECK_S = 2.0
+TOKEN_REVOKED = 4401  # close code of a unit socket whose token was rotated
 
 
 @dataclass
 class DispatchParts:
-    """What the dispatch plugin shares with its routes (container.extras["dispatch"])."""
+    """What the dispatch plugin shares with its routes (`DISPATCH_PART`)."""
 
     service: DispatchService
-    repo: SqlDispatchRepository
+    repo: DispatchRepository
     snapshots: SnapshotProxy
     router: OsrmRouter | None
     mqtt: MqttPositions | None
     centre: str
-    tokens: dict[tuple[str, str], float]  # (unit id, token hash) -> verified at (monotonic)
 
     def health(self) -> dict[str, Any]:
         """/healthz: down while the units' MQTT feed is cut (positions go stale); a routing
@@ -85,8 +88,7 @@ class DispatchParts:
 
 
 def parts(request: web.Request) -> DispatchParts:
-    found: DispatchParts = request.app[CONTAINER].extras["dispatch"]
-    return found
+    return request.app[CONTAINER].get(DISPATCH_PART)
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -234,9 +236,12 @@ async def get_incident(request: web.Request) -> web.Response:
 
 async def list_incidents(request: web.Request) -> web.Response:
     acting(request, Role.SUPERVISOR)
-    views = await parts(request).repo.open_incidents()
+    limit = page_limit(request)
+    views = await parts(request).repo.open_incidents(limit + 1, page_cursor(request, _incident_key))
+    last = views[limit - 1].incident if len(views) > limit else None
     return _json(
         {
+            "next_cursor": encode_cursor(iso(last.created_at), last.id) if last else None,
             "incidents": [
                 {
                     "id": v.incident.id,
@@ -247,10 +252,20 @@ async def list_incidents(request: web.Request) -> web.Response:
                     "created_at": iso(v.incident.created_at),
                     "last_contact_at": iso(v.last_contact_at),
                 }
-                for v in views
-            ]
+                for v in views[:limit]
+            ],
         }
     )
+
+
+def _incident_key(key: list[Any]) -> tuple[datetime, str]:
+    created_at, incident_id = key
+    if not isinstance(created_at, str) or not isinstance(incident_id, str):
+        raise TypeError("not an incident key")
+    at = datetime.fromisoformat(created_at)
+    if at.tzinfo is None:
+        raise ValueError("naive")
+    return at, incident_id
 
 
 async def merge_incidents(request: web.Request) -> web.Response:
@@ -387,25 +402,49 @@ async def camera_health(request: web.Request) -> web.Response:
 
 
 async def authenticated_unit(request: web.Request) -> str:
-    """The unit id of the path, if the request carries that unit's token."""
+    """The unit id of the path, if the request carries that unit's token. Checked against
+    the database on every request (one primary-key read), never cached: a rotated token or a
+    retired unit stops at once, on every node."""
     unit_id = request.match_info["unit_id"]
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(
             "send Authorization: Bearer <the unit's token>", error_id="unit_token_required"
         )
-    digest = token_hash(token.strip())
-    p = parts(request)
-    seen = p.tokens.get((unit_id, digest))
-    if seen is not None and time.monotonic() - seen < TOKEN_CACHE_S:
-        return unit_id
-    stored = await p.repo.unit_token_hash(unit_id)
-    if stored is None or not hmac.compare_digest(stored, digest):
+    if not await _token_current(parts(request), unit_id, token_hash(token.strip())):
         raise Unauthorized("wrong unit or token", error_id="bad_unit_token")
-    if len(p.tokens) > 10_000:
-        p.tokens.clear()
-    p.tokens[(unit_id, digest)] = time.monotonic()
     return unit_id
+
+
+async def _token_current(p: DispatchParts, unit_id: str, digest: str) -> bool:
+    stored = await p.repo.unit_token_hash(unit_id)
+    return stored is not None and hmac.compare_digest(stored, digest)
+
+
+async def _close_when_revoked(
+    p: DispatchParts,
+    hub: Hub,
+    subscriber: Subscriber,
+    unit_id: str,
+    digest: str,
+    done: asyncio.Event,
+) -> None:
+    """An open unit socket is re-checked every UNIT_TOKEN_RECHECK_S (and on each message):
+    a token rotated by `contact units token` in another process closes it. Ends when `done`
+    is set, never midway through a query (a cancelled query hands its connection back to the
+    pool half-used, with a traceback)."""
+    while not subscriber.closed:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), UNIT_TOKEN_RECHECK_S)
+        if done.is_set():
+            return
+        try:
+            current = await _token_current(p, unit_id, digest)
+        except ContactError:
+            continue  # the database is down: keep the unit's orders flowing
+        if not current:
+            hub.close(subscriber, TOKEN_REVOKED, b"token revoked")
+            return
 
 
 async def unit_position(request: web.Request) -> web.Response:
@@ -460,6 +499,7 @@ async def unit_ws(request: web.Request) -> web.WebSocketResponse:
     sends `{"op": "ack", "dispatch_id"}`, `{"op": "status", "status"}` and
     `{"op": "position", "lat", "lon"}`; each gets `{"ok": …}` or `{"error": …}`."""
     unit_id = await authenticated_unit(request)
+    digest = token_hash(request.headers["Authorization"].partition(" ")[2].strip())
     c = request.app[CONTAINER]
     p = parts(request)
     hub = request.app[HUB]
@@ -488,6 +528,9 @@ async def unit_ws(request: web.Request) -> web.WebSocketResponse:
     async def on_message(sub: Subscriber, data: dict[str, Any]) -> dict[str, Any] | None:
         op = data.get("op")
         try:
+            if not await _token_current(p, unit_id, digest):
+                hub.close(sub, TOKEN_REVOKED, b"token revoked")
+                return None
             if op == "ack":
                 dispatch = await c.bus.execute(
                     AcknowledgeDispatch(unit_id=unit_id, dispatch_id=str(data.get("dispatch_id")))
@@ -505,11 +548,21 @@ async def unit_ws(request: web.Request) -> web.WebSocketResponse:
             return {**exc.as_json(), "op": op}
         return {"error": {"id": "bad_request", "message": "op must be ack, status or position"}}
 
-    return await hub.serve(request, subscriber, on_message)
+    done = asyncio.Event()
+    watch = asyncio.create_task(_close_when_revoked(p, hub, subscriber, unit_id, digest, done))
+    try:
+        return await hub.serve(request, subscriber, on_message)
+    finally:
+        done.set()
+        try:
+            await asyncio.shield(watch)
+        except asyncio.CancelledError:  # the server is shutting down: do not wait
+            watch.cancel()
+            raise
 
 
 def setup(app: web.Application) -> None:
-    p: DispatchParts = app[CONTAINER].extras["dispatch"]
+    p = app[CONTAINER].get(DISPATCH_PART)
     # positions of dispatched units go straight to this app's sockets (see positions.py)
     p.service.on_assigned_position(
         PositionPush(

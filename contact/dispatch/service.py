@@ -12,6 +12,10 @@ which contacts are about one incident.
 - DispatchUnit claims the unit in one conditional UPDATE: two operators cannot both send it.
 - A unit's arrival (its own report, or its position within `arrival_radius_m` of the scene)
   records the response time: contact received -> first unit on scene, against 7 minutes.
+
+Beside it, each on the same store port (ports.py): the city map in memory (city_map.py), the
+operators' incident edits (incidents.py), the response report (reports.py), and a unit's
+state as JSON (unit_json.py).
 """
 
 from __future__ import annotations
@@ -20,8 +24,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import math
-import statistics
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
@@ -31,9 +33,17 @@ from typing import Any
 from contact.bus import MessageBus
 from contact.config import DispatchSettings
 from contact.dispatch.cameras import CameraIndex, CameraView
-from contact.dispatch.districts import District, DistrictIndex, load_districts
+from contact.dispatch.city_map import CityMap
+from contact.dispatch.commands import (
+    AcknowledgeDispatch,
+    CancelDispatch,
+    DispatchUnit,
+    ReportUnitStatus,
+)
+from contact.dispatch.districts import District, DistrictIndex
 from contact.dispatch.geo import LatLon, haversine_m
 from contact.dispatch.grouping import categorize, choose_incident
+from contact.dispatch.incidents import IncidentEditing
 from contact.dispatch.model import (
     ASSIGNED,
     DispatchRecord,
@@ -45,21 +55,22 @@ from contact.dispatch.model import (
     UnitRecord,
 )
 from contact.dispatch.osrm import OsrmRouter
+from contact.dispatch.ports import ContactReader, DispatchRepository
+from contact.dispatch.reports import response_report
+from contact.dispatch.unit_json import parse_time, unit_from_state, unit_state
 from contact.dispatch.units import EtaModel, UnitKind, UnitPosition, UnitStatus, UnitTable
 from contact.domain import events as ev
-from contact.domain.commands import (
-    AcknowledgeDispatch,
-    CancelDispatch,
-    DispatchUnit,
-    MergeIncidents,
-    ReportUnitStatus,
-    SetIncidentState,
-    SplitIncident,
+from contact.domain.model import (
+    MAX_ACCURACY_M,
+    OPEN_STATES,
+    Contact,
+    IncidentState,
+    Priority,
+    new_id,
+    plausible_accuracy,
 )
-from contact.domain.model import OPEN_STATES, Contact, IncidentState, Priority, new_id
 from contact.errors import Conflict, ContactError, NotFound, Unprocessable
-from contact.persistence.dispatch_repo import SqlDispatchRepository
-from contact.ports import Broadcast, ContactRepository
+from contact.ports import Broadcast
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +86,8 @@ class DispatchService:
     def __init__(
         self,
         *,
-        repo: SqlDispatchRepository,
-        contacts: ContactRepository,
+        repo: DispatchRepository,
+        contacts: ContactReader,
         bus: MessageBus,
         broadcast: Broadcast,
         settings: DispatchSettings,
@@ -99,11 +110,8 @@ class DispatchService:
         self._units: dict[str, UnitRecord] = {}
         self._table = UnitTable()
         self._scenes: dict[str, tuple[float, float]] = {}  # unit id -> where it is sent
-        self._cameras = CameraIndex(())
-        self._cameras_version: tuple[int, datetime | None] = (0, None)
-        self._districts = DistrictIndex(())
-        self._district_records: dict[str, DistrictRecord] = {}
-        self._districts_version: tuple[int, datetime | None] = (0, None)
+        # cameras and districts in memory, re-read when an import changed them (city_map.py)
+        self.map = CityMap(repo, settings)
         self._dirty: dict[str, UnitPosition] = {}
         self._tasks: list[asyncio.Task[None]] = []
         # placing a contact (incident grouping, unit suggestion) runs off the intake path: a
@@ -113,6 +121,8 @@ class DispatchService:
         self._geofencing: set[str] = set()
         self._position_listeners: list[Callable[[UnitRecord], Awaitable[None]]] = []
         self.suggestions = 0
+        # merge, split, an incident's state: the operators' edits (incidents.py)
+        self.incidents = IncidentEditing(repo=repo, bus=bus, now=self.now)
 
     # --- wiring ---------------------------------------------------------------------------
 
@@ -132,9 +142,7 @@ class DispatchService:
         bus.register(CancelDispatch, self.cancel_dispatch)
         bus.register(AcknowledgeDispatch, self.acknowledge)
         bus.register(ReportUnitStatus, self.report_status)
-        bus.register(MergeIncidents, self.merge)
-        bus.register(SplitIncident, self.split)
-        bus.register(SetIncidentState, self.set_incident_state)
+        self.incidents.register(bus)
         self._broadcast.listen(self._on_broadcast)
 
     async def start(self) -> None:
@@ -164,14 +172,14 @@ class DispatchService:
 
     @property
     def cameras(self) -> CameraIndex:
-        return self._cameras
+        return self.map.cameras
 
     @property
     def districts(self) -> DistrictIndex:
-        return self._districts
+        return self.map.districts
 
     def district_record(self, district_id: str | None) -> DistrictRecord | None:
-        return self._district_records.get(district_id) if district_id else None
+        return self.map.district_record(district_id)
 
     def units(self) -> list[UnitRecord]:
         return sorted(self._units.values(), key=lambda u: u.callsign)
@@ -222,47 +230,7 @@ class DispatchService:
     async def reload_map(self, *, force: bool = False) -> bool:
         """Re-read cameras and districts when an import (here or on another node, or the CLI)
         changed them. True when something was reloaded."""
-        changed = False
-        version = await self._repo.cameras_version()
-        if force or version != self._cameras_version:
-            started = time.perf_counter()
-            cameras = await self._repo.cameras()
-            index = await asyncio.get_running_loop().run_in_executor(None, CameraIndex, cameras)
-            self._cameras, self._cameras_version = index, version
-            log.info(
-                "camera index: %d cameras in %.1f s", len(index), time.perf_counter() - started
-            )
-            changed = True
-        version = await self._repo.districts_version()
-        if force or version != self._districts_version:
-            records = await self._repo.districts()
-            districts = (
-                load_districts(
-                    {
-                        "type": "FeatureCollection",
-                        "features": [
-                            {
-                                "type": "Feature",
-                                "id": r.id,
-                                "properties": {
-                                    "name_kk": r.name_kk,
-                                    "name_ru": r.name_ru,
-                                    "department": r.department,
-                                },
-                                "geometry": r.geometry,
-                            }
-                            for r in records
-                        ],
-                    }
-                )
-                if records
-                else []
-            )
-            self._districts = DistrictIndex(districts)
-            self._district_records = {r.id: r for r in records}
-            self._districts_version = version
-            changed = True
-        return changed
+        return await self.map.reload(force=force)
 
     async def _reload_loop(self) -> None:
         while True:
@@ -294,9 +262,10 @@ class DispatchService:
             position = UnitPosition(lat, lon, at, accuracy_m)
         except ValueError as exc:
             raise Unprocessable(str(exc), error_id="invalid_position") from None
-        if accuracy_m is not None and not (math.isfinite(accuracy_m) and accuracy_m >= 0):
+        if accuracy_m is not None and plausible_accuracy(accuracy_m) is None:
             raise Unprocessable(
-                "accuracy_m must be a non-negative number", error_id="invalid_position"
+                f"accuracy_m must be a number of metres from 0 to {MAX_ACCURACY_M:.0f}",
+                error_id="invalid_position",
             )
         if unit.position is not None and unit.position.at is not None and unit.position.at > at:
             return unit  # an older fix arriving late
@@ -407,7 +376,7 @@ class DispatchService:
     # --- suggestions -----------------------------------------------------------------------
 
     def locate(self, lat: float, lon: float) -> District | None:
-        return self._districts.locate(lat, lon)
+        return self.map.locate(lat, lon)
 
     async def rank(
         self, lat: float, lon: float, top_n: int | None = None
@@ -473,14 +442,12 @@ class DispatchService:
             incident_id=incident_id or contact.incident_id,
             district_id=district.id if district else None,
             department=district.department if district else None,
-            outside_districts=district is None and len(self._districts) > 0,
+            outside_districts=district is None and len(self.map.districts) > 0,
             units=tuple(units),
         )
 
     def cameras_around(self, lat: float, lon: float) -> CameraView:
-        return self._cameras.around(
-            LatLon(lat, lon), self._settings.cameras_seeing, self._settings.cameras_others
-        )
+        return self.map.cameras_around(lat, lon)
 
     # --- contacts arriving -----------------------------------------------------------------
 
@@ -558,7 +525,7 @@ class DispatchService:
             category=category,
             district_id=district.id if district else None,
             department=district.department if district else None,
-            outside_districts=district is None and len(self._districts) > 0,
+            outside_districts=district is None and len(self.map.districts) > 0,
         )
         result = await self._repo.group(
             new,
@@ -640,6 +607,8 @@ class DispatchService:
                 incident_id=incident_id,
                 operator_id=command.operator_id,
                 eta_s=eta,
+                channel=contact.channel,
+                citizen=contact.citizen,
             )
         )
         await self._bus.publish(
@@ -752,94 +721,18 @@ class DispatchService:
             )
         return change
 
-    async def merge(self, command: MergeIncidents) -> tuple[str, ...]:
-        moved = await self._repo.merge(command.incident_id, command.other_id, self.now())
-        await self._bus.publish(
-            ev.IncidentsMerged(
-                incident_id=command.incident_id,
-                merged_id=command.other_id,
-                contact_ids=moved,
-                operator_id=command.operator_id,
-            )
-        )
-        return moved
-
-    async def split(self, command: SplitIncident) -> str:
-        new_incident_id = new_id()
-        await self._repo.split(
-            command.incident_id, command.contact_ids, new_incident_id, self.now()
-        )
-        await self._bus.publish(
-            ev.IncidentSplit(
-                incident_id=command.incident_id,
-                new_incident_id=new_incident_id,
-                contact_ids=tuple(command.contact_ids),
-                operator_id=command.operator_id,
-            )
-        )
-        return new_incident_id
-
-    async def set_incident_state(self, command: SetIncidentState) -> IncidentState:
-        view = await self._repo.incident(command.incident_id)
-        if view.merged_into is not None:
-            raise Conflict(
-                f"this incident was merged into {view.merged_into}", error_id="incident_merged"
-            )
-        previous = await self._repo.set_incident_state(
-            command.incident_id, command.state, self.now()
-        )
-        if previous is not command.state:
-            await self._bus.publish(
-                ev.IncidentStateChanged(
-                    incident_id=command.incident_id,
-                    state=command.state.value,
-                    previous=previous.value,
-                    operator_id=command.operator_id,
-                )
-            )
-        return previous
-
     # --- reports ---------------------------------------------------------------------------
 
     async def response_report(self, since: datetime, until: datetime) -> dict[str, Any]:
         """Response times (contact received -> first unit on scene) per district."""
-        target = self._settings.response_target_s
-        arrivals = await self._repo.arrivals(since, until)
-        counts = await self._repo.dispatch_counts(since, until)
-        by_district: dict[str | None, list[float]] = {}
-        for district_id, response_s, _ in arrivals:
-            by_district.setdefault(district_id, []).append(response_s)
-        keys = sorted(set(by_district) | set(counts), key=lambda k: (k is None, k or ""))
-        rows = [self._row(k, by_district.get(k, []), counts.get(k, 0), target) for k in keys]
-        overall = self._row("all", [r for _, r, _ in arrivals], sum(counts.values()), target)
-        return {
-            "since": since.isoformat(),
-            "until": until.isoformat(),
-            "target_s": target,
-            "districts": rows,
-            "overall": overall,
-        }
-
-    def _row(
-        self, district_id: str | None, times: list[float], dispatches: int, target: float
-    ) -> dict[str, Any]:
-        record = self.district_record(district_id) if district_id != "all" else None
-        times = sorted(times)
-        within = sum(1 for t in times if t <= target)
-        return {
-            "district_id": district_id,
-            "name_kk": record.name_kk if record else None,
-            "name_ru": record.name_ru if record else None,
-            "department": record.department if record else None,
-            "dispatches": dispatches,
-            "arrivals": len(times),
-            "median_s": round(statistics.median(times), 1) if times else None,
-            "p90_s": round(_percentile(times, 0.9), 1) if times else None,
-            "mean_s": round(statistics.fmean(times), 1) if times else None,
-            "max_s": round(times[-1], 1) if times else None,
-            "within_target": within,
-            "within_target_ratio": round(within / len(times), 3) if times else None,
-        }
+        return response_report(
+            await self._repo.arrivals(since, until),
+            await self._repo.dispatch_counts(since, until),
+            since=since,
+            until=until,
+            target_s=self._settings.response_target_s,
+            district=self.district_record,
+        )
 
 
 def _newer(mine: UnitPosition | None, theirs: UnitPosition | None) -> bool:
@@ -849,87 +742,6 @@ def _newer(mine: UnitPosition | None, theirs: UnitPosition | None) -> bool:
     if theirs is None:
         return True
     return mine.at is not None and (theirs.at is None or mine.at > theirs.at)
-
-
-def _percentile(sorted_values: list[float], q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    if len(sorted_values) == 1:
-        return sorted_values[0]
-    position = q * (len(sorted_values) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(sorted_values) - 1)
-    return sorted_values[low] + (sorted_values[high] - sorted_values[low]) * (position - low)
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An ISO-8601 string (with a zone) or epoch seconds; anything else: None (use now)."""
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        try:
-            return datetime.fromtimestamp(float(value), UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return parsed.astimezone(UTC) if parsed.tzinfo is not None else None
-    return None
-
-
-def unit_state(unit: UnitRecord, scene: tuple[float, float] | None) -> dict[str, Any]:
-    """The whole state of a unit as JSON (the internal topic and the REST API)."""
-    p = unit.position
-    return {
-        "id": unit.id,
-        "callsign": unit.callsign,
-        "kind": unit.kind.value,
-        "status": unit.status.value,
-        "status_at": unit.status_at.isoformat(),
-        "district_id": unit.district_id,
-        "department": unit.department,
-        "crew": list(unit.crew),
-        "dispatch_id": unit.dispatch_id,
-        "active": unit.active,
-        "position": None
-        if p is None
-        else {
-            "lat": p.lat,
-            "lon": p.lon,
-            "accuracy_m": p.accuracy_m,
-            "at": p.at.isoformat() if p.at else None,
-        },
-        "scene": None if scene is None else {"lat": scene[0], "lon": scene[1]},
-    }
-
-
-def unit_from_state(data: Mapping[str, Any]) -> tuple[UnitRecord, tuple[float, float] | None]:
-    p = data.get("position")
-    scene = data.get("scene")
-    position = (
-        UnitPosition(
-            float(p["lat"]),
-            float(p["lon"]),
-            datetime.fromisoformat(p["at"]) if p.get("at") else None,
-            p.get("accuracy_m"),
-        )
-        if isinstance(p, dict)
-        else None
-    )
-    unit = UnitRecord(
-        id=str(data["id"]),
-        callsign=str(data["callsign"]),
-        kind=UnitKind(data["kind"]),
-        status=UnitStatus(data["status"]),
-        status_at=datetime.fromisoformat(data["status_at"]),
-        district_id=data.get("district_id"),
-        department=data.get("department"),
-        crew=tuple(data.get("crew") or ()),
-        dispatch_id=data.get("dispatch_id"),
-        position=position,
-        active=bool(data.get("active", True)),
-    )
-    return unit, ((float(scene["lat"]), float(scene["lon"])) if isinstance(scene, dict) else None)
 
 
 __all__ = ["UNIT_TOPIC", "DispatchService", "parse_time", "unit_from_state", "unit_state"]

@@ -8,6 +8,8 @@ credentials, so a browser only ever sees /api/v1/cameras/{id}/snapshot.
 - One fetch per camera at a time; operators looking at the same camera within `cache_s`
   share one image.
 - Every fetch is counted in `camera_health` (supervisor page).
+- Never towards link-local / cloud metadata addresses, nor loopback unless allowed: checked on
+  the URL and on what its name resolves to at each fetch (address_guard.py; DNS rebinding).
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiohttp
+from aiohttp.abc import AbstractResolver
 from yarl import URL
 
+from contact.address_guard import RefusedAddress, check_camera_url, guarded_connector
 from contact.dispatch.cameras import Camera
 from contact.errors import ContactError, NotFound
 
@@ -62,7 +66,11 @@ class SnapshotProxy:
         cache_s: float,
         record: HealthRecorder | None = None,
         clock: Callable[[], float] = time.monotonic,
+        allow_loopback: bool = False,
+        resolver: AbstractResolver | None = None,  # names to addresses (tests: a fake DNS)
     ) -> None:
+        self._allow_loopback = allow_loopback
+        self._resolver = resolver
         self._timeout_s = timeout_s
         self._max_bytes = max_bytes
         self._cache_s = cache_s
@@ -75,7 +83,8 @@ class SnapshotProxy:
     async def start(self) -> None:
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._timeout_s)
+                timeout=aiohttp.ClientTimeout(total=self._timeout_s),
+                connector=guarded_connector(self._allow_loopback, self._resolver),
             )
 
     async def stop(self) -> None:
@@ -86,21 +95,30 @@ class SnapshotProxy:
     async def fetch(self, camera: Camera) -> Snapshot:
         if camera.snapshot_url is None:
             raise NotFound("this camera has no snapshot URL", error_id="no_snapshot")
-        lock = self._locks.setdefault(camera.id, asyncio.Lock())
+        return await self.fetch_url(camera.id, camera.snapshot_url, health=True)
+
+    async def fetch_url(self, key: str, url: str, *, health: bool = False) -> Snapshot:
+        """The still at `url` (a camera's, or an analytics alert's), cached under `key`;
+        `health`: count it in camera_health under that camera id."""
+        lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
-            cached = self._cache.get(camera.id)
+            cached = self._cache.get(key)
             if cached is not None and self._clock() - cached.fetched_at < self._cache_s:
                 return cached
             try:
-                snapshot = await self._get(camera.snapshot_url)
+                snapshot = await self._get(url)
             except SnapshotFailed as exc:
-                await self._health(camera.id, False, exc.message)
+                if health:
+                    await self._health(key, False, exc.message)
                 raise
-            await self._health(camera.id, True, None)
-            self._cache[camera.id] = snapshot
+            if health:
+                await self._health(key, True, None)
+            self._cache[key] = snapshot
             if len(self._cache) > 1000:  # keep the newest only
                 oldest = min(self._cache, key=lambda k: self._cache[k].fetched_at)
                 del self._cache[oldest]
+                if (idle := self._locks.get(oldest)) is not None and not idle.locked():
+                    del self._locks[oldest]
             return snapshot
 
     async def _health(self, camera_id: str, ok: bool, error: str | None) -> None:
@@ -114,6 +132,12 @@ class SnapshotProxy:
     async def _get(self, raw_url: str) -> Snapshot:
         if self._session is None:
             raise SnapshotFailed("the snapshot proxy is not running")
+        try:  # literal addresses here; names in the resolver, on what they resolve to
+            check_camera_url(raw_url, self._allow_loopback)
+        except RefusedAddress as exc:
+            raise SnapshotFailed(
+                f"the camera's address is refused: {exc}", error_id="camera_address_refused"
+            ) from None
         url = URL(raw_url)
         login, password = url.user, url.password
         plain = url.with_user(None)
@@ -146,6 +170,13 @@ class SnapshotProxy:
                             raise SnapshotFailed("the snapshot is too large")
         except TimeoutError:
             raise SnapshotTimeout("the camera did not answer in time") from None
+        except aiohttp.ClientConnectorError as exc:
+            if "resolves to" in str(exc.os_error):  # GuardedResolver refused what it resolved
+                raise SnapshotFailed(
+                    "the camera's address is refused: its name resolves to a refused address",
+                    error_id="camera_address_refused",
+                ) from None
+            raise SnapshotFailed(f"the camera cannot be reached: {type(exc).__name__}") from None
         except aiohttp.ClientError as exc:
             raise SnapshotFailed(f"the camera cannot be reached: {type(exc).__name__}") from None
         return Snapshot(bytes(data), media_type, self._clock())

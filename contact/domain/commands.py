@@ -1,25 +1,34 @@
 """Imperative commands: what an operator or a channel asks the center to do.
 
-A command has exactly one handler and fails loud: the caller sees the error.
+A command has exactly one handler and fails loud: the caller sees the error. `Command[R]`
+names what its handler returns, so `await bus.execute(Accept(...))` is a `Contact` to mypy; a
+command that names nothing returns `object` (nothing a caller should use).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar, Generic
+
+from typing_extensions import TypeVar
 
 from contact.domain.model import (
     Attachment,
     ChannelKind,
-    IncidentState,
+    Contact,
     Language,
     Location,
+    Message,
     Presence,
 )
 
+R = TypeVar("R", covariant=True, default=object)
+
 
 @dataclass(frozen=True, kw_only=True)
-class Command:
+class Command(Generic[R]):
     name: ClassVar[str] = "command"
 
     @property
@@ -27,8 +36,14 @@ class Command:
         return getattr(self, "contact_id", None)
 
 
+@dataclass(frozen=True, slots=True)
+class Registered:
+    contact_id: str
+    created: bool  # False: an idempotent retry matched a stored contact
+
+
 @dataclass(frozen=True, kw_only=True)
-class RegisterContact(Command):
+class RegisterContact(Command[Registered]):
     """A channel hands over a new contact; it is stored before this command returns."""
 
     name: ClassVar[str] = "register_contact"
@@ -40,24 +55,86 @@ class RegisterContact(Command):
     attachments: tuple[tuple[Attachment, bytes], ...] = ()
     external_id: str | None = None  # the channel's own message / idempotency key
     information_only: bool = False
+    # What triage reads: only the words the citizen wrote as a message. None: `text` is all
+    # theirs. A channel whose `text` also holds its own labels or location data (a caller's
+    # civic address, a kiosk's or site's address, a camera id) passes the citizen's part, or ""
+    triage_text: str | None = None
+    fingerprint: str | None = None  # what the request said, kept with external_id
 
 
 @dataclass(frozen=True, kw_only=True)
-class Accept(Command):
+class DeviceSource:
+    """What a device contact comes from, stored with it: the app device, kiosk, alarm site or
+    camera (`kind` device | kiosk | site | camera), with the cameras attached to it."""
+
+    kind: str
+    source_id: str
+    camera_ids: tuple[str, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Outcome(StrEnum):
+    """What a device's intake did (OpenOrJoinContact's result)."""
+
+    OPENED = "opened"  # a new contact, stored with its source
+    REPLAYED = "replayed"  # an idempotent retry: the contact stored for its external id
+    JOINED = "joined"  # added to the source's open contact
+    COLLAPSED = "collapsed"  # a sticky source whose contact is over: counted, nothing added
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceIntakeResult:
+    contact_id: str
+    outcome: Outcome
+    requeued: bool = False  # joined a contact whose operator was not there: back in the queue
+
+    @property
+    def created(self) -> bool:
+        return self.outcome is Outcome.OPENED
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenOrJoinContact(Command[DeviceIntakeResult]):
+    """A device's intake (an app SOS, a kiosk's press, a school alarm, a camera alert): joins
+    the open contact of its source (`source_key`), or opens `open` with its `source` stored in
+    the same transaction. Decided atomically across nodes by the database
+    (contact/channels/devices), one source at a time on a node (the bus key)."""
+
+    name: ClassVar[str] = "open_or_join_contact"
+    source_key: str  # kiosk:ID | site:ID | device:ID | camera-alert:WINDOW
+    source: DeviceSource
+    open: RegisterContact  # the contact to open when the source has none open
+    join_text: str | None = None  # what a join adds (None: nothing, the contact is enough)
+    join_external_id: str | None = None
+    relocate: bool = False  # a join moves the contact to `open.location` (a phone's SOS)
+    # a camera alert's window: its contact takes every repeat, even over (counted, not added)
+    sticky: bool = False
+    suggest: str | None = None  # a new contact asks for units near it, for this reason
+    # called once, right before a new contact is opened; refuses it by raising (rate limits
+    # count new contacts only, never a join or a replay)
+    admit: Callable[[], None] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def key(self) -> str | None:
+        return f"source:{self.source_key}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Accept(Command[Contact]):
     name: ClassVar[str] = "accept"
     contact_id: str
     operator_id: str
 
 
 @dataclass(frozen=True, kw_only=True)
-class Decline(Command):
+class Decline(Command[None]):
     name: ClassVar[str] = "decline"
     contact_id: str
     operator_id: str
 
 
 @dataclass(frozen=True, kw_only=True)
-class Reply(Command):
+class Reply(Command[Message]):
     name: ClassVar[str] = "reply"
     contact_id: str
     operator_id: str
@@ -65,7 +142,7 @@ class Reply(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Close(Command):
+class Close(Command[Contact]):
     name: ClassVar[str] = "close"
     contact_id: str
     operator_id: str
@@ -74,103 +151,37 @@ class Close(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
-class Abandon(Command):
+class Abandon(Command[Contact]):
     name: ClassVar[str] = "abandon"
     contact_id: str
 
 
 @dataclass(frozen=True, kw_only=True)
-class UpdateLocation(Command):
+class UpdateLocation(Command[Contact]):
     name: ClassVar[str] = "update_location"
     contact_id: str
     location: Location
 
 
 @dataclass(frozen=True, kw_only=True)
-class SetPresence(Command):
+class SetPresence(Command[None]):
     name: ClassVar[str] = "set_presence"
     operator_id: str
     presence: Presence
 
 
 @dataclass(frozen=True, kw_only=True)
-class AssignNext(Command):
+class AssignNext(Command[None]):
     """Pair waiting contacts with ready operators until one side runs out."""
 
     name: ClassVar[str] = "assign_next"
-
-
-# --- dispatch ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class DispatchUnit(Command):
-    """Send an available unit to a contact's location (the operator's one action)."""
-
-    name: ClassVar[str] = "dispatch_unit"
-    contact_id: str
-    unit_id: str
-    operator_id: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class CancelDispatch(Command):
-    name: ClassVar[str] = "cancel_dispatch"
-    dispatch_id: str
-    operator_id: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class AcknowledgeDispatch(Command):
-    name: ClassVar[str] = "acknowledge_dispatch"
-    unit_id: str
-    dispatch_id: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class ReportUnitStatus(Command):
-    """A unit (or an operator on its behalf) reports a status: en_route, on_scene …"""
-
-    name: ClassVar[str] = "report_unit_status"
-    unit_id: str
-    status: str
-    source: str = "unit"  # unit | operator | geofence | system
-    actor: str | None = None  # the operator id when source is operator
-
-
-@dataclass(frozen=True, kw_only=True)
-class MergeIncidents(Command):
-    """Move every contact of `other_id` into `incident_id`; `other_id` is closed."""
-
-    name: ClassVar[str] = "merge_incidents"
-    incident_id: str
-    other_id: str
-    operator_id: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class SplitIncident(Command):
-    """Move some contacts of an incident into a new incident of their own."""
-
-    name: ClassVar[str] = "split_incident"
-    incident_id: str
-    contact_ids: tuple[str, ...]
-    operator_id: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class SetIncidentState(Command):
-    name: ClassVar[str] = "set_incident_state"
-    incident_id: str
-    state: IncidentState
-    operator_id: str
 
 
 # --- chat channels ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
-class AddCitizenMessage(Command):
+class AddCitizenMessage(Command[Message]):
     """A follow-up from the citizen on an open contact (a chat's next message), stored with
     its attachments in one transaction; a shared location also moves the contact. Conflict
     `contact_closed` when the contact is over: the channel then opens a new one."""
@@ -187,7 +198,7 @@ class AddCitizenMessage(Command):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ReturnToQueue(Command):
+class ReturnToQueue(Command[Contact]):
     """A connected voice contact goes back to its place in the queue: the operator's phone did
     not answer, failed, or a transfer failed (a call is never dropped by our error)."""
 

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from contact.domain.model import (
     ChannelKind,
+    Contact,
     ContactState,
     Language,
     Location,
@@ -35,6 +36,14 @@ class Event:
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["type"] = self.name
+        return data
+
+    def public_dict(self) -> dict[str, Any]:
+        """as_dict without the `personal` fields: what a topic every operator (or every
+        supervisor) sees may carry."""
+        data = self.as_dict()
+        for name in self.personal:
+            data.pop(name, None)
         return data
 
 
@@ -70,6 +79,22 @@ class ContactQueued(Event):
     queued_at: datetime
     has_location: bool
 
+    @classmethod
+    def of(cls, contact: Contact, occurred_at: datetime | None = None) -> ContactQueued:
+        """The event of a contact (back) in the queue, at its own queued_at."""
+        assert contact.queued_at is not None
+        extra = {} if occurred_at is None else {"occurred_at": occurred_at}
+        return cls(
+            contact_id=contact.id,
+            channel=contact.channel,
+            priority=contact.priority,
+            language=contact.language,
+            created_at=contact.created_at,
+            queued_at=contact.queued_at,
+            has_location=contact.location is not None,
+            **extra,
+        )
+
 
 @dataclass(frozen=True, kw_only=True)
 class ContactOffered(Event):
@@ -90,12 +115,67 @@ class OfferExpired(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ContactReclaimed(Event):
+    """A connected contact was taken back from an operator who is not there (logged out, session
+    expired, away) because something new joined it; it went back to its place in the queue."""
+
+    name: ClassVar[str] = "contact.reclaimed"
+    contact_id: str
+    operator_id: str
+    reason: str  # holder_absent
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContactOrphaned(Event):
+    """A contact whose holder has been gone past CONTACT_ROUTING_ORPHAN_AFTER_S and that cannot
+    go back to the queue (in wrap-up, or a unit was dispatched for it): handed to the
+    supervisors, who reassign, take over or force-close it (routing/orphans.py)."""
+
+    name: ClassVar[str] = "contact.orphaned"
+    contact_id: str
+    operator_id: str | None
+    reason: str  # holder_away | holder_without_session
+    state: ContactState
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContactReassigned(Event):
+    """A supervisor moved a contact in progress: to another operator, to herself (take-over,
+    `taken_over`), or back to its place in the queue (`to_operator_id` None)."""
+
+    name: ClassVar[str] = "contact.reassigned"
+    contact_id: str
+    supervisor_id: str
+    from_operator_id: str | None
+    to_operator_id: str | None
+    taken_over: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ContactForceClosed(Event):
+    """A supervisor closed a contact held by someone else, with a reason (audited);
+    contact.closed follows."""
+
+    name: ClassVar[str] = "contact.force_closed"
+    contact_id: str
+    supervisor_id: str
+    operator_id: str | None
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ContactAccepted(Event):
+    """An operator took the contact. Carries what the citizen's notifiers need (the citizen's
+    handle on the channel, the contact's language), so they never read the contact back."""
+
     name: ClassVar[str] = "contact.accepted"
+    personal: ClassVar[frozenset[str]] = frozenset({"citizen"})
     contact_id: str
     channel: ChannelKind
     operator_id: str
     waited_s: float
+    citizen: str | None = None
+    language: Language | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,10 +187,17 @@ class ContactWrappedUp(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ContactClosed(Event):
+    """The contact is over. `channel`, `citizen` and `language` are the contact's, for the
+    citizen's notifiers (None only in events of older nodes)."""
+
     name: ClassVar[str] = "contact.closed"
+    personal: ClassVar[frozenset[str]] = frozenset({"citizen"})
     contact_id: str
     operator_id: str | None
     disposition: str | None
+    channel: ChannelKind | None = None
+    citizen: str | None = None
+    language: Language | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,8 +205,12 @@ class ContactAbandoned(Event):
     """The citizen left (hung up, withdrew) before an operator answered."""
 
     name: ClassVar[str] = "contact.abandoned"
+    personal: ClassVar[frozenset[str]] = frozenset({"citizen"})
     contact_id: str
     previous: ContactState
+    channel: ChannelKind | None = None  # the contact's, for the citizen's notifiers
+    citizen: str | None = None
+    language: Language | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -154,12 +245,17 @@ class MessageReceived(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ReplySent(Event):
+    """An operator's message to the citizen; `channel` and `citizen` are the contact's, for
+    the notifier that carries it to the citizen."""
+
     name: ClassVar[str] = "message.sent"
-    personal: ClassVar[frozenset[str]] = frozenset({"text"})
+    personal: ClassVar[frozenset[str]] = frozenset({"text", "citizen"})
     contact_id: str
     message_id: str
     operator_id: str
     text: str
+    channel: ChannelKind | None = None
+    citizen: str | None = None
 
 
 # --- operators --------------------------------------------------------------------------
@@ -203,7 +299,11 @@ class DispatchSuggested(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class UnitDispatched(Event):
+    """A unit was sent for a contact; `channel` and `citizen` are the contact's, for the
+    citizen's notifiers (a chat citizen is told a unit is on its way)."""
+
     name: ClassVar[str] = "unit.dispatched"
+    personal: ClassVar[frozenset[str]] = frozenset({"citizen"})
     dispatch_id: str
     unit_id: str
     callsign: str
@@ -211,6 +311,8 @@ class UnitDispatched(Event):
     incident_id: str | None
     operator_id: str
     eta_s: float | None
+    channel: ChannelKind | None = None
+    citizen: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -302,6 +404,10 @@ ALL_EVENTS: tuple[type[Event], ...] = (
     ContactQueued,
     ContactOffered,
     OfferExpired,
+    ContactReclaimed,
+    ContactOrphaned,
+    ContactReassigned,
+    ContactForceClosed,
     ContactAccepted,
     ContactWrappedUp,
     ContactClosed,
@@ -327,6 +433,22 @@ ALL_EVENTS: tuple[type[Event], ...] = (
 # --- device channels: SOS kiosks, school alarms, camera analytics, app SOS ----------------
 
 
+@dataclass(frozen=True, slots=True)
+class KioskView:
+    """A kiosk as its event leaves it (kiosks are not citizen data): what the supervisors'
+    room shows of it, carried by the event so that nobody reads the kiosk back."""
+
+    id: str
+    name: str
+    lat: float
+    lon: float
+    state: str  # online | offline | unknown
+    partner: str | None = None
+    address: str | None = None
+    camera_id: str | None = None
+    last_heartbeat_at: datetime | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class KioskWentOffline(Event):
     """A kiosk missed its heartbeats (three by default): it may be broken or vandalised."""
@@ -336,6 +458,7 @@ class KioskWentOffline(Event):
     kiosk_name: str
     last_heartbeat_at: datetime | None
     silent_s: float
+    kiosk: KioskView | None = None
 
     @property
     def key(self) -> str | None:
@@ -349,6 +472,7 @@ class KioskCameOnline(Event):
     name: ClassVar[str] = "kiosk.online"
     kiosk_id: str
     kiosk_name: str
+    kiosk: KioskView | None = None
 
     @property
     def key(self) -> str | None:
@@ -365,6 +489,7 @@ class KioskAlerted(Event):
     event_id: str
     kind: str  # tamper | door_open | door_closed | power_lost | power_restored
     detail: str | None = None
+    kiosk: KioskView | None = None
 
     @property
     def key(self) -> str | None:
@@ -405,6 +530,28 @@ class MessageDeliveryChanged(Event):
 
 
 ALL_EVENTS += (MessageDeliveryChanged,)
+
+
+# --- triage: alarming words in what a citizen wrote or said (contact/triage) --------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeywordAlerted(Event):
+    """A citizen's words read as danger (triage intent SOS): in the first message of a report
+    or chat, a later message, or a transcript segment of a call. `priority` is the contact's
+    priority after the alert: a waiting contact moves up to SOS (`raised`)."""
+
+    name: ClassVar[str] = "keyword.alert"
+    personal: ClassVar[frozenset[str]] = frozenset({"words"})
+    contact_id: str
+    category: str  # contact.domain.triage.Category value: weapon, fire, violence …
+    words: tuple[str, ...]  # the citizen's words that matched
+    source: str  # intake | message | transcript
+    priority: Priority
+    raised: bool = False
+
+
+ALL_EVENTS += (KeywordAlerted,)
 
 
 # --- telephony: 102 calls, callbacks, recordings, supervision (contact/telephony) ----------
@@ -550,3 +697,50 @@ ALL_EVENTS += (
     TelephonyLinkChanged,
     TelephonyLeaderChanged,
 )
+
+
+# --- transcription (contact/transcribe) ---------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class TranscriptPartial(Event):
+    """What a leg's speaker is saying now, as recognised so far (replaced by the next one)."""
+
+    name: ClassVar[str] = "transcript.partial"
+    personal: ClassVar[frozenset[str]] = frozenset({"text"})
+    contact_id: str
+    speaker: str  # caller | operator
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TranscriptSegmentStored(Event):
+    """One utterance of a leg, recognised and stored (GET /api/v1/contacts/{id}/transcript)."""
+
+    name: ClassVar[str] = "transcript.segment"
+    personal: ClassVar[frozenset[str]] = frozenset({"text"})
+    contact_id: str
+    segment_id: str
+    speaker: str
+    language: str
+    text: str
+    start_s: float  # from the start of the leg's tap
+    end_s: float
+    confidence: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class TranscriptDegraded(Event):
+    """Transcription of a leg is worse than live, or absent: `level` is partials_dropped
+    (behind real time), stopped (further behind, or the stream broke), refused (no capacity
+    for another leg), no_model (the language's model is not installed), tap_failed (Asterisk
+    could not start the tap), failed (the recognizer broke), or recovered (live again)."""
+
+    name: ClassVar[str] = "transcript.degraded"
+    contact_id: str
+    speaker: str
+    level: str
+    reason: str
+
+
+ALL_EVENTS += (TranscriptPartial, TranscriptSegmentStored, TranscriptDegraded)

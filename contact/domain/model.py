@@ -65,8 +65,27 @@ class Priority(IntEnum):
 
 
 class Language(StrEnum):
+    """A citizen's language: the ones the centre answers in."""
+
     KK = "kk"
     RU = "ru"
+
+
+class UiLanguage(StrEnum):
+    """The language of an operator's or supervisor's pages (chosen per user)."""
+
+    KK = "kk"
+    RU = "ru"
+    EN = "en"
+
+
+class Gender(StrEnum):
+    """The grammatical form texts about a person take («Отошла» / «Отошёл»); `other`:
+    neutral wording. Values are the ICU `select` keys of the catalogue's messages."""
+
+    FEMALE = "female"
+    MALE = "male"
+    OTHER = "other"
 
 
 class ContactState(StrEnum):
@@ -86,9 +105,10 @@ LEGAL_TRANSITIONS: dict[ContactState, frozenset[ContactState]] = {
     ContactState.OFFERED: frozenset(
         {ContactState.CONNECTED, ContactState.QUEUED, ContactState.ABANDONED}
     ),
-    # back to the queue when the operator's workplace is lost or on transfer to another operator
+    # back to the queue when the operator's workplace is lost or on transfer to another operator;
+    # abandoned when a caller hangs up while the accepting operator's phone still rings
     ContactState.CONNECTED: frozenset(
-        {ContactState.WRAP_UP, ContactState.CLOSED, ContactState.QUEUED}
+        {ContactState.WRAP_UP, ContactState.CLOSED, ContactState.QUEUED, ContactState.ABANDONED}
     ),
     ContactState.WRAP_UP: frozenset({ContactState.CLOSED}),
     ContactState.CLOSED: frozenset(),
@@ -126,6 +146,28 @@ class LocationSource(StrEnum):
     MANUAL = "manual"  # typed by an operator
 
 
+# 100 km: coarser than a mobile cell sector is no place to send a unit (and a radius of 1e308
+# m draws as NaN on the operator's map)
+MAX_ACCURACY_M = 100_000.0
+
+
+# a device's own clock may say anything: times outside these are no time of an event
+EARLIEST_EVENT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_EVENT = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def plausible_time(at: datetime) -> bool:
+    return EARLIEST_EVENT <= at < LATEST_EVENT
+
+
+def plausible_accuracy(accuracy_m: float | None) -> float | None:
+    """An accuracy a Location takes, else None (for sources where a bad radius should not
+    lose the point itself: rows stored before the bound, a messenger's shared location)."""
+    if accuracy_m is None or not (math.isfinite(accuracy_m) and 0 <= accuracy_m <= MAX_ACCURACY_M):
+        return None
+    return accuracy_m
+
+
 @dataclass(frozen=True, slots=True)
 class Location:
     lat: float
@@ -140,9 +182,12 @@ class Location:
         if not (math.isfinite(self.lon) and -180.0 <= self.lon <= 180.0):
             raise ValueError(f"longitude out of range: {self.lon!r}")
         if self.accuracy_m is not None and not (
-            math.isfinite(self.accuracy_m) and self.accuracy_m >= 0
+            math.isfinite(self.accuracy_m) and 0 <= self.accuracy_m <= MAX_ACCURACY_M
         ):
-            raise ValueError(f"accuracy must be a non-negative number: {self.accuracy_m!r}")
+            raise ValueError(
+                f"accuracy must be a number of metres from 0 to {MAX_ACCURACY_M:.0f}: "
+                f"{self.accuracy_m!r}"
+            )
 
 
 class Role(StrEnum):
@@ -181,6 +226,8 @@ class Operator:
     skills: Skills = field(default_factory=Skills)
     endpoint: str | None = None  # softphone / desk phone SIP endpoint, e.g. PJSIP/op1
     active: bool = True
+    ui_language: UiLanguage | None = None  # None: the browser's choice (cookie, Accept-Language)
+    gender: Gender = Gender.OTHER
 
 
 class MessageDirection(StrEnum):
@@ -227,7 +274,13 @@ class Contact:
     queued_at: datetime | None = None
     answered_at: datetime | None = None
     closed_at: datetime | None = None
+    # when its conversation ended and its operator's wrap-up began (the page's wrap-up timer)
+    wrapped_up_at: datetime | None = None
     disposition: str | None = None
+    # since when its holder has been gone (routing/orphans.py); cleared by any transition
+    orphaned_at: datetime | None = None
+    # when it was handed to the supervisors because it could not go back to the queue
+    escalated_at: datetime | None = None
 
     @property
     def capability(self) -> Capability:
@@ -243,10 +296,13 @@ class Contact:
             self.queued_at = at  # first arrival keeps its place when an offer goes back
         elif wanted is ContactState.CONNECTED and self.answered_at is None:
             self.answered_at = at
+        elif wanted is ContactState.WRAP_UP:
+            self.wrapped_up_at = at
         elif wanted in (ContactState.CLOSED, ContactState.ABANDONED):
             self.closed_at = at
         if wanted is ContactState.QUEUED:
             self.operator_id = None
+        self.orphaned_at = self.escalated_at = None  # judged again in the new state
         self.state = wanted
 
     def relocated(self, location: Location) -> None:

@@ -3,6 +3,10 @@
 - Passwords: argon2id (argon2-cffi), verified off the event loop.
 - Sessions: a random 256-bit token in an HttpOnly, SameSite=Strict cookie; only its sha256 is
   stored. 30 minutes idle, 12 hours absolute (OWASP ASVS L2), both checked on every request.
+  Activity is written every `touch_every_s` (a quarter of the idle timeout). An open operator
+  WebSocket whose page answers pings is activity too (`SessionManager.alive`), so a ready
+  operator on a quiet page is not logged out under her open offer; logout or expiry closes
+  her sockets (ws.py, SESSION_ENDED).
 - CSRF: a per-session synchronizer token, required in `X-CSRF-Token` (or the form field
   `csrf_token`) on every state-changing request made with the session cookie; the login form
   uses a double-submit cookie because no session exists yet. A cross-site Origin is refused.
@@ -14,8 +18,6 @@ import asyncio
 import hashlib
 import hmac
 import secrets
-import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -25,14 +27,13 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from contact.config import AuthSettings
 from contact.domain.model import Role
-from contact.errors import Forbidden, TooManyRequests, Unauthorized
+from contact.errors import Forbidden, Unauthorized
 from contact.ports import Session, SessionRepository
 
 SESSION_COOKIE = "contact_session"
 LOGIN_CSRF_COOKIE = "contact_login_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-TOUCH_EVERY_S = 30  # write last_seen at most this often: idle expiry is in minutes
 
 _hasher = PasswordHasher()
 
@@ -71,32 +72,8 @@ class Principal:
             raise Forbidden(f"this needs the {role.value} role", error_id="role_required")
 
 
-class LoginThrottle:
-    """Login attempts per minute: N per username, 10 N per client address. An operator room
-    sits behind one address, so a shift change must not lock everyone out (in-process)."""
-
-    ADDRESS_FACTOR = 10
-
-    def __init__(self, per_minute: int) -> None:
-        self._limit = per_minute
-        self._seen: dict[str, deque[float]] = defaultdict(deque)
-
-    def check(self, username: str, address: str) -> None:
-        now = time.monotonic()
-        keys = (
-            (f"user:{username.lower()}", self._limit),
-            (f"addr:{address}", self._limit * self.ADDRESS_FACTOR),
-        )
-        for key, limit in keys:
-            window = self._seen[key]
-            while window and now - window[0] > 60:
-                window.popleft()
-            if len(window) >= limit:
-                raise TooManyRequests(
-                    "too many login attempts; wait a minute", error_id="login_throttled"
-                )
-        for key, _ in keys:
-            self._seen[key].append(now)
+# who made the request, set by the session middleware (re-exported by http/keys)
+PRINCIPAL: web.RequestKey[Principal | None] = web.RequestKey("principal")
 
 
 class SessionManager:
@@ -134,7 +111,14 @@ class SessionManager:
         token = request.cookies.get(SESSION_COOKIE)
         if not token or len(token) > 200:
             return None
-        digest = token_hash(token)
+        session = await self.alive(token_hash(token))
+        if session is None:
+            return None
+        return Principal(session.operator_id, session.role, session.csrf_token, session.token_hash)
+
+    async def alive(self, digest: str) -> Session | None:
+        """The session if it has not expired, its activity recorded (at most every
+        touch_every_s); an expired one is deleted."""
         session = await self._sessions.get(digest)
         if session is None:
             return None
@@ -144,9 +128,9 @@ class SessionManager:
         if idle > self._settings.session_idle_s or age > self._settings.session_absolute_s:
             await self._sessions.delete(digest)
             return None
-        if idle > TOUCH_EVERY_S:
+        if idle >= self._settings.touch_every_s:
             await self._sessions.touch(digest, now)
-        return Principal(session.operator_id, session.role, session.csrf_token, digest)
+        return session
 
     async def end(self, response: web.StreamResponse, principal: Principal) -> None:
         await self._sessions.delete(principal.token_hash)
@@ -184,8 +168,6 @@ def check_login_csrf(request: web.Request, form_token: str) -> None:
 
 
 def need_principal(request: web.Request) -> Principal:
-    from contact.http.keys import PRINCIPAL  # keys imports this module
-
     principal: Principal | None = request.get(PRINCIPAL)
     if principal is None:
         raise Unauthorized("log in first", error_id="login_required")

@@ -1,5 +1,6 @@
 """Every error leaves as `{"error": {"id", "message"}}` with a fitting status; pages that need
-a login redirect to it instead. Foreign exceptions are translated here, once."""
+a login redirect to it instead, and a browser asking for HTML on a page route gets an error page
+in its language (error_pages.py). Foreign exceptions are translated here, once."""
 
 from __future__ import annotations
 
@@ -50,8 +51,23 @@ def is_page(request: web.Request) -> bool:
     return not path.startswith(("/api/", "/webhooks/", "/healthz", "/metrics", "/ws"))
 
 
+# the app's error pages for people (http/error_pages.py, which renders with the pages): a
+# page for this request and status, or None where the JSON error stays (API, scripts)
+ERROR_PAGE: web.AppKey[Callable[[web.Request, int], web.Response | None]] = web.AppKey("error_page")
+
+
 @web.middleware
 async def errors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await _errors_as_json(request, handler)
+    if response.status >= 400 and response.content_type == "application/json":
+        render = request.app.get(ERROR_PAGE)
+        page = None if render is None else render(request, response.status)
+        if page is not None:  # a person in a browser: a page in their language
+            return page
+    return response
+
+
+async def _errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except Unauthorized as exc:
@@ -61,7 +77,11 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
     except ContactError as exc:
         if exc.status >= 500:
             log.error("%s: %s", exc.error_id, exc.message)
-        return error_response(exc.status, exc.error_id, exc.message, exc.details)
+        response = error_response(exc.status, exc.error_id, exc.message, exc.details)
+        retry = exc.details.get("retry_after_s")
+        if exc.status in (409, 429, 503) and isinstance(retry, int):
+            response.headers["Retry-After"] = str(retry)  # RFC 9110: seconds
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

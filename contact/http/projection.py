@@ -19,6 +19,10 @@ QUEUE_EVENTS: tuple[type[ev.Event], ...] = (
     ev.ContactQueued,
     ev.ContactOffered,
     ev.OfferExpired,
+    ev.ContactReclaimed,
+    ev.ContactOrphaned,
+    ev.ContactReassigned,
+    ev.ContactForceClosed,
     ev.ContactAccepted,
     ev.ContactWrappedUp,
     ev.ContactClosed,
@@ -39,6 +43,7 @@ class TopicProjection:
         bus.subscribe(ev.ContactLocated, self._located)
         bus.subscribe(ev.OperatorPresenceChanged, self._presence)
         bus.subscribe(ev.SlaBreached, self._breached)
+        bus.subscribe(ev.KeywordAlerted, self._alerted)
 
     async def _publish(self, topic: str, event: ev.Event, **body: Any) -> None:
         payload = {"type": event.name, "at": event.occurred_at.isoformat(), **body}
@@ -51,6 +56,12 @@ class TopicProjection:
             return
         contact = await self._contacts.get(event.key)
         await self._publish_public(event, public_contact(contact))
+        if isinstance(event, ev.ContactReassigned) and event.to_operator_id is not None:
+            # the new holder's page opens it at once (it is in /api/v1/me as well)
+            messages = await self._contacts.messages(contact.id)
+            await self._publish(
+                f"operator:{event.to_operator_id}", event, contact=detail(contact, messages)
+            )
         if isinstance(event, ev.ContactOffered):
             messages = await self._contacts.messages(contact.id)
             await self._publish(
@@ -70,6 +81,21 @@ class TopicProjection:
             priority=int(event.priority),
             priority_name=event.priority.name.lower(),
             waited_s=round(event.waited_s, 1),
+        )
+
+    async def _alerted(self, event: ev.KeywordAlerted) -> None:
+        """The queue row and the supervisor's room get the category (and the contact as it is
+        now: moved up); the contact's own topic the citizen's words too, to highlight."""
+        contact = await self._contacts.get(event.contact_id)
+        keyword = {"category": event.category, "source": event.source, "raised": event.raised}
+        public = public_contact(contact)
+        await self._publish("queue", event, contact=public, keyword=keyword)
+        await self._publish("supervisor", event, contact=public, keyword=keyword)
+        await self._publish(
+            f"contact:{event.contact_id}",
+            event,
+            contact=public,
+            keyword={**keyword, "words": list(event.words)},
         )
 
     async def _publish_public(self, event: ev.Event, public: dict[str, Any]) -> None:

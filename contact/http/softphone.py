@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,12 +22,12 @@ from aiohttp import web
 from yarl import URL
 
 from contact.config import AsteriskSettings
+from contact.context import Key
 from contact.http.api import API, acting
 from contact.http.auth import check_origin
 from contact.http.errors import CSP_CONNECT
 from contact.http.keys import CONTAINER
 from contact.http.pages import WEB_DIR
-from contact.telephony.runner import DEFAULT_CONFIG_DIR, AsteriskError, AsteriskRunner
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,20 @@ BUNDLE = WEB_DIR / "static" / "dist" / "jssip.min.js"
 _ENDPOINT = re.compile(r"^PJSIP/([A-Za-z0-9_.-]{1,64})\Z")
 _SECTION = re.compile(r"^\[([^\]]+)\](?:\(([^)]*)\))?\Z")
 _TRUE = frozenset({"yes", "true", "on", "1", "y", "t"})
+
+
+@dataclass(frozen=True)
+class SipAccounts:
+    """Where the center's SIP endpoints are configured (its pjsip.conf) and the passwords
+    `contact asterisk up` generated for them: `password(auth_section)`, None where none was
+    made yet (a GET never creates secrets). The composition root provides it from
+    telephony's Asterisk runner, whether or not telephony runs on this node."""
+
+    config_dir: Path
+    password: Callable[[str], str | None]
+
+
+SIP_ACCOUNTS: Key[SipAccounts] = Key("sip_accounts")
 
 
 @dataclass(frozen=True)
@@ -93,8 +108,16 @@ def ws_origin(settings: AsteriskSettings) -> str:
     return str(url.origin())
 
 
-def _unavailable(reason: str) -> web.Response:
-    return web.json_response({"available": False, "reason": reason})
+# why this center has no voice, in one line for the logs and the badge's tooltip
+# (`contact demo` provides it when it could not start Asterisk here)
+VOICE_OFF_REASON: Key[str] = Key("voice_off_reason")
+
+
+def _unavailable(reason: str, detail: str | None = None) -> web.Response:
+    body: dict[str, Any] = {"available": False, "reason": reason}
+    if detail:
+        body["detail"] = detail
+    return web.json_response(body)
 
 
 async def my_softphone(request: web.Request) -> web.Response:
@@ -102,22 +125,23 @@ async def my_softphone(request: web.Request) -> web.Response:
     check_origin(request)
     c = request.app[CONTAINER]
     operator = await c.db.operators.get(principal.operator_id)
+    settings = c.settings.asterisk
+    voice_off = c.find(VOICE_OFF_REASON)
+    if voice_off is not None:  # the center runs without voice: a fact, not a fault
+        return _unavailable("telephony_off", voice_off)
     match = _ENDPOINT.match(operator.endpoint or "")
     if match is None:
         return _unavailable("no_endpoint")
-    settings = c.settings.asterisk
-    identity = sip_identity(DEFAULT_CONFIG_DIR, match.group(1))
+    accounts = c.find(SIP_ACCOUNTS)
+    if accounts is None:
+        return _unavailable("not_provisioned")
+    identity = sip_identity(accounts.config_dir, match.group(1))
     if identity is None:
         return _unavailable("unknown_endpoint")
     if not identity.webrtc:
         return _unavailable("not_webrtc")
-    runner = AsteriskRunner(settings, DEFAULT_CONFIG_DIR)
-    # only passwords `contact asterisk up` already made: a GET never creates secrets
-    if not (runner.run_dir / "secrets.json").is_file():
-        return _unavailable("not_provisioned")
-    try:
-        password = runner.sip_password(identity.auth_section)
-    except AsteriskError:
+    password = accounts.password(identity.auth_section)
+    if password is None:
         return _unavailable("not_provisioned")
     ws_url = settings.effective_ws_url
     await c.db.audit.append(

@@ -3,11 +3,20 @@ topics and the pages. `public_*` carry no citizen data; `detail` does (its reade
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from contact.domain.events import ContactQueued
-from contact.domain.model import Attachment, Contact, ContactState, Location, Message
+from contact.domain.model import (
+    Attachment,
+    Contact,
+    ContactState,
+    Location,
+    Message,
+    MessageDirection,
+)
+from contact.domain.triage import Verdict
 from contact.ports import OperatorStatus
 
 
@@ -41,6 +50,7 @@ def public_contact(contact: Contact) -> dict[str, Any]:
         "queued_at": iso(contact.queued_at),
         "answered_at": iso(contact.answered_at),
         "closed_at": iso(contact.closed_at),
+        "wrapped_up_at": iso(contact.wrapped_up_at),
         "has_location": contact.location is not None,
     }
 
@@ -59,6 +69,7 @@ def queued_view(event: ContactQueued) -> dict[str, Any]:
         "queued_at": iso(event.queued_at),
         "answered_at": None,
         "closed_at": None,
+        "wrapped_up_at": None,
         "has_location": event.has_location,
     }
 
@@ -101,6 +112,22 @@ def detail(
     if attachments is not None:
         body["attachments"] = [attachment_json(a) for a in attachments]
     return body
+
+
+def mark_keywords(
+    body: dict[str, Any], messages: list[Message], analyse: Callable[[str], Verdict]
+) -> None:
+    """Each inbound message of a contact's detail with alarming words gets
+    `keyword: {category, words}` (the page highlights them); the contact gets its latest."""
+    by_id = {m["id"]: m for m in body.get("messages", [])}
+    for message in messages:
+        if message.direction is not MessageDirection.INBOUND or message.id not in by_id:
+            continue
+        verdict = analyse(message.text)
+        if verdict.alarming and verdict.category is not None:
+            mark = {"category": verdict.category.value, "words": list(verdict.words)}
+            by_id[message.id]["keyword"] = mark
+            body["keyword"] = mark
 
 
 def operator_status_json(status: OperatorStatus, now: float) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contact.domain.model import Location, LocationSource
+from contact.domain.model import Location, LocationSource, plausible_accuracy
 
 
 def location_columns(location: Location | None) -> dict[str, Any]:
@@ -37,7 +37,7 @@ def to_location(
     return Location(
         lat=lat,
         lon=lon,
-        accuracy_m=accuracy_m,
+        accuracy_m=plausible_accuracy(accuracy_m),  # rows stored before the bound
         source=LocationSource(source) if source is not None else LocationSource.GPS,
         address=address,
     )

@@ -14,13 +14,17 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Connection, bindparam
+from sqlalchemy import insert as sa_insert
+from sqlalchemy import select as sa_select
+from sqlalchemy import update as sa_update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from contact.domain.model import utcnow
 from contact.persistence.engine import Store
+from contact.persistence.prepared import Prepared
 from contact.persistence.tables import GENESIS_HASH, AuditHeadRow, AuditRow
 from contact.ports import AuditEntry, AuditProblem
 
@@ -70,6 +74,28 @@ def _recomputed_hash(row: AuditRow) -> str | None:
     return chain_hash(row.seq, row.at, row.actor, row.action, row.subject, details, row.prev_hash)
 
 
+_AUDIT = AuditRow.__table__  # type: ignore[attr-defined]
+_HEAD = AuditHeadRow.__table__  # type: ignore[attr-defined]
+# the head row, locked until commit (PostgreSQL: FOR UPDATE; SQLite: the write transaction
+# began IMMEDIATE, so it already holds the database's write lock)
+_HEAD_LOCKED = Prepared(
+    sa_select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == bindparam("id")).with_for_update()
+)
+_INSERT_ENTRY = Prepared(
+    sa_insert(_AUDIT).values(
+        {
+            name: bindparam(name)
+            for name in ("seq", "at", "actor", "action", "subject", "details", "prev_hash", "hash")
+        }
+    )
+)
+_MOVE_HEAD = Prepared(
+    sa_update(_HEAD)
+    .where(_HEAD.c.id == bindparam("id"))
+    .values(seq=bindparam("seq"), hash=bindparam("hash"))
+)
+
+
 class SqlAuditLog:
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -85,59 +111,59 @@ class SqlAuditLog:
         # reads them back hashes the same value (default=str keeps odd values from failing).
         details_text = canonical_json(dict(details or {}), default=str)
         stored_details: dict[str, Any] = json.loads(details_text)
-        async with self._store.write() as session:
-            head = await self._locked_head(session)
-            at = utcnow()
-            seq = head.seq + 1
-            prev_hash = head.hash
-            entry_hash = chain_hash(seq, at, actor, action, subject, stored_details, prev_hash)
-            session.add(
-                AuditRow(
-                    seq=seq,
-                    at=at,
-                    actor=actor,
-                    action=action,
-                    subject=subject,
-                    details=details_text,
-                    prev_hash=prev_hash,
-                    hash=entry_hash,
-                )
-            )
-            head.seq = seq
-            head.hash = entry_hash
-        return AuditEntry(
-            seq=seq,
-            at=at,
-            actor=actor,
-            action=action,
-            subject=subject,
-            details=stored_details,
-            prev_hash=prev_hash,
-            hash=entry_hash,
-        )
+        rebuild_head = self._rebuild_head
 
-    async def _locked_head(self, session: AsyncSession) -> AuditHeadRow:
-        """The head row, locked until commit (PostgreSQL: FOR UPDATE; SQLite: the write
-        transaction began IMMEDIATE, so it already holds the database's write lock)."""
-        locked = select(AuditHeadRow).where(AuditHeadRow.id == HEAD_ID).with_for_update()
-        head = (await session.exec(locked)).first()
-        if head is not None:
-            return head
-        # Created by the migration; rebuilt from the tail if it went missing. ON CONFLICT:
-        # when appenders race here, one inserts, the others wait on its row lock below.
-        tail = (
-            await session.exec(select(AuditRow).order_by(col(AuditRow.seq).desc()).limit(1))
+        def work(conn: Connection) -> AuditEntry:
+            # one unit on the driver's cursor (Store.write_sync): on SQLite it joins the
+            # group commit instead of taking the write turn for a session of its own
+            head = _HEAD_LOCKED.rows(conn, {"id": HEAD_ID})
+            if not head:
+                rebuild_head(conn)
+                head = _HEAD_LOCKED.rows(conn, {"id": HEAD_ID})
+            ((head_seq, prev_hash),) = head
+            at = utcnow()
+            seq = head_seq + 1
+            entry_hash = chain_hash(seq, at, actor, action, subject, stored_details, prev_hash)
+            _INSERT_ENTRY.run(
+                conn,
+                {
+                    "seq": seq,
+                    "at": at,
+                    "actor": actor,
+                    "action": action,
+                    "subject": subject,
+                    "details": details_text,
+                    "prev_hash": prev_hash,
+                    "hash": entry_hash,
+                },
+            )
+            _MOVE_HEAD.run(conn, {"id": HEAD_ID, "seq": seq, "hash": entry_hash})
+            return AuditEntry(
+                seq=seq,
+                at=at,
+                actor=actor,
+                action=action,
+                subject=subject,
+                details=stored_details,
+                prev_hash=prev_hash,
+                hash=entry_hash,
+            )
+
+        return await self._store.write_sync(work)
+
+    def _rebuild_head(self, conn: Connection) -> None:
+        """Created by the migration; rebuilt from the tail if it went missing. ON CONFLICT:
+        when appenders race here, one inserts, the others wait on its row lock after."""
+        tail = conn.execute(
+            sa_select(_AUDIT.c.seq, _AUDIT.c.hash).order_by(_AUDIT.c.seq.desc()).limit(1)
         ).first()
         values = {
             "id": HEAD_ID,
-            "seq": tail.seq if tail is not None else 0,
-            "hash": tail.hash if tail is not None else GENESIS_HASH,
+            "seq": tail[0] if tail is not None else 0,
+            "hash": tail[1] if tail is not None else GENESIS_HASH,
         }
         insert = sqlite_insert if self._store.is_sqlite else pg_insert
-        await session.exec(insert(AuditHeadRow).values(**values).on_conflict_do_nothing())
-        head = (await session.exec(locked)).first()
-        assert head is not None
-        return head
+        conn.execute(insert(AuditHeadRow).values(**values).on_conflict_do_nothing())
 
     async def entries(self, subject: str | None = None, limit: int = 100) -> list[AuditEntry]:
         """The latest `limit` entries (of one subject), newest first."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -23,7 +25,11 @@ from contact.domain.model import (
 from contact.errors import Conflict, NotFound
 from contact.persistence._mapping import location_columns, to_location
 from contact.persistence.engine import Store
+from contact.persistence.prepared import Prepared
 from contact.persistence.tables import AttachmentBlobRow, AttachmentRow, ContactRow, MessageRow
+
+IN_PROGRESS_STATES = frozenset({ContactState.CONNECTED, ContactState.WRAP_UP})
+HELD_STATES = IN_PROGRESS_STATES | {ContactState.OFFERED}
 
 
 class SqlContactRepository:
@@ -36,31 +42,14 @@ class SqlContactRepository:
         message: Message | None = None,
         attachments: Sequence[tuple[Attachment, bytes]] = (),
         external_id: str | None = None,
+        fingerprint: str | None = None,
     ) -> str:
-        _check_parts(contact, message, attachments)
+        work = intake_writer(contact, message, attachments, external_id, fingerprint)
+
         try:
-            async with self._store.write() as session:
-                if external_id is not None:
-                    existing = await _id_by_external_id(session, contact.channel, external_id)
-                    if existing is not None:
-                        return existing
-                # ORM bulk INSERTs: one statement per table, no unit-of-work bookkeeping (this
-                # is every intake's path); parents first, as the foreign keys need
-                await session.exec(
-                    insert(ContactRow),
-                    params=[{"id": contact.id, "external_id": external_id, **_columns(contact)}],
-                )
-                if message is not None:
-                    await session.exec(insert(MessageRow), params=[_message_values(message)])
-                if attachments:
-                    await session.exec(
-                        insert(AttachmentRow),
-                        params=[_attachment_values(a, i) for i, (a, _) in enumerate(attachments)],
-                    )
-                    await session.exec(
-                        insert(AttachmentBlobRow),
-                        params=[{"attachment_id": a.id, "content": d} for a, d in attachments],
-                    )
+            existing = await self._store.write_sync(work)
+            if existing is not None:
+                return existing
         except IntegrityError as error:
             # Two deliveries of the same intake raced (PostgreSQL lets both pass the look-up
             # above); the loser's transaction is rolled back and it answers with the winner.
@@ -89,6 +78,78 @@ class SqlContactRepository:
                 raise _not_found(contact.id)
             for name, value in _columns(contact).items():
                 setattr(row, name, value)
+
+    async def save_if(
+        self,
+        contact: Contact,
+        *,
+        state: ContactState,
+        operator_id: str | None,
+        only: frozenset[str] | None = None,
+    ) -> bool:
+        """save (the `only` columns, else all), only while the stored contact is still in
+        `state` with `operator_id` (one conditional UPDATE): False when it changed meanwhile
+        (another node, its operator)."""
+        values = _columns(contact)
+        if only is not None:
+            values = {k: v for k, v in values.items() if k in only}
+        holder = col(ContactRow.operator_id)
+        statement = (
+            update(ContactRow)
+            .where(
+                col(ContactRow.id) == contact.id,
+                col(ContactRow.state) == state.value,
+                holder.is_(None) if operator_id is None else holder == operator_id,
+            )
+            .values(**values)
+        )
+        async with self._store.write() as session:
+            result = await session.exec(statement)
+        return bool(result.rowcount == 1)
+
+    async def held_by(self, operator_id: str) -> list[Contact]:
+        """What this operator is working on: offered to her, connected or in wrap-up; the
+        oldest answered first."""
+        statement = (
+            select(ContactRow)
+            .where(
+                col(ContactRow.operator_id) == operator_id,
+                col(ContactRow.state).in_(sorted(s.value for s in HELD_STATES)),
+            )
+            .order_by(col(ContactRow.answered_at).asc().nulls_last(), col(ContactRow.id).asc())
+        )
+        async with self._store.read() as session:
+            rows = (await session.exec(statement)).all()
+        return [_to_contact(row) for row in rows]
+
+    async def in_progress(
+        self, limit: int, after: tuple[datetime, str] | None = None
+    ) -> list[Contact]:
+        """Connected and wrap-up contacts, the longest answered first, a page of `limit` after
+        the (answered_at, id) cursor."""
+        answered = col(ContactRow.answered_at)
+        statement = select(ContactRow).where(
+            col(ContactRow.state).in_(sorted(s.value for s in IN_PROGRESS_STATES))
+        )
+        if after is not None:
+            at, contact_id = after
+            statement = statement.where(
+                or_(answered > at, and_(answered == at, col(ContactRow.id) > contact_id))
+            )
+        statement = statement.order_by(answered.asc(), col(ContactRow.id).asc()).limit(limit)
+        async with self._store.read() as session:
+            rows = (await session.exec(statement)).all()
+        return [_to_contact(row) for row in rows]
+
+    async def intake_fingerprint(
+        self, channel: ChannelKind, external_id: str
+    ) -> tuple[str, str | None] | None:
+        statement = select(ContactRow.id, ContactRow.request_sha256).where(
+            ContactRow.channel == channel.value, ContactRow.external_id == external_id
+        )
+        async with self._store.read() as session:
+            found = (await session.exec(statement)).first()
+        return None if found is None else (found[0], found[1])
 
     async def find_by_external_id(self, channel: ChannelKind, external_id: str) -> Contact | None:
         async with self._store.read() as session:
@@ -214,6 +275,57 @@ class SqlContactRepository:
         return _to_attachment(row), blob.content
 
 
+def intake_writer(
+    contact: Contact,
+    message: Message | None = None,
+    attachments: Sequence[tuple[Attachment, bytes]] = (),
+    external_id: str | None = None,
+    fingerprint: str | None = None,
+) -> Callable[[Connection], str | None]:
+    """Every intake's writes as one unit of work for Store.write_sync: Core inserts, parents
+    first as the foreign keys need (one hop to the driver, not one per statement). The unit
+    returns the id of the contact already stored under `external_id` (writing nothing), else
+    None. A caller may compose it with more writes of the same transaction (the device
+    intake stores the contact's source with it)."""
+    _check_parts(contact, message, attachments)
+    contact_values = {
+        "id": contact.id,
+        "external_id": external_id,
+        "request_sha256": fingerprint,
+        **_columns(contact),
+    }
+    message_values = None if message is None else _message_values(message)
+    attachment_values = [_attachment_values(a, i) for i, (a, _) in enumerate(attachments)]
+    blob_values = [{"attachment_id": a.id, "content": d} for a, d in attachments]
+
+    def work(conn: Connection) -> str | None:
+        if external_id is not None:
+            existing = _BY_EXTERNAL_ID.scalar(
+                conn, {"channel": contact.channel.value, "external_id": external_id}
+            )
+            if existing is not None:
+                return str(existing)
+        _INSERT_CONTACT.run(conn, contact_values)
+        if message_values is not None:
+            _INSERT_MESSAGE.run(conn, message_values)
+        if attachment_values:
+            conn.execute(insert(AttachmentRow), attachment_values)
+            conn.execute(insert(AttachmentBlobRow), blob_values)
+        return None
+
+    return work
+
+
+def message_writer(message: Message) -> Callable[[Connection], None]:
+    """One message's insert as a unit of work (or a part of one) for Store.write_sync."""
+    values = _message_values(message)
+
+    def work(conn: Connection) -> None:
+        _INSERT_MESSAGE.run(conn, values)
+
+    return work
+
+
 async def _add_message_rows(
     session: AsyncSession, message: Message, attachments: Sequence[tuple[Attachment, bytes]]
 ) -> None:
@@ -252,6 +364,17 @@ def _check_parts(
             )
 
 
+# every intake's statements, compiled once (see prepared.py)
+_INSERT_CONTACT = Prepared(insert(ContactRow.__table__))  # type: ignore[attr-defined]
+_INSERT_MESSAGE = Prepared(insert(MessageRow.__table__))  # type: ignore[attr-defined]
+_BY_EXTERNAL_ID = Prepared(
+    sa_select(ContactRow.id).where(  # type: ignore[call-overload]
+        col(ContactRow.channel) == bindparam("channel"),
+        col(ContactRow.external_id) == bindparam("external_id"),
+    )
+)
+
+
 async def _id_by_external_id(
     session: AsyncSession, channel: ChannelKind, external_id: str
 ) -> str | None:
@@ -281,7 +404,10 @@ def _columns(contact: Contact) -> dict[str, Any]:
         "queued_at": contact.queued_at,
         "answered_at": contact.answered_at,
         "closed_at": contact.closed_at,
+        "wrapped_up_at": contact.wrapped_up_at,
         "disposition": contact.disposition,
+        "orphaned_at": contact.orphaned_at,
+        "escalated_at": contact.escalated_at,
     }
 
 
@@ -301,7 +427,10 @@ def _to_contact(row: ContactRow) -> Contact:
         queued_at=row.queued_at,
         answered_at=row.answered_at,
         closed_at=row.closed_at,
+        wrapped_up_at=row.wrapped_up_at,
         disposition=row.disposition,
+        orphaned_at=row.orphaned_at,
+        escalated_at=row.escalated_at,
     )
 
 

@@ -7,13 +7,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from contact.config import DatabaseSettings
 from contact.persistence.audit import SqlAuditLog
 from contact.persistence.contacts import SqlContactRepository
-from contact.persistence.conversations import SqlChatStore
-from contact.persistence.dispatch_repo import SqlDispatchRepository
 from contact.persistence.engine import Store, create_engine
 from contact.persistence.incidents import SqlIncidentRepository
 from contact.persistence.operators import SqlOperatorRepository
+from contact.persistence.queue_view import SqlQueueView
+from contact.persistence.quick_replies import SqlQuickReplies
 from contact.persistence.registries import SqlRegistries
+from contact.persistence.rota import SqlRota
 from contact.persistence.sessions import SqlSessionRepository
+from contact.persistence.stats import SqlStats
+from contact.persistence.triage_lexicon import SqlTriageLexicon
+from contact.persistence.workspace_reads import SqlWorkspaceReads
 
 
 class SqlDatabase:
@@ -27,10 +31,20 @@ class SqlDatabase:
         self.sessions = SqlSessionRepository(self._store)
         self.audit = SqlAuditLog(self._store)
         self.incidents = SqlIncidentRepository(self._store)
-        self.chats = SqlChatStore(self._store)  # Telegram, WhatsApp: inbox, conversations
-        self.dispatch = SqlDispatchRepository(self._store)  # units, cameras, districts, grouping
         # app devices, kiosks, alarm sites, camera alerts (the device channels)
         self.registries = SqlRegistries(self._store)
+        self.stats = SqlStats(self._store)  # the supervisor's figures of a period
+        self.queue = SqlQueueView(self._store)  # the operators' queue, a page at a time
+        self.triage_lexicon = SqlTriageLexicon(self._store)  # admins' edits of triage
+        self.quick_replies = SqlQuickReplies(self._store)  # the operator page's ready texts
+        self.workspace = SqlWorkspaceReads(self._store)  # queue previews, a caller's history
+        self.rota = SqlRota(self._store)  # the published staffing rota
+
+    @property
+    def store(self) -> Store:
+        """The engine and its writer turn, for a feature's own SQL adapters (dispatch, chat,
+        telephony's calls and leases, transcripts): one connection pool for the node."""
+        return self._store
 
     @classmethod
     async def open(cls, settings: DatabaseSettings) -> SqlDatabase:

@@ -15,7 +15,7 @@ from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
-from contact.config import DatabaseSettings
+from contact.config import DatabaseSettings, Settings
 from contact.persistence.engine import BEGIN_IMMEDIATE, create_engine, translate_errors
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -91,3 +91,17 @@ async def schema_status(url: str) -> tuple[str | None, str]:
     finally:
         await engine.dispose()
     return current, head_revision()
+
+
+async def prepare_database(settings: Settings) -> None:
+    """Embedded SQLite migrates itself; a shared PostgreSQL must be migrated on purpose
+    (`contact db upgrade`) so several nodes never race a migration."""
+    if settings.database.is_sqlite:
+        await upgrade(settings.database.url)
+        return
+    current, head = await schema_status(settings.database.url)
+    if current != head:
+        raise SystemExit(
+            f"database schema is at {current or 'nothing'}, code needs {head}: "
+            "run `contact db upgrade` first"
+        )

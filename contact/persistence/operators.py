@@ -5,7 +5,17 @@ from __future__ import annotations
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
-from contact.domain.model import Capability, Language, Operator, Presence, Role, Skills, utcnow
+from contact.domain.model import (
+    Capability,
+    Gender,
+    Language,
+    Operator,
+    Presence,
+    Role,
+    Skills,
+    UiLanguage,
+    utcnow,
+)
 from contact.errors import Conflict, NotFound
 from contact.persistence.engine import Store
 from contact.persistence.tables import OperatorRow
@@ -27,6 +37,8 @@ class SqlOperatorRepository:
             endpoint=operator.endpoint,
             active=operator.active,
             password_hash=password_hash,
+            ui_language=operator.ui_language.value if operator.ui_language else None,
+            gender=None if operator.gender is Gender.OTHER else operator.gender.value,
             created_at=utcnow(),
         )
         try:
@@ -67,6 +79,25 @@ class SqlOperatorRepository:
             if row is None:
                 raise _not_found(operator_id)
             row.password_hash = password_hash
+
+    async def set_endpoint(self, operator_id: str, endpoint: str | None) -> None:
+        """The operator's phone (e.g. PJSIP/op1): the demo wires its operators' softphones."""
+        async with self._store.write() as session:
+            row = await session.get(OperatorRow, operator_id)
+            if row is None:
+                raise _not_found(operator_id)
+            row.endpoint = endpoint
+
+    async def set_preferences(
+        self, operator_id: str, ui_language: UiLanguage | None, gender: Gender
+    ) -> None:
+        """The language of her pages and the form texts about her take (per user)."""
+        async with self._store.write() as session:
+            row = await session.get(OperatorRow, operator_id)
+            if row is None:
+                raise _not_found(operator_id)
+            row.ui_language = ui_language.value if ui_language else None
+            row.gender = None if gender is Gender.OTHER else gender.value
 
     async def set_presence(self, operator_id: str, presence: Presence) -> None:
         async with self._store.write() as session:
@@ -109,4 +140,6 @@ def _to_operator(row: OperatorRow) -> Operator:
         ),
         endpoint=row.endpoint,
         active=row.active,
+        ui_language=UiLanguage(row.ui_language) if row.ui_language else None,
+        gender=Gender(row.gender) if row.gender else Gender.OTHER,
     )

@@ -13,7 +13,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, update
+from sqlalchemy import bindparam, delete, literal_column, or_, update
+from sqlalchemy import column as sa_column
+from sqlalchemy import select as sa_select
+from sqlalchemy import table as sa_table
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -22,6 +25,7 @@ from contact.domain.model import ChannelKind, Contact, ContactState, Language, n
 from contact.errors import Conflict, NotFound
 from contact.persistence.contacts import _to_contact
 from contact.persistence.engine import Store
+from contact.persistence.prepared import Prepared
 from contact.persistence.tables import ContactRow
 from contact.persistence.tables_registries import (
     AlarmSiteRow,
@@ -89,16 +93,24 @@ class SqlDeviceRegistry:
         except IntegrityError as error:  # two registrations of one id raced
             raise Conflict("this device id is registered", error_id="device_registered") from error
 
+    # by_token and get run before every app intake: one hop each (Store.read_sync), not a
+    # session's several (measured: the look-up cost as much as storing the contact)
+
     async def by_token(self, token_hash: str) -> Device | None:
-        async with self._store.read() as tx:
-            row = (
-                await tx.exec(select(DeviceRow).where(DeviceRow.token_hash == token_hash))
-            ).first()
-        return None if row is None else _to_device(row)
+        return await self._one(col(DeviceRow.token_hash) == token_hash)
 
     async def get(self, device_id: str) -> Device | None:
-        async with self._store.read() as tx:
-            row = await tx.get(DeviceRow, device_id)
+        return await self._one(col(DeviceRow.id) == device_id)
+
+    async def is_registered(self, device_id: str) -> bool:
+        found = await self._store.read_sync(
+            lambda conn: _DEVICE_EXISTS.scalar(conn, {"device_id": device_id})
+        )
+        return found is not None
+
+    async def _one(self, where: Any) -> Device | None:
+        statement = sa_select(DeviceRow.__table__).where(where)  # type: ignore[attr-defined]
+        row = await self._store.read_sync(lambda conn: conn.execute(statement).first())
         return None if row is None else _to_device(row)
 
     async def touch(self, device_id: str, at: datetime) -> None:
@@ -108,7 +120,12 @@ class SqlDeviceRegistry:
             )
 
 
-def _to_device(row: DeviceRow) -> Device:
+_DEVICE_EXISTS = Prepared(
+    sa_select(literal_column("1")).where(col(DeviceRow.id) == bindparam("device_id"))
+)
+
+
+def _to_device(row: Any) -> Device:  # a DeviceRow or a Core row of its table
     return Device(
         id=row.id,
         registered_at=row.registered_at,
@@ -428,7 +445,9 @@ class SqlCameraAlertLog:
                 )
                 await tx.flush()
                 return AlertClaim(group_id=group_id, repeat=False, count=1, contact_id=None)
-            if at - row.first_at <= timedelta(seconds=window_s) and at >= row.first_at:
+            # within the window either side of its first alert: another node's clock, read
+            # just before the first one's but committed after it, is the same window
+            if abs(at - row.first_at) <= timedelta(seconds=window_s):
                 row.count += 1
                 row.last_at = max(row.last_at, at)
                 return AlertClaim(
@@ -558,6 +577,13 @@ class SqlReplayGuard:
 # --- where a camera is --------------------------------------------------------------------
 
 
+# dispatch's city camera registry, read by name: the columns this lookup needs, not dispatch's
+# own table class (persistence imports no feature; contact/dispatch/sql/tables.py owns it)
+_CITY_CAMERAS = sa_table(
+    "cameras", sa_column("id"), sa_column("lat"), sa_column("lon"), sa_column("snapshot_url")
+)
+
+
 class SqlCameraDirectory:
     """A camera's position from what the database knows: the city camera registry of dispatch
     (table `cameras`, read only), else a kiosk's own camera (at the kiosk), else a camera of an
@@ -567,10 +593,17 @@ class SqlCameraDirectory:
         self._store = store
 
     async def camera(self, camera_id: str) -> CameraInfo | None:
-        from contact.persistence.tables_dispatch import CameraRow
-
         async with self._store.read() as tx:
-            city = await tx.get(CameraRow, camera_id)
+            city = (
+                await tx.exec(
+                    sa_select(  # type: ignore[call-overload]
+                        _CITY_CAMERAS.c.id,
+                        _CITY_CAMERAS.c.lat,
+                        _CITY_CAMERAS.c.lon,
+                        _CITY_CAMERAS.c.snapshot_url,
+                    ).where(_CITY_CAMERAS.c.id == camera_id)
+                )
+            ).first()
             if city is not None:
                 return CameraInfo(
                     id=city.id, lat=city.lat, lon=city.lon, snapshot_url=city.snapshot_url

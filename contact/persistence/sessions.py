@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
+from sqlmodel import col, select
 
 from contact.domain.model import Role
 from contact.errors import Conflict, NotFound
@@ -43,16 +43,14 @@ class SqlSessionRepository:
     async def get(self, token_hash: str) -> Session | None:
         async with self._store.read() as tx:
             row = await tx.get(SessionRow, token_hash)
-        if row is None:
-            return None
-        return Session(
-            token_hash=row.token_hash,
-            operator_id=row.operator_id,
-            role=Role(row.role),
-            csrf_token=row.csrf_token,
-            created_at=row.created_at,
-            last_seen_at=row.last_seen_at,
-        )
+        return None if row is None else _session(row)
+
+    async def for_operator(self, operator_id: str) -> list[Session]:
+        """The operator's stored sessions, expired ones included (expiry is the reader's)."""
+        statement = select(SessionRow).where(col(SessionRow.operator_id) == operator_id)
+        async with self._store.read() as tx:
+            rows = (await tx.exec(statement)).all()
+        return [_session(row) for row in rows]
 
     async def touch(self, token_hash: str, at: datetime) -> None:
         """Record activity; a session deleted meanwhile (logout elsewhere) stays deleted."""
@@ -70,3 +68,14 @@ class SqlSessionRepository:
     async def delete_for_operator(self, operator_id: str) -> None:
         async with self._store.write() as tx:
             await tx.exec(delete(SessionRow).where(col(SessionRow.operator_id) == operator_id))
+
+
+def _session(row: SessionRow) -> Session:
+    return Session(
+        token_hash=row.token_hash,
+        operator_id=row.operator_id,
+        role=Role(row.role),
+        csrf_token=row.csrf_token,
+        created_at=row.created_at,
+        last_seen_at=row.last_seen_at,
+    )

@@ -97,9 +97,15 @@ class ContactRow(Base, table=True):
     queued_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     answered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    wrapped_up_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     disposition: str | None = None
+    orphaned_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    escalated_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     # the channel's own id of the intake (Telegram update, app report id): idempotent intake
     external_id: str | None = None
+    # what the request with that id said (sha256 of its meaning): a reused Idempotency-Key
+    # with another body is refused instead of being folded into this contact
+    request_sha256: str | None = None
 
 
 class MessageRow(Base, table=True):
@@ -142,10 +148,12 @@ class AttachmentBlobRow(Base, table=True):
 
 class IncidentRow(Base, table=True):
     __tablename__ = "incidents"
+    # the supervisor's list: the newest incidents of a state, a page at a time
+    __table_args__ = (Index(None, "state", "created_at", "id"),)
 
     id: str = Field(primary_key=True)
     created_at: datetime = Field(sa_type=UtcDateTime)
-    state: str = Field(index=True)
+    state: str
     category: str | None = None
     lat: float | None = None
     lon: float | None = None
@@ -169,6 +177,8 @@ class OperatorRow(Base, table=True):
     password_hash: str
     presence: str | None = None  # None: never signed in
     created_at: datetime = Field(sa_type=UtcDateTime)
+    ui_language: str | None = None  # kk | ru | en; None: the browser's choice
+    gender: str | None = None  # female | male; None: neutral wording
 
 
 class SessionRow(Base, table=True):
@@ -227,19 +237,27 @@ __all__ = [
 ]
 
 # Tables of later capabilities live in their own modules; importing them here registers them
-# on `metadata`, so Alembic and the schema test see the whole schema.
+# on `metadata`. A feature's own tables (dispatch: contact/dispatch/sql/tables.py) register
+# when their package is imported; contact/schema.py gathers all of them for Alembic and the
+# schema test.
 from contact.persistence import (  # noqa: E402 - they subclass Base, defined above
     tables_channels,
-    tables_dispatch,
     tables_leases,
     tables_registries,
+    tables_rota,
     tables_telephony,
+    tables_transcripts,
+    tables_triage,
+    tables_workspace,
 )
 
 __all__ += [
     "tables_channels",
-    "tables_dispatch",
     "tables_leases",
     "tables_registries",
+    "tables_rota",
     "tables_telephony",
+    "tables_transcripts",
+    "tables_triage",
+    "tables_workspace",
 ]

@@ -110,6 +110,18 @@ class IntakeSourceRow(Base, table=True):
     details: str = Field(default="{}", sa_type=Text)  # JSON object, no citizen text
 
 
+class OpenSourceContactRow(Base, table=True):
+    """The contact a device source's next intake joins while it is open (the newest one the
+    source opened): one row per source, so its primary key and a conditional update decide,
+    across nodes and in the contact's own transaction, which intake opens the next contact
+    (contact/channels/devices/store.py). Migrated by revision 0013."""
+
+    __tablename__ = "device_open_contacts"
+
+    source_key: str = Field(primary_key=True)  # kiosk:ID | site:ID | device:ID | camera-alert:G
+    contact_id: str = Field(foreign_key="contacts.id", ondelete="CASCADE", index=True)
+
+
 class SeenSignatureRow(Base, table=True):
     """Signed requests already accepted, until their timestamp leaves the window (replays)."""
 
@@ -127,5 +139,6 @@ __all__ = [
     "IntakeSourceRow",
     "KioskEventRow",
     "KioskRow",
+    "OpenSourceContactRow",
     "SeenSignatureRow",
 ]

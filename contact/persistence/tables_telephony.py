@@ -38,6 +38,7 @@ class CallRow(Base, table=True):
     recording: str | None = None
     started_at: datetime = Field(sa_type=UtcDateTime)
     answered_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
+    bridged_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UtcDateTime)
     end_reason: str | None = None
     hangup_cause: int | None = None

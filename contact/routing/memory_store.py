@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sortedcontainers import SortedList
 
@@ -121,6 +121,20 @@ class MemoryQueueStore:
         self._end_offer(offer)
         self._make_ready(offer.operator_id, self._operators[offer.operator_id], self._clock())
         return entry
+
+    async def reprioritise(self, entry: QueueEntry) -> bool:
+        old = self._entries.get(entry.contact_id)
+        if old is None:
+            return False
+        entry = replace(entry, queued_at=old.queued_at)  # its place among equals stays
+        self._entries[entry.contact_id] = entry
+        offer = self._offers.get(entry.contact_id)
+        if offer is None:
+            self._waiting.remove(_order(old))
+            self._waiting.add(_order(entry))
+        else:
+            self._offers[entry.contact_id] = replace(offer, entry=entry)
+        return True
 
     async def waiting(self, limit: int | None = None) -> list[QueueEntry]:
         rows = self._waiting if limit is None else self._waiting.islice(0, max(limit, 0))

@@ -120,6 +120,22 @@ function commands.enqueue(cid, record, member, score)
   return 1
 end
 
+-- cid, entry JSON, score -> 1 | 0 not held. The new priority and score of a held contact;
+-- its order member (queued_at) stays. Waiting: its new place now; offered: on return.
+function commands.reprioritise(cid, record, score)
+  local raw = redis.call('HGET', ENTRIES, cid)
+  if not raw then
+    return 0
+  end
+  local old, new = cjson.decode(raw), cjson.decode(record)
+  new.m, new.q = old.m, old.q
+  redis.call('HSET', ENTRIES, cid, cjson.encode(new))
+  if redis.call('ZSCORE', WAITING, old.m) then
+    redis.call('ZADD', WAITING, score, old.m)
+  end
+  return 1
+end
+
 -- cid, now -> entry JSON | nil
 function commands.remove(cid, now)
   local raw = redis.call('HGET', ENTRIES, cid)

@@ -156,6 +156,11 @@ class RedisQueueStore:
         raw = await self._run("remove", contact_id, repr(self._clock()))
         return None if raw is None else _decode_entry(raw)
 
+    async def reprioritise(self, entry: QueueEntry) -> bool:
+        _, record = _encode_entry(entry)
+        moved = await self._run("reprioritise", entry.contact_id, record, repr(entry.score))
+        return bool(moved)
+
     async def waiting(self, limit: int | None = None) -> list[QueueEntry]:
         if limit is not None and limit <= 0:
             return []

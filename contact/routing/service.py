@@ -21,6 +21,7 @@ from contact.domain import events as ev
 from contact.domain.commands import Accept, Decline, SetPresence
 from contact.domain.model import (
     CHANNEL_CAPABILITY,
+    OPEN_STATES,
     Capability,
     Contact,
     ContactState,
@@ -32,6 +33,7 @@ from contact.errors import Conflict, ContactError, Unavailable
 from contact.ports import ContactRepository, Offer, OperatorRepository, QueueEntry, QueueStore
 
 log = logging.getLogger(__name__)
+STOP_WAIT_S = 5.0  # a shutdown waits this long for the loop at most
 
 Clock = Callable[[], float]
 
@@ -43,7 +45,7 @@ def entry_for(contact: Contact) -> QueueEntry:
         priority=contact.priority,
         capability=contact.capability,
         language=contact.language,
-        score=queue_score(contact.priority, queued_at),
+        score=queue_score(contact.priority, queued_at, channel=contact.channel),
         queued_at=queued_at.timestamp(),
     )
 
@@ -54,7 +56,7 @@ def entry_from(event: ev.ContactQueued) -> QueueEntry:
         priority=event.priority,
         capability=CHANNEL_CAPABILITY[event.channel],
         language=event.language,
-        score=queue_score(event.priority, event.queued_at),
+        score=queue_score(event.priority, event.queued_at, channel=event.channel),
         queued_at=event.queued_at.timestamp(),
     )
 
@@ -82,6 +84,7 @@ class RoutingService:
         self._clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._store_healthy = True
         # SLA deadlines: a heap of (deadline, contact, queued_at, priority); a contact that
         # left the queue is dropped from `_sla_open`, and its heap entry skipped when due
@@ -107,14 +110,24 @@ class RoutingService:
 
     async def start(self) -> None:
         await self.rebuild()
+        self._stopping = False
         self._task = asyncio.create_task(self._run(), name="routing")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop the loop. A cancellation swallowed somewhere below a tick (a driver that
+        finishes its query first) still ends the loop at its next turn (`_stopping`); a
+        shutdown never waits on it for more than STOP_WAIT_S."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=STOP_WAIT_S)
+        if not done:
+            log.warning("routing loop still busy %.0f s after stop; left behind", STOP_WAIT_S)
+        elif not task.cancelled() and task.exception() is not None:
+            log.error("routing loop ended with an error", exc_info=task.exception())
 
     def kick(self) -> None:
         """Something changed (a contact queued, an operator ready): try to assign now."""
@@ -212,6 +225,8 @@ class RoutingService:
                 channel=contact.channel,
                 operator_id=command.operator_id,
                 waited_s=waited,
+                citizen=contact.citizen,
+                language=contact.language,
             )
         )
         await self._bus.publish(
@@ -289,6 +304,24 @@ class RoutingService:
         )
         self.kick()
 
+    async def reprioritise(self, contact_id: str, priority: Priority) -> bool:
+        """Move an open contact up to `priority` (never down): durable first, then its place
+        in the queue if it is waiting (an offered one keeps its offer; declined or expired,
+        it returns with the new score). False: nothing changed (closed, already as urgent)."""
+        contact = await self._contacts.get(contact_id)
+        if priority >= contact.priority or contact.state not in OPEN_STATES:
+            return False
+        contact.priority = priority
+        await self._contacts.save(contact)
+        if contact.state in (ContactState.QUEUED, ContactState.OFFERED):
+            try:
+                await self._store.reprioritise(entry_for(contact))
+            except Unavailable:
+                self._store_healthy = False  # the rebuild reads the new priority back
+            self.kick()
+        log.info("contact moved up to %s", priority.name.lower(), extra={"contact_id": contact_id})
+        return True
+
     async def longest_idle(
         self, capability: Capability, *, exclude: frozenset[str] | set[str] = frozenset()
     ) -> str | None:
@@ -306,7 +339,7 @@ class RoutingService:
     # --- the loop -------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._settings.tick_s)
             self._wake.clear()

@@ -7,10 +7,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from contact.config import Settings
-from contact.plugins import Plugin
+from contact.context import Key, Plugin
+from contact.telephony.texts import TEXTS
 
 if TYPE_CHECKING:
-    from contact.bootstrap import Container
+    from aiohttp import web
+
+    from contact.context import Container
+    from contact.telephony.service import Telephony
+
+# the running telephony, for its routes and for the plugins that require it
+TELEPHONY_PART: Key[Telephony] = Key("telephony")
 
 
 def _enabled(settings: Settings) -> bool:
@@ -24,13 +31,13 @@ def _install(container: Container) -> None:
     telephony = Telephony(container)
     TelephonyProjection(container.broadcast, container.db.audit).register(container.bus)
     container.services.append(telephony)
-    container.extras["telephony"] = telephony
+    container.provide(TELEPHONY_PART, telephony)
 
 
-def _routes(app: object) -> None:
+def _routes(app: web.Application) -> None:
     from contact.telephony.routes import setup
 
-    setup(app)  # type: ignore[arg-type]
+    setup(app)
 
 
 def _paths() -> dict[str, object]:
@@ -40,5 +47,11 @@ def _paths() -> dict[str, object]:
 
 
 PLUGIN = Plugin(
-    name="telephony", enabled=_enabled, install=_install, routes=_routes, openapi=_paths()
+    texts=TEXTS,
+    name="telephony",
+    enabled=_enabled,
+    install=_install,
+    routes=_routes,
+    openapi=_paths(),
+    switch="CONTACT_ASTERISK_ENABLED",
 )

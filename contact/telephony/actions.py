@@ -18,7 +18,7 @@ from contact.domain.model import Role
 from contact.errors import Forbidden, NotFound, Unprocessable
 from contact.http.views import iso
 from contact.ports import Call, OperatorRepository
-from contact.telephony.spy import SpyService
+from contact.telephony.spy import SpyLeg, SpyService
 from contact.telephony.voice import VoiceService
 
 # the actions on a live call, and whether a supervisor may do them on another's call
@@ -30,7 +30,7 @@ ON_LIVE_CALL = {
     "complete_transfer": False,
     "cancel_transfer": False,
 }
-ACTIONS = frozenset({*ON_LIVE_CALL, "callback", "spy"})
+ACTIONS = frozenset({*ON_LIVE_CALL, "callback", "spy", "spy_stop", "spy_legs"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +69,15 @@ def call_json(call: Call) -> dict[str, Any]:
         "ended_at": iso(call.ended_at),
         "end_reason": call.end_reason,
         "dropped": call.dropped,
+    }
+
+
+def spy_leg_json(leg: SpyLeg) -> dict[str, Any]:
+    return {
+        "contact_id": leg.contact_id,
+        "supervisor_id": leg.supervisor_id,
+        "mode": leg.mode,
+        "started_at": iso(leg.started_at),
     }
 
 
@@ -112,6 +121,13 @@ class CallActions:
             return {"call": call_json(dialled)}
         if action == "spy":
             return await self._spy_on(voice, contact_id, actor, args)
+        if action in ("spy_stop", "spy_legs") and not actor.role.at_least(Role.SUPERVISOR):
+            raise Forbidden("supervisors only", error_id="role_required")
+        if action == "spy_stop":
+            return {"stopped": await self._spy.stop(contact_id, actor.operator_id)}
+        if action == "spy_legs":  # every live call's (contact_id unused)
+            self._spy.only_on({c.contact_id for c in voice.live_calls()})
+            return {"legs": [spy_leg_json(s) for s in self._spy.legs()]}
         if action not in ON_LIVE_CALL:
             raise NotFound(f"no call action {action!r}", error_id="no_such_action")
         target = mode = ""

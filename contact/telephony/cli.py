@@ -11,9 +11,15 @@ import argparse
 import asyncio
 import json
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 
-from contact.config import AsteriskSettings
+from contact.config import AsteriskSettings, load_settings
+from contact.persistence.calls import SqlCallRepository
+from contact.persistence.database import SqlDatabase
+from contact.persistence.migrate import prepare_database
+from contact.persistence.transcripts import SqlTranscriptStore, purge_transcripts
+from contact.telephony.recordings import RecordingService
 from contact.telephony.runner import DEFAULT_CONFIG_DIR, AsteriskError, AsteriskRunner
 
 EXIT_NOT_RUNNING = 3  # as `systemctl status` and LSB init scripts say "not running"
@@ -53,7 +59,8 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
         "retention",
         help="call recordings past their retention period",
         description="Purge call recordings older than CONTACT_ASTERISK_RETENTION_DAYS (the "
-        "files are deleted, each purge is written to the audit log; the rows stay).",
+        "files are deleted, each purge is written to the audit log; the rows stay), and the "
+        "call transcripts stored before then (deleted, the count audited).",
     )
     retention_commands = retention.add_subparsers(dest="retention_command", required=True)
     purge = retention_commands.add_parser("purge", help="delete expired recordings (audited)")
@@ -63,11 +70,6 @@ def add_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 def _purge(args: argparse.Namespace) -> int:
-    from contact.bootstrap import prepare_database
-    from contact.config import load_settings
-    from contact.persistence.calls import SqlCallRepository
-    from contact.persistence.database import SqlDatabase
-    from contact.telephony.recordings import RecordingService
 
     if args.days is not None and args.days < 1:
         print("retention: --days must be at least 1")
@@ -80,17 +82,25 @@ def _purge(args: argparse.Namespace) -> int:
         try:
             service = RecordingService(
                 settings=settings.asterisk,
-                calls=SqlCallRepository(db._store),
+                calls=SqlCallRepository(db.store),
                 audit=db.audit,
             )
             done = await service.purge(days=args.days, dry_run=args.dry_run)
+            days = args.days or settings.asterisk.retention_days
+            segments = await purge_transcripts(
+                SqlTranscriptStore(db.store),
+                db.audit,
+                days=days,
+                now=datetime.now(UTC),
+                dry_run=args.dry_run,
+            )
         finally:
             await db.close()
         verb = "would purge" if args.dry_run else "purged"
         for recording in done:
             print(f"{recording.started_at.isoformat()}  {recording.id}  {recording.path}")
-        days = args.days or settings.asterisk.retention_days
         print(f"retention: {verb} {len(done)} recording(s) older than {days} days")
+        print(f"retention: {verb} {segments} transcript segment(s) older than {days} days")
         return 0
 
     return asyncio.run(run())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contact.http.openapi import CSRF, OBJ, SESSION, error_responses, json_content, operation
+from contact.http.openapi import CSRF, LIMIT, OBJ, SESSION, error_responses, json_content, operation
 
 CONTACT = {"name": "contact_id", "in": "path", "required": True, "schema": {"type": "string"}}
 TAGS = ["telephony"]
@@ -27,9 +27,11 @@ _ACTION = (401, 403, 404, 409, 503)
 PATHS: dict[str, Any] = {
     "/api/v1/calls": {
         "get": operation(
-            "Live calls (supervisors; no citizen data)",
-            {"200": json_content(OBJ), **error_responses(401, 403)},
+            "Live calls, the oldest `limit` and their total, each with the supervisors' spy "
+            "legs on it (`spies`: supervisor_id, mode, started_at) (supervisors; no citizen data)",
+            {"200": json_content(OBJ), **error_responses(401, 403, 422)},
             security=SESSION,
+            parameters=[LIMIT],
             tags=TAGS,
         )
     },
@@ -86,6 +88,9 @@ PATHS: dict[str, Any] = {
             tags=TAGS,
         )
     },
+    "/api/v1/calls/{contact_id}/spy/stop": _post(
+        "Supervisors: hang up my spy legs on this call (a desk phone's too; audited)", _ACTION
+    ),
     "/api/v1/calls/{contact_id}/spy": {
         "post": operation(
             "Supervisors: listen, whisper (to the operator: coaching) or barge in; the "

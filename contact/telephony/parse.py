@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from contact.domain.model import ChannelKind, Language, Location, LocationSource
+from contact.telephony import shapes
 
 # --- value patterns -------------------------------------------------------------------------
 
@@ -35,7 +36,8 @@ RECORDING_PATH = re.compile(r"^[0-9]{8}/[0-9a-f][0-9a-f.]{0,63}\.wav\Z")
 INCIDENT_ID = re.compile(r"^[0-9a-f]{1,32}\Z")
 HEX_ID = re.compile(r"^[0-9a-f]{32}\Z")  # contact's own ids (new_id)
 
-CALLER_NUM_MAX = 32
+# a caller's number as contact accepts it: digits and one leading +, at most 32 characters
+CALLER_NUMBER = re.compile(r"^(?=.{1,32}\Z)\+?[0-9]+\Z")
 CALLER_CONTEXTS = frozenset(
     {
         "inbound",
@@ -62,17 +64,25 @@ SPY_MODES: dict[str, tuple[str, str]] = {
 }
 
 NORMAL_CLEARING = 16
+# SoftHangupRequest's Cause is the soft hangup's reason flag: AST_SOFTHANGUP_SHUTDOWN
+SOFTHANGUP_SHUTDOWN = "4"
 
 
 def caller_number(raw: str | None) -> str | None:
-    """Digits and one leading `+`, at most 32 characters; None when nothing is left."""
+    """The number itself when it is digits and one leading `+` (at most 32 characters), else
+    None: nothing is stripped or cut to make a number of what is not one."""
+    return raw if raw and CALLER_NUMBER.match(raw) else None
+
+
+def caller_identity(raw: str | None, status: str | None) -> tuple[str | None, bool]:
+    """ContactCall's `CallerNum` and `CallerStatus` ([contact-caller-id]) → the number, and
+    whether the caller sent one that is not a number (marked on the contact, never trusted)."""
+    if status == "invalid":
+        return None, True
     if not raw:
-        return None
-    plus = raw.startswith("+")
-    digits = "".join(c for c in raw if "0" <= c <= "9")
-    if not digits:
-        return None
-    return (("+" if plus else "") + digits)[:CALLER_NUM_MAX]
+        return None, False
+    number = caller_number(raw)
+    return number, number is None
 
 
 def dialable(number: str | None) -> str | None:
@@ -142,6 +152,11 @@ def _number(text: str | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
+# what [contact-caller] puts in CONTACT_XLOCATION when the caller's headers were too large to
+# read (PJSIP_HEADER and PJSIP_HEADERS() both fail on a header over 4 KB)
+XLOCATION_UNREADABLE = "unreadable=1"
+
+
 def parse_xlocation(text: str | None) -> Location | None:
     """`lat=43.238;lon=76.945;acc=12` (X-Location, or the app's MESSAGE) → a Location."""
     if not text:
@@ -178,7 +193,12 @@ GEO_ENCODED_MAX = 4 * ((GEO_RAW_MAX + 2) // 3)  # 1368
 GEO_VALUE_MAX = 100
 CIVIC_ADDRESS_MAX = 200
 
-_GML_KEYS = ("shape", "crs", "pos", "radius", "semiMajorAxis", "semiMinorAxis", "orientation")
+# what res_geolocation's GML shape definitions carry (`geoloc show gml_shape_defs`)
+_GML_KEYS = (
+    "shape", "crs", "pos", "posList", "radius", "semiMajorAxis", "semiMinorAxis",
+    "verticalAxis", "orientation", "innerRadius", "outerRadius", "startAngle", "openingAngle",
+    "height",
+)  # fmt: skip
 # RFC 5139 / RFC 4776 civic address elements (those res_geolocation knows)
 _CIVIC_KEYS = (
     "country", "A1", "A2", "A3", "A4", "A5", "A6", "PRM", "PRD", "RD", "STS", "POD", "POM",
@@ -255,20 +275,27 @@ def clean_text(value: str, limit: int = GEO_VALUE_MAX) -> str:
     return " ".join("".join(kept).split())[:limit].strip()
 
 
-def decode_geo(encoded: str | None) -> dict[str, str]:
-    """The `Geo` field (or CONTACT_GEO) → its known keys and cleaned values; empty when it is
-    not strict base64 of at most GEO_RAW_MAX bytes of UTF-8. The first of a repeated key wins
-    (`format`, which the dialplan writes first)."""
+@dataclass(frozen=True, slots=True)
+class GeoItem:
+    key: str
+    value: str
+    cut: bool  # a quoted value the byte cap ended: its last characters may be missing
+
+
+def geo_items(encoded: str | None) -> list[GeoItem]:
+    """The `Geo` field (or CONTACT_GEO) → its known keys with cleaned values, in order and
+    repeats kept (a GML Polygon is `pos` after `pos`); empty when it is not strict base64 of at
+    most GEO_RAW_MAX bytes of UTF-8."""
     if not encoded or len(encoded) > GEO_ENCODED_MAX or not _BASE64.match(encoded):
-        return {}
+        return []
     try:
         raw = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
-        return {}
+        return []
     text = _utf8(raw[:GEO_RAW_MAX])
     if text is None:
-        return {}
-    values: dict[str, str] = {}
+        return []
+    items: list[GeoItem] = []
     pos = 0
     while pos < len(text):
         item = _GEO_ITEM.match(text, pos)
@@ -277,9 +304,20 @@ def decode_geo(encoded: str | None) -> dict[str, str]:
         pos = item.end()
         key = _GEO_KEY_BY_LOWER.get(item.group(1).lower())
         quoted, bare = item.group(2), item.group(3)
-        value = clean_text(quoted if quoted is not None else bare.strip().strip('"'))
-        if key is not None and value and key not in values:
-            values[key] = value
+        limit = GEO_RAW_MAX if key == "posList" else GEO_VALUE_MAX
+        value = clean_text(quoted if quoted is not None else bare.strip().strip('"'), limit)
+        cut = quoted is None and bare.strip().startswith('"') and not bare.strip()[1:].count('"')
+        if key is not None and value:
+            items.append(GeoItem(key, value, cut))
+    return items
+
+
+def decode_geo(encoded: str | None) -> dict[str, str]:
+    """The `Geo` field's known keys and cleaned values (geo_items); the first of a repeated
+    key wins (`format`, which the dialplan writes first)."""
+    values: dict[str, str] = {}
+    for item in geo_items(encoded):
+        values.setdefault(item.key, item.value)
     return values
 
 
@@ -301,34 +339,95 @@ def civic_address(values: Mapping[str, str]) -> str | None:
 
 def parse_geo(text: str | None, *, fixed: bool = False) -> Geo:
     """The ContactCall `Geo` field (RFC 6442 PIDF-LO as GEOLOC_PROFILE gives it, or a kiosk's
-    configured location, base64-encoded): a GML Point, Circle, Ellipse, ArcBand or Sphere → a
-    Location; a civicAddress → the address as text. Anything else (URI references, other
-    shapes, junk) → neither."""
-    values = decode_geo(text)
+    configured location, base64-encoded): a GML shape → a Location (a point, or the shape's
+    centroid with a radius that covers it: see shapes.py); a civicAddress → the address as
+    text. Anything else (URI references, junk) → neither."""
+    items = geo_items(text)
+    values: dict[str, str] = {}
+    for item in items:
+        values.setdefault(item.key, item.value)
     fmt = values.get("format", "").lower()
-    source = LocationSource.FIXED if fixed else LocationSource.PIDF_LO
     if fmt == "civicaddress":
         return Geo(None, civic_address(values))
     if fmt != "gml":
         return Geo(None, None)
-    shape = values.get("shape", "").lower()
-    pos = values.get("pos", "").split()
-    if shape not in ("point", "circle", "ellipse", "arcband", "sphere") or len(pos) < 2:
-        return Geo(None, None)
-    lat, lon = _number(pos[0]), _number(pos[1])
-    radius = _number(values.get("radius") or values.get("semiMajorAxis"))
-    if lat is None or lon is None:
+    placed = _placed(values, items)
+    if placed is None:
         return Geo(None, None)
     try:
         location = Location(
-            lat=lat,
-            lon=lon,
-            accuracy_m=radius if radius is not None and radius >= 0 else None,
-            source=source,
+            lat=placed.lat,
+            lon=placed.lon,
+            accuracy_m=placed.radius_m,
+            source=LocationSource.FIXED if fixed else LocationSource.PIDF_LO,
         )
     except ValueError:
         return Geo(None, None)
     return Geo(location, None)
+
+
+def _numbers(text: str | None) -> list[float] | None:
+    """Space-separated finite numbers; None when any is not one."""
+    if text is None:
+        return None
+    found = [_number(part) for part in text.split()]
+    return None if any(n is None for n in found) else [n for n in found if n is not None]
+
+
+def _angle(text: str | None) -> float | None:
+    """`30`, `30 degrees` or `0.52 radians` (res_geolocation writes the unit) → degrees."""
+    if text is None:
+        return None
+    number, _, unit = text.partition(" ")
+    value = _number(number)
+    if value is None or unit.strip().lower() not in ("", "degrees", "radians"):
+        return None
+    return math.degrees(value) if unit.strip().lower() == "radians" else value
+
+
+def _vertices(values: Mapping[str, str], items: list[GeoItem]) -> list[tuple[float, float]]:
+    """A Polygon's or Prism's positions: `pos` after `pos`, or one `posList` (3 numbers a
+    position in crs 3d). A position the byte cap cut is left out (the rest still places it)."""
+    size = 3 if values.get("crs", "").lower() == "3d" else 2
+    coords: list[list[float]] = []
+    for item in items:
+        if item.key == "pos" and not item.cut:
+            numbers = _numbers(item.value)
+            if numbers is None or len(numbers) < 2:
+                return []
+            coords.append(numbers)
+        elif item.key == "posList":
+            numbers = _numbers(" ".join(item.value.split()[:-1] if item.cut else [item.value]))
+            if numbers is None:
+                return []
+            whole = len(numbers) - len(numbers) % size
+            coords.extend(numbers[i : i + size] for i in range(0, whole, size))
+    return [(c[0], c[1]) for c in coords]
+
+
+def _placed(values: Mapping[str, str], items: list[GeoItem]) -> shapes.Placed | None:
+    shape = values.get("shape", "").lower()
+    if shape in ("polygon", "prism"):
+        return shapes.polygon(_vertices(values, items))
+    pos = _numbers(values.get("pos"))
+    if pos is None or len(pos) < 2:
+        return None
+    lat, lon = pos[0], pos[1]
+    if shape == "point":
+        return shapes.circle(lat, lon, None)
+    if shape in ("circle", "sphere"):
+        radius = _number(values.get("radius"))
+    elif shape in ("ellipse", "ellipsoid"):  # within its semi-major axis whatever its turn
+        radius = _number(values.get("semiMajorAxis"))
+    elif shape == "arcband":
+        inner, outer = _number(values.get("innerRadius")), _number(values.get("outerRadius"))
+        start, opening = _angle(values.get("startAngle")), _angle(values.get("openingAngle"))
+        if inner is None or outer is None or start is None or opening is None:
+            return None
+        return shapes.arc_band(lat, lon, inner, outer, start, opening)
+    else:
+        return None
+    return shapes.circle(lat, lon, radius)
 
 
 def best_location(header: Location | None, geo: Location | None) -> Location | None:
@@ -362,6 +461,11 @@ class CallAnnounced:
     sent_at: float | None = None  # Asterisk's Timestamp
     # the operator whose armed phone the dialplan rang for this call ([contact-armed-claim])
     armed_operator: str | None = None
+    # the caller sent its location in a header too large for the dialplan to read (X-Location
+    # longer than 4 KB), and nothing else located it: the operator is told so
+    location_too_large: bool = False
+    # the caller sent something that is not a number ([contact-caller-id]): none is shown
+    caller_invalid: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -448,7 +552,8 @@ class Drift:
 
 @dataclass(frozen=True, slots=True)
 class ShuttingDown:
-    """Asterisk announced its shutdown: the link is about to go."""
+    """Asterisk is stopping (its Shutdown event, or the soft hangups of every channel that come
+    first): what ends now was dropped, the link is about to go."""
 
 
 Signal = (
@@ -499,19 +604,23 @@ def announced(event: Mapping[str, str]) -> CallAnnounced | None:
     if endpoint is not None and not ENDPOINT_NAME.match(endpoint):
         endpoint = None
     geo = parse_geo(event.get("Geo"), fixed=kind is ChannelKind.KIOSK)
+    unreadable = False
     if kind is ChannelKind.KIOSK:
         # the kiosk's configured place is authoritative; what the device claims is not
         location = geo.location
     else:
-        location = best_location(parse_xlocation(event.get("XLocation")), geo.location)
+        xlocation = event.get("XLocation")
+        location = best_location(parse_xlocation(xlocation), geo.location)
+        unreadable = xlocation == XLOCATION_UNREADABLE
     callback = event.get("Callback") or None
     contact_id = event.get("ContactId") or None
     armed = event.get("Armed") or None
+    number, invalid = caller_identity(event.get("CallerNum"), event.get("CallerStatus"))
     return CallAnnounced(
         uniqueid=uid,
         channel=channel,
         endpoint=endpoint,
-        number=caller_number(event.get("CallerNum")),
+        number=number,
         channel_kind=kind,
         location=location,
         civic_address=geo.civic_address,
@@ -519,7 +628,12 @@ def announced(event: Mapping[str, str]) -> CallAnnounced | None:
         contact_id=contact_id if contact_id and HEX_ID.match(contact_id) else None,
         sent_at=_timestamp(event),
         armed_operator=armed if armed and HEX_ID.match(armed) else None,
+        location_too_large=unreadable and location is None,
+        caller_invalid=invalid,
     )
+
+
+DIAL_STATUS = re.compile(r"[A-Z]{1,20}\Z")
 
 
 def signal(event: Mapping[str, str]) -> Signal | None:
@@ -546,13 +660,18 @@ def signal(event: Mapping[str, str]) -> Signal | None:
             return None  # an Originate's own dial has no calling channel
         if name == "DialBegin":
             return DialStarted(uid, dest) if dest is not None else None
-        return DialEnded(uid, dest, event.get("DialStatus", ""))
+        status = event.get("DialStatus", "")
+        # a word of Asterisk's (ANSWER, BUSY, NOANSWER …); anything else is no status
+        return DialEnded(uid, dest, status if DIAL_STATUS.match(status) else "")
     if name == "BridgeEnter":
         uid = uniqueid(event.get("Uniqueid"))
         return Bridged(uid, event.get("BridgeUniqueid", "")) if uid is not None else None
     if name == "FullyBooted":
         return Booted()
     if name == "Shutdown":
+        return ShuttingDown()
+    if name == "SoftHangupRequest" and event.get("Cause") == SOFTHANGUP_SHUTDOWN:
+        # a stopping Asterisk hangs up every channel before it says Shutdown
         return ShuttingDown()
     return None
 
@@ -633,6 +752,7 @@ def live_channel(info: Mapping[str, str]) -> LiveChannel | None:
 
 RESYNC_VARIABLES = (
     "CONTACT_CALLER_NUM",
+    "CONTACT_CALLER_STATUS",
     "CONTACT_XLOCATION",
     "CONTACT_GEO",
     "CONTACT_KIND",
@@ -661,6 +781,7 @@ def announced_from_variables(
         "Channel": live.channel,
         "Endpoint": variables.get("CHANNEL(endpoint)", ""),
         "CallerNum": variables.get("CONTACT_CALLER_NUM", ""),
+        "CallerStatus": variables.get("CONTACT_CALLER_STATUS", ""),
         "XLocation": variables.get("CONTACT_XLOCATION", ""),
         "Geo": variables.get("CONTACT_GEO", ""),
         "Kind": variables.get("CONTACT_KIND", ""),

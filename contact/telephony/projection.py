@@ -81,4 +81,6 @@ class TelephonyProjection:
         body.pop("at", None)
         subject = body.pop("contact_id", None)
         actor = body.get("operator_id") or "system:telephony"
+        if isinstance(event, ev.CallEnded) and event.reason != "operator_hangup":
+            actor = "system:telephony"  # the caller or the system ended it, not the operator
         await self._audit.append(str(actor), event.name, subject, body)

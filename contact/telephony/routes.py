@@ -19,8 +19,10 @@ from contact.errors import ContactError, Forbidden, NotFound, Unprocessable
 from contact.http.api import acting, json_body
 from contact.http.auth import Principal
 from contact.http.keys import CONTAINER
+from contact.http.paging import page_limit
 from contact.http.views import iso
 from contact.ports import Recording
+from contact.telephony import TELEPHONY_PART
 from contact.telephony.actions import Actor, call_json
 from contact.telephony.service import Telephony
 
@@ -68,9 +70,23 @@ async def _may_see(request: web.Request, principal: Principal, contact_id: str) 
 
 
 async def list_calls(request: web.Request) -> web.Response:
-    acting(request, Role.SUPERVISOR)
-    calls = await _telephony(request).live_calls()
-    return _json({"calls": [call_json(c) for c in calls]})
+    """The live calls, each with the supervisors' spy legs on it (`spies`: who, how, since
+    when) as the driving node knows them: the server's truth of who listens, so a supervisor's
+    page shows it after a reload (a desk phone's leg outlives the page)."""
+    principal = acting(request, Role.SUPERVISOR)
+    limit = page_limit(request)
+    # the oldest first: a page holds the calls that have waited longest
+    calls = sorted(await _telephony(request).live_calls(), key=lambda c: (c.started_at, c.id))
+    try:
+        legs = (await _act(request, principal, "spy_legs", contact_id=""))["legs"]
+    except ContactError:  # no node drives the calls now: nobody can be spying either
+        legs = []
+    shown = []
+    for call in calls[:limit]:
+        body = call_json(call)
+        body["spies"] = [leg for leg in legs if leg["contact_id"] == call.contact_id]
+        shown.append(body)
+    return _json({"calls": shown, "total": len(calls)})
 
 
 async def status(request: web.Request) -> web.Response:
@@ -96,12 +112,17 @@ async def get_calls(request: web.Request) -> web.Response:
 
 
 async def _act(
-    request: web.Request, principal: Principal, action: str, args: dict[str, Any] | None = None
+    request: web.Request,
+    principal: Principal,
+    action: str,
+    args: dict[str, Any] | None = None,
+    contact_id: str | None = None,
 ) -> dict[str, Any]:
     """Carried out by the node that drives Asterisk, this one or another: the same checks of
     the live call either way (contact/telephony/actions.py)."""
     actor = Actor(operator_id=principal.operator_id, role=principal.role)
-    contact_id = request.match_info["contact_id"]
+    if contact_id is None:
+        contact_id = request.match_info["contact_id"]
     return await _telephony(request).act(action, contact_id, actor, args or {})
 
 
@@ -177,6 +198,19 @@ async def spy(request: web.Request) -> web.Response:
     )
 
 
+async def spy_stop(request: web.Request) -> web.Response:
+    """Hang up my spy legs on this call (a desk phone's too), from my page."""
+    principal = acting(request, Role.SUPERVISOR)
+    done = await _act(request, principal, "spy_stop")
+    await request.app[CONTAINER].db.audit.append(
+        principal.operator_id,
+        "call.spy_stop",
+        request.match_info["contact_id"],
+        {"stopped": done["stopped"]},
+    )
+    return _json({"stopped": done["stopped"]})
+
+
 async def play_recording(request: web.Request) -> web.StreamResponse:
     principal = acting(request)
     t = _telephony(request)
@@ -207,8 +241,8 @@ async def play_recording(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     container = app[CONTAINER]
-    telephony = container.extras.get("telephony")
-    if not isinstance(telephony, Telephony):
+    telephony = container.find(TELEPHONY_PART)
+    if telephony is None:
         return
     app[TELEPHONY] = telephony
     r = app.router
@@ -223,4 +257,5 @@ def setup(app: web.Application) -> None:
     r.add_post(f"{CALLS}/{{contact_id}}/transfer/cancel", cancel_transfer)
     r.add_post(f"{CALLS}/{{contact_id}}/callback", callback)
     r.add_post(f"{CALLS}/{{contact_id}}/spy", spy)
+    r.add_post(f"{CALLS}/{{contact_id}}/spy/stop", spy_stop)
     r.add_get("/api/v1/recordings/{recording_id}", play_recording)

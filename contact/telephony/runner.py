@@ -198,7 +198,8 @@ class AsteriskRunner:
     # ------------------------------------------------------------------ rendering
     def _render(self, launch: _Launch) -> None:
         run = self.run_dir
-        for sub in ("lib", "spool", "ctl", "log", "cache"):
+        # log/cel-custom: Asterisk's record of the calls it announced (cel_custom.conf)
+        for sub in ("lib", "spool", "ctl", "log", "log/cel-custom", "cache"):
             (run / sub).mkdir(parents=True, exist_ok=True)
         for sub in ("etc", "data"):
             shutil.rmtree(run / sub, ignore_errors=True)
@@ -321,6 +322,18 @@ class AsteriskRunner:
         if launch.kind == "chroot" and launch.root is not None:
             return Path(str(launch.root) + path)
         return Path(path)
+
+    def unavailable(self) -> str | None:
+        """Why `up` cannot start Asterisk here as it is (not provisioned, no root for the
+        chroot…), in one line; None when it can."""
+        try:
+            self._launch()
+        except AsteriskError as exc:
+            return exc.message
+        return None
+
+    def running(self) -> bool:
+        return self.status().running
 
     # ------------------------------------------------------------------ life cycle
     async def up(self) -> AsteriskStatus:

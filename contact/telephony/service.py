@@ -11,6 +11,7 @@ bus and routes need of the calls goes to the driving node (contact/telephony/rel
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import socket
@@ -18,6 +19,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from contact.bus import MessageBus
 from contact.config import AsteriskSettings
@@ -29,16 +32,20 @@ from contact.persistence.leases import SqlLeaseStore
 from contact.ports import AuditLog, Broadcast, Call, CallState
 from contact.telephony.actions import Actor, CallActions
 from contact.telephony.ami import AmiClient, EventSink
+from contact.telephony.ami_reader import Defect
+from contact.telephony.audiosocket.server import Limits
 from contact.telephony.call_control import AmiCallControl
 from contact.telephony.leadership import Leadership, RoleChange
 from contact.telephony.projection import payload
 from contact.telephony.recordings import RecordingService
 from contact.telephony.relay import TOPIC, Relay
 from contact.telephony.spy import SpyService
+from contact.telephony.taps import ChanSpyAudio
 from contact.telephony.voice import VoiceService
+from contact.telephony.voice.records import CallRecords
 
 if TYPE_CHECKING:
-    from contact.bootstrap import Container
+    from contact.context import Container
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +80,17 @@ class FencedAmiClient(AmiClient):
         *,
         on_link: Callable[[bool], None],
         may_act: Callable[[], bool],
+        on_reject: Callable[[Defect], None] | None = None,
     ) -> None:
-        super().__init__(settings, secret, on_event, on_link=on_link)
+        super().__init__(settings, secret, on_event, on_link=on_link, on_reject=on_reject)
         self._may_act = may_act
 
     @property
     def connected(self) -> bool:
         return super().connected and self._may_act()
+
+    def permitted(self) -> bool:
+        return self._may_act()
 
     async def action(self, fields: Mapping[str, str], *, timeout_s: float | None = None) -> Any:
         if not self._may_act():
@@ -143,7 +154,7 @@ class Telephony:
         self._broadcast: Broadcast = container.broadcast
         self._audit: AuditLog = container.db.audit
         # the calls repository shares the database's engine (one connection pool)
-        self.calls = SqlCallRepository(container.db._store)
+        self.calls = SqlCallRepository(container.db.store)
         self.recordings = RecordingService(
             settings=s.asterisk,
             calls=self.calls,
@@ -156,7 +167,7 @@ class Telephony:
         # delays a renewal. SQLite (one node): the node's own store, whose in-process writer
         # turn the renewals must share; a second engine on the file would meet the intake's
         # writes in SQLite's busy handler, which sleeps (up to 100 ms a time)
-        store = container.db._store
+        store = container.db.store
         self.leases = SqlLeaseStore(store) if store.is_sqlite else SqlLeaseStore.open(s.database)
         self.leadership = Leadership(
             self.leases,
@@ -168,16 +179,41 @@ class Telephony:
             announce=self._announce,
             clock=time.monotonic,
         )
+        # every frame or event the AMI reader refused, by why (contact.telephony.ami_reader)
+        self.ami_rejected = Counter(
+            "contact_ami_rejected_total",
+            "AMI frames, headers and events refused by the reader or the event token",
+            ["reason"],
+            registry=container.metrics.registry,
+        )
+        for defect in Defect:
+            self.ami_rejected.labels(defect.value)
         self.ami = FencedAmiClient(
             s.asterisk,
             ami_secret(container),
             self._event,
             on_link=self._link,
             may_act=self.leadership.valid,
+            on_reject=lambda defect: self.ami_rejected.labels(defect.value).inc(),
         )
         self.control = AmiCallControl(self.ami, s.asterisk)
         self._wiring = VoiceWiring(container.bus)
+        # Asterisk's own record of the calls it announced (asterisk-config/cel_custom.conf)
+        self.records = CallRecords(
+            s.asterisk.effective_call_records, s.data_dir / "telephony" / "call-records.json"
+        )
         self.voice = self._new_voice()
+        Gauge(
+            "contact_call_records_malformed",
+            "Lines of Asterisk's call records skipped as malformed since this node started",
+            registry=container.metrics.registry,
+        ).set_function(lambda: self.records.malformed)
+        # calls whose registration or end waits for the database (contact.telephony.voice)
+        Gauge(
+            "contact_voice_calls_awaiting_storage",
+            "Calls whose registration or end waits for the database to answer",
+            registry=container.metrics.registry,
+        ).set_function(lambda: self.voice.book.awaiting())
         self.spy = SpyService(
             control=self.control,
             audit=container.db.audit,
@@ -202,6 +238,24 @@ class Telephony:
         container.bus.subscribe(ev.ContactOffered, self.relay.relay)
         container.bus.subscribe(ev.TelephonyLeaderChanged, self._project)
         container.broadcast.listen(self._heard)
+        self.audio: ChanSpyAudio | None = None  # the call-audio seam, once a feature asks
+
+    def call_audio(self, limits: Limits, registry: CollectorRegistry | None) -> ChanSpyAudio:
+        """The call-audio seam (CallAudio, contact/telephony/audio.py) for a feature that
+        wants to hear calls (live transcription): its AudioSocket server on `limits`, started
+        and stopped with telephony."""
+        if self.audio is None:
+            self.audio = ChanSpyAudio(
+                limits=limits,
+                live_call=lambda contact_id: self.voice.live_call(contact_id),
+                own_leg=self._own_leg,
+                action=self.ami.action,
+                hangup=self.control.hangup,
+                leading=self.leadership.valid,
+                registry=registry,
+            )
+            self.audio.register(self._bus)
+        return self.audio
 
     def _new_voice(self) -> VoiceService:
         """The voice service of a new term (the standby's one answers the bus only)."""
@@ -216,6 +270,8 @@ class Telephony:
             routing=c.routing,
             clock=c.clock,
             on_recording_closed=self.recordings.closed,
+            join=c.lifecycle.join,
+            records=self.records,
         )
         self._wiring.attach(voice)
         return voice
@@ -224,6 +280,8 @@ class Telephony:
 
     def _event(self, event: dict[str, str]) -> None:
         if self.leadership.valid():
+            if event.get("Event") == "Hangup":
+                self.spy.ended(event.get("Uniqueid", ""))
             self.voice.on_ami_event(event)
 
     def _link(self, up: bool) -> None:
@@ -309,9 +367,15 @@ class Telephony:
     # --- life cycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.audio is not None:
+            await self.audio.start()
+        # every node, standby or not, reads Asterisk's records from here at its takeover
+        await asyncio.to_thread(self.records.begin)
         await self.leadership.start()
 
     async def stop(self) -> None:
+        if self.audio is not None:
+            await self.audio.stop()
         await self.relay.stop()
         await self.leadership.stop()
         await self.voice.stop()  # a standby's (never started) or the last term's: a no-op

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import pytest
@@ -36,6 +36,7 @@ class Store(Protocol):
     async def enqueue(self, entry: QueueEntry) -> bool: ...
     async def remove(self, contact_id: str) -> QueueEntry | None: ...
     async def waiting(self, limit: int | None = None) -> list[QueueEntry]: ...
+    async def reprioritise(self, entry: QueueEntry) -> bool: ...
     async def offers(self) -> list[Offer]: ...
     async def set_presence(
         self, operator_id: str, skills: Skills, presence: Presence, now: float
@@ -315,6 +316,30 @@ async def test_decline_puts_contact_back_in_its_place(store: Store) -> None:
     )
     again = await store.assign(T0 + 2)
     assert again is not None and again.contact_id == "c1"
+
+
+async def test_reprioritise_moves_a_waiting_contact_to_its_new_place(store: Store) -> None:
+    for cid, score in (("a", T0), ("b", T0 + 1), ("c", T0 + 2)):
+        await store.enqueue(entry(cid, score, priority=Priority.CHAT))
+    moved = entry("c", T0 - 100, priority=Priority.SOS, queued_at=T0 + 2)
+    assert await store.reprioritise(moved)
+    assert await ids(store) == ["c", "a", "b"]
+    assert (await store.waiting())[0] == moved
+    assert not await store.reprioritise(entry("nobody", T0 - 500))
+    assert await ids(store) == ["c", "a", "b"]
+
+
+async def test_reprioritise_an_offered_contact_keeps_the_offer(store: Store) -> None:
+    offer = await _offered(store)
+    await store.enqueue(entry("c0", T0 - 4.5))
+    up = QueueEntry("c2", Priority.SOS, V, None, T0 - 50, T0)
+    assert await store.reprioritise(replace(offer.entry, priority=Priority.SOS, score=T0 - 60))
+    assert await store.reprioritise(up)
+    assert await ids(store) == ["c2", "c0"]  # c1 is still offered
+    assert [o.operator_id for o in await store.offers()] == ["op"]
+    await store.decline("c1", "op", T0 + 1)
+    assert await ids(store) == ["c1", "c2", "c0"]  # back with its new score
+    assert (await store.waiting())[0].priority is Priority.SOS
 
 
 @pytest.mark.parametrize("away", [True, False])

@@ -31,6 +31,7 @@ from aiohttp import web
 from playwright.async_api import BrowserContext, Page, expect
 
 from contact.config import HttpSettings
+from contact.dispatch import DISPATCH_PART
 from contact.dispatch.cameras import Camera
 from contact.dispatch.geo import LatLon, destination
 from contact.dispatch.registry import NewUnit, add_unit, import_cameras_into
@@ -97,7 +98,7 @@ def quick_expect() -> None:
 
 
 def parts_of(center: Center) -> DispatchParts:
-    found: DispatchParts = center.container.extras["dispatch"]
+    found: DispatchParts = center.container.get(DISPATCH_PART)
     return found
 
 
@@ -128,8 +129,8 @@ async def add_units(center: Center, *spots: tuple[str, UnitKind, LatLon]) -> lis
 async def add_cameras(center: Center) -> tuple[Camera, Camera]:
     """One camera 60 m south looking north at the scene, one 80 m west looking away."""
     south, west = near(60, 180), near(80, 270)
-    sees = Camera("CAM-SEES", south.lat, south.lon, 0.0, 60.0, 150.0, "rtsp://127.0.0.1/sees")
-    away = Camera("CAM-AWAY", west.lat, west.lon, 270.0, 60.0, 150.0, "rtsp://127.0.0.1/away")
+    sees = Camera("CAM-SEES", south.lat, south.lon, 0.0, 60.0, 150.0, "rtsp://cam.test/sees")
+    away = Camera("CAM-AWAY", west.lat, west.lon, 270.0, 60.0, 150.0, "rtsp://cam.test/away")
     p = parts_of(center)
     await import_cameras_into(p.repo, [sees, away])
     await p.service.reload_map(force=True)
@@ -297,7 +298,7 @@ async def test_map_shows_the_place_units_and_cones_and_follows_pushes(
         assert (marker["lat"], marker["lon"]) == pytest.approx((SCENE.lat, SCENE.lon))
         (circle,) = await layers(page, "accuracy")
         assert circle["radius_m"] == pytest.approx(ACCURACY_M)
-        assert "Заявитель" in marker["tooltip"] and "±25 m" in marker["tooltip"]
+        assert "Заявитель" in marker["tooltip"] and "±25 м" in marker["tooltip"]
 
         # the suggested units at their positions: call sign, kind, ETA
         await expect(page.locator("#dispatch-units tbody tr[data-unit]")).to_have_count(2)
@@ -307,7 +308,7 @@ async def test_map_shows_the_place_units_and_cones_and_follows_pushes(
             shown = suggested[unit.id]
             assert (shown["lat"], shown["lon"]) == pytest.approx((unit.at.lat, unit.at.lon))
             assert unit.callsign in shown["tooltip"] and kind in shown["tooltip"]
-            assert "Прибытие:" in shown["tooltip"] and " s" in shown["tooltip"]
+            assert "Прибытие:" in shown["tooltip"] and " с" in shown["tooltip"]  # never «s»
 
         # the camera that sees the place: its cone, from the camera over the scene; none for
         # the one looking away, which is still a grey dot
@@ -335,9 +336,9 @@ async def test_map_shows_the_place_units_and_cones_and_follows_pushes(
         sent = page.locator("#dispatch-sent li")
         await expect(sent).to_have_count(1, timeout=PUSH_MS)
         await expect(sent.first).to_contain_text("ALM-01 — направлен", timeout=PUSH_MS)
-        shown = await layer_of_unit(page, car.id)
-        assert shown is not None and shown["status"] == "dispatched"
-        assert "ALM-01" in shown["tooltip"] and "направлен" in shown["tooltip"]
+        sent_layer = await layer_of_unit(page, car.id)
+        assert sent_layer is not None and sent_layer["status"] == "dispatched"
+        assert "ALM-01" in sent_layer["tooltip"] and "направлен" in sent_layer["tooltip"]
 
         # 2. the unit's device says it is on its way: pushed to her panel and map
         await unit_reports(center, car, "status", {"status": "en_route"})

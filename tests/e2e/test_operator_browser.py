@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 import pytest
-from playwright.async_api import BrowserContext, Page, expect
+from playwright.async_api import BrowserContext, Page, Route, expect
 
 from contact.domain.model import Role
 from tests.support import APP_KEY, PASSWORD, Center
@@ -67,9 +67,9 @@ async def test_operator_accepts_replies_and_closes(center: Center, context: Brow
     await page.wait_for_url(center.url + "/", timeout=WAIT_MS)
     await connected(page)
     presence = page.locator("#presence")
-    await expect(presence).to_have_text("Отошёл")
+    await expect(presence).to_have_text("Нет на месте")
     await page.locator("#go-ready").click()
-    await expect(presence).to_have_text("Готов")
+    await expect(presence).to_have_text("Принимает обращения")
     await expect(page.locator("#depth")).to_have_text("0")
     await expect(page.locator("#queue-empty")).to_be_visible()
 
@@ -95,7 +95,7 @@ async def test_operator_accepts_replies_and_closes(center: Center, context: Brow
     await expect(current).to_be_visible()
     messages = current.locator("#messages")
     await expect(messages.locator(".msg.in .text")).to_have_text([text])
-    await expect(presence).to_have_text("Занят")
+    await expect(presence).to_have_text("Работает с обращением")
     await expect(page.locator("#depth")).to_have_text("0")
     reply = "Наряд выехал, оставайтесь на месте"
     await page.locator("#reply-text").fill(reply)
@@ -121,6 +121,9 @@ async def test_operator_accepts_replies_and_closes(center: Center, context: Brow
     assert seen["status"] == "in_progress"
 
     # 5. close: the panel goes away and the SOS is offered to her at once
+    # the incident type and the outcome are required on close
+    await page.locator("#incident-type").select_option("other")
+    await page.locator("#outcome").select_option("advised")
     await page.locator("#close").click()
     await expect(current).to_be_hidden()
     assert (await citizen_view(center, report_id, device))["status"] == "closed"
@@ -157,8 +160,45 @@ async def test_kazakh_interface(center: Center, context: BrowserContext) -> None
     await expect(page.locator("#presence")).to_have_text("Дайын")
     # and back to Russian through the link in the top bar
     await page.get_by_role("link", name="Русский").click()
-    await expect(page.locator("#go-ready")).to_have_text("Готов")
+    await expect(page.locator("#go-ready")).to_have_text("Начать приём")
     assert not errors, errors
+
+
+# what the wallboard reads fresh (?part=room): what waits and who works
+ROOM_KEYS = (
+    "room_at",
+    "waiting",
+    "waiting_total",
+    "offered",
+    "longest_wait_s",
+    "over_target_now",
+    "answer_target_s",
+    "sla_breaches",
+    "operators_by_state",
+    "operators",
+    "operators_total",
+)
+
+
+async def polls_bring_no_room(page: Page) -> list[str]:
+    """From now on the wallboard's 5 s reading of the whole board brings only its database part
+    (the shift, keywords, kiosks, units): whatever moves in the room on the page moved because
+    a push made the page ask for the room (`?part=room`). Returns the URLs of those asks."""
+    asked: list[str] = []
+
+    async def handle(route: Route) -> None:
+        if "part=room" in route.request.url:
+            asked.append(route.request.url)
+            await route.continue_()
+            return
+        response = await route.fetch()
+        body = await response.json()
+        for key in ROOM_KEYS:
+            body.pop(key, None)
+        await route.fulfill(response=response, json=body)
+
+    await page.route("**/api/v1/supervisor/wallboard*", handle)
+    return asked
 
 
 async def test_supervisor_sees_the_queue_grow(center: Center, context: BrowserContext) -> None:
@@ -168,20 +208,32 @@ async def test_supervisor_sees_the_queue_grow(center: Center, context: BrowserCo
     await log_in(page, center, "boss")
     await page.wait_for_url(center.url + "/supervisor", timeout=WAIT_MS)
     await connected(page)
-    await expect(page.locator("#sv-waiting")).to_have_text("0")
+    await expect(page.locator("#wallboard")).to_have_attribute("aria-busy", "false")
+    await expect(page.locator("#wb-waiting")).to_have_text("0")
+    await expect(page.locator("#wb-longest")).to_have_text("—")
+    asked = await polls_bring_no_room(page)
 
+    # every change below reaches the wallboard through a push, not its 5 s reading
     await center.report(language="ru", device_id="device-browser-02")
-    await expect(page.locator("#sv-waiting")).to_have_text("1")
+    await expect(page.locator("#wb-waiting")).to_have_text("1")
+    await expect(page.locator("#wb-longest")).to_have_text(re.compile(r"^\d+ с$"))
     await center.report("Помогите, у него нож", language="ru", device_id="device-browser-03")
-    await expect(page.locator("#sv-waiting")).to_have_text("2")
+    await expect(page.locator("#wb-waiting")).to_have_text("2")
+    sos = page.locator('#wb-waiting-by-priority li[data-priority="sos"] strong')
+    await expect(sos).to_have_text("1")
     dana = await center.browser("dana")  # an operator starts her shift: the SOS is offered
     try:
         await dana.ready()
-        dana_row = page.locator("#sv-operators tr", has_text="Dana")
+        dana_row = page.locator("#wb-operator-table tr", has_text="Dana")
         await expect(dana_row.locator(".presence")).to_have_text("Предложено")
-        await expect(page.locator("#sv-waiting")).to_have_text("1")
-        await expect(page.locator("#sv-offered")).to_have_text("1")
+        await expect(dana_row.locator("td.num")).to_have_text(re.compile(r"^\d+ с$"))
+        await expect(page.locator("#wb-operators li.presence-offered strong")).to_have_text("1")
+        await expect(page.locator("#wb-operator-count")).to_have_text("1")
+        # an offered contact still waits for its answer
+        await expect(page.locator("#wb-waiting")).to_have_text("2")
+        await expect(page.locator("#wb-offered")).to_have_text("1")
         await expect(page.locator("#sv-events li").first).to_contain_text("Dana: Предложено")
+        assert asked, "the page never asked for the room on a push"
         await page.screenshot(path=SUPERVISOR_SHOT, full_page=True)
     finally:
         await dana.close()

@@ -122,7 +122,7 @@ async def test_supervisor_listens_in_her_browser_switches_mode_and_leaves(
     row = page.locator(f"#sv-calls tr[data-id='{contact_id}']")
     await expect(row).to_have_attribute("data-state", "connected")
     await expect(row.locator(".state")).to_have_text("Разговор")
-    await expect(row.locator(".operator")).to_have_text("Aigerim")
+    await expect(row.locator(".who")).to_have_text("Aigerim")
     await expect(page.locator("#sv-live-count")).to_have_text("1")
 
     # listen: one click, the page's softphone answers by itself and the call's audio arrives

@@ -30,6 +30,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -244,11 +245,13 @@ async def test_app_video_call_reaches_the_operator_and_both_see_video(
     await expect(op).to_have_title(re.compile("Входящий видеозвонок"))
     await expect(op.locator("#call-answer")).to_be_focused()
     await expect(op.locator("#current")).to_be_visible()  # the contact she works on
-    leg = await ami.wait_for(
+    # (Newchannel is not sent to contact's AMI user: asterisk-config/manager.conf)
+    dial = await ami.wait_for(
         lambda e: (
-            e.get("Event") == "Newchannel" and str(e.get("Channel", "")).startswith("PJSIP/op1-")
+            e.get("Event") == "DialBegin" and str(e.get("DestChannel", "")).startswith("PJSIP/op1-")
         )
     )
+    leg = {"Channel": dial["DestChannel"]}
     await op.screenshot(path=RINGING_SHOT, full_page=True)
 
     answering = time.monotonic()
@@ -296,9 +299,11 @@ async def test_app_video_call_reaches_the_operator_and_both_see_video(
     await expect(op.locator("#call-title")).to_have_text("Звонок завершён")
     await expect(app.locator("body")).to_have_attribute("data-call", "ended")
     for channel in (caller, leg["Channel"]):
-        await ami.wait_for(
-            lambda e, c=channel: e.get("Event") == "Hangup" and e.get("Channel") == c
-        )
+
+        def hung_up(e: dict[str, Any], c: str = channel) -> bool:
+            return e.get("Event") == "Hangup" and e.get("Channel") == c
+
+        await ami.wait_for(hung_up)
     ended_s = time.monotonic() - hanging
     await expect(panel).to_be_hidden()  # and the panel gets out of the way
     assert await op.evaluate("Softphone.stats()") is None

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from panoramisk import Manager
+from panoramisk import Manager  # type: ignore[import-untyped]
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from contact.config import AsteriskSettings
@@ -28,7 +28,8 @@ from contact.http.auth import hash_password
 from contact.http.softphone import BUNDLE
 from contact.telephony.runner import DEFAULT_CONFIG_DIR, AsteriskError, AsteriskRunner
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, need_chromium
-from tests.integration.test_voice_harness import Ami, VoiceCenter, start_voice_center
+from tests.integration.test_voice_harness import Ami as Ami  # the e2e tests' AMI client
+from tests.integration.test_voice_harness import VoiceCenter, start_voice_center
 from tests.ports import free_tcp_port, free_udp_port
 from tests.support import PASSWORD, Center, make_settings, start_center
 

@@ -5,10 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from contact.channels.chat.sql import SqlChatStore
 from contact.config import Settings, TelegramSettings, WhatsAppSettings
 from tests.standins import telegram as tg
 from tests.standins import whatsapp as wa
-from tests.support import make_settings
+from tests.support import Center, make_settings
+
+
+def chat_store(center: Center) -> SqlChatStore:
+    """The chat store of the center's database, read without the node's cache."""
+    return SqlChatStore(center.container.db.store)
 
 
 def chat_settings(

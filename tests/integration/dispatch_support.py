@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 
 from contact.config import DispatchSettings, Settings
+from contact.dispatch import DISPATCH_PART
 from contact.dispatch.demo_city import DemoCity, generate_city
 from contact.dispatch.geo import LatLon, destination
 from contact.dispatch.registry import NewUnit, add_unit, import_cameras_into, import_districts_into
@@ -64,7 +65,7 @@ def dispatch_settings(tmp_path: Path, **overrides: Any) -> tuple[Settings, str]:
 
 
 def parts_of(center: Center) -> DispatchParts:
-    found: DispatchParts = center.container.extras["dispatch"]
+    found: DispatchParts = center.container.get(DISPATCH_PART)
     return found
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from panoramisk import Manager
+from panoramisk import Manager  # type: ignore[import-untyped]
 
 from contact.config import AsteriskSettings
 from contact.telephony import parse
@@ -475,12 +475,27 @@ HOSTILE = {
         "77%0d%0aEvent:%20Fake%0d%0a",
         "X-Location: lat=1%0d%0aEvent: Fake\\r\\n;lon=2",
     ),
+    # the real form (issue 9): CR/LF and colons percent-encoded, so the payload stays in the
+    # user part (an unescaped `:` would make it a URI password)
+    "injected-line": (
+        "+77019000001%0D%0AEvent%3A%20UserEvent%0D%0AUserEvent%3A%20ContactCall%0D%0A"
+        "CallerNum%3A%20999",
+        "X-Location: lat=1",
+    ),
+    "injected-event": (
+        "+77019000002%0D%0A%0D%0AEvent%3A%20UserEvent%0D%0AUserEvent%3A%20ContactCall%0D%0A"
+        "CallerNum%3A%20999",
+        "X-Location: lat=1",
+    ),
     "expansions": ("%24%7BSHELL%28id%29%7D", "X-Location: ${SHELL(id)};lat=${EXTEN}"),
     "8kb": ("7" * 8192, "X-Location: lat=" + "9" * 8192),
 }
 CALLER_NUM = re.compile(r"^[0-9+]{0,32}$")
 XLOCATION = re.compile(r"^[0-9a-z.=;-]{0,100}$")
-OUR_FIELDS = {"UserEvent", "Endpoint", "CallerNum", "XLocation", "Geo", "Kind"}
+OUR_FIELDS = {
+    "UserEvent", "Endpoint", "CallerNum", "CallerStatus", "XLocation", "Geo", "Kind", "Armed",
+    "Token",
+}  # fmt: skip
 
 
 @pytest.mark.parametrize("case", list(HOSTILE))
@@ -496,7 +511,14 @@ async def test_hostile_caller_id_and_location_are_filtered(
     assert CALLER_NUM.match(event["CallerNum"]), event["CallerNum"]
     assert XLOCATION.match(event.get("XLocation", "")), event.get("XLocation")
     # no header smuggled into the event: only the snapshot's and ours
-    snapshot = {k for e in ami.events if e.get("Event") == "Newchannel" for k in e}
+    snapshot = {k for e in ami.events if e.get("Event") == "Newstate" for k in e}
+    if case.startswith("injected"):
+        # cleaned before the first event this AMI user gets ([contact-caller-id]): no line of
+        # the payload anywhere, the number marked invalid, no second ContactCall
+        assert (event["CallerNum"], event["CallerStatus"]) == ("", "invalid")
+        assert not [e for e in ami.events if e.get("CallerNum") == "999"]
+        assert not [e for e in ami.events if "+7701900000" in str(e.get("CallerIDNum"))]
+        assert len([e for e in ami.events if e.get("UserEvent") == "ContactCall"]) == 1
     assert set(event) - snapshot - {"Priority"} <= OUR_FIELDS | {"_at"}
     await _only_this_channel_then_none(ami, event["Uniqueid"])
     await _still_healthy(asterisk, ami)
@@ -516,13 +538,13 @@ async def test_malformed_requests_are_dropped_without_a_channel(
     caller, header = MALFORMED[case]
     result = await sipp.call(caller=caller, headers=[header], hold_ms=0, timeout_s=3)
     assert result.returncode != 0
-    assert not [e for e in ami.events if e.get("Event") in ("Newchannel", "UserEvent")]
+    assert not [e for e in ami.events if e.get("Event") in ("Newstate", "Hangup", "UserEvent")]
     await _still_healthy(asterisk, ami)
 
 
 async def _only_this_channel_then_none(ami: Ami, uniqueid: str) -> None:
     await ami.wait_for(lambda e: e.get("Event") == "Hangup" and e.get("Uniqueid") == uniqueid)
-    channels = [e["Uniqueid"] for e in ami.events if e.get("Event") == "Newchannel"]
+    channels = [e["Uniqueid"] for e in ami.events if e.get("Event") == "Hangup"]
     assert channels == [uniqueid]
     assert not [e for e in ami.events if e.get("Event") in ("DialBegin", "OriginateResponse")]
     listing = await ami.manager.send_action({"Action": "CoreShowChannels"})

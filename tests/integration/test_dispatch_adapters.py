@@ -31,7 +31,7 @@ from tests.integration.dispatch_support import (
     until,
 )
 from tests.ports import free_tcp_port
-from tests.support import Center, start_center
+from tests.support import METRICS_AUTH, Center, start_center
 
 JPEG = b"\xff\xd8\xff\xe0" + b"0" * 2000 + b"\xff\xd9"
 
@@ -162,7 +162,9 @@ async def test_snapshot_proxy_hides_credentials_and_counts_failures(tmp_path: Pa
     server = TestServer(app)
     await server.start_server()
     host = f"{server.host}:{server.port}"
-    settings, _ = dispatch_settings(tmp_path, mqtt_url=None, snapshot_timeout_s=0.5)
+    settings, _ = dispatch_settings(
+        tmp_path, mqtt_url=None, snapshot_timeout_s=0.5, camera_allow_loopback=True
+    )
     center = await start_center(settings)
     try:
 
@@ -184,6 +186,7 @@ async def test_snapshot_proxy_hides_credentials_and_counts_failures(tmp_path: Pa
                     "C-DOWN", SCENE.lat, SCENE.lon, 0, 360, 50, "rtsp://x", "http://127.0.0.1:9/x"
                 ),
             ],
+            allow_loopback=True,  # the fake cameras run on this machine
         )
         await parts_of(center).service.reload_map()
         await center.add_operator("boss", role=Role.SUPERVISOR)
@@ -242,7 +245,7 @@ async def publish(port: int, topic: str, payload: dict[str, Any]) -> None:
 
 
 async def dispatch_health(center: Center) -> dict[str, Any]:
-    async with center.client.get("/healthz") as r:
+    async with center.client.get("/healthz", headers=METRICS_AUTH) as r:
         body: dict[str, Any] = await r.json()
     assert body["status"] in ("up", "degraded"), body  # dispatch down is degraded, not down
     component: dict[str, Any] = body["components"]["dispatch"]

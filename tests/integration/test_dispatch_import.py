@@ -14,6 +14,7 @@ from typing import Any
 from contact.config import DatabaseSettings
 from contact.dispatch.camera_import import COLUMNS
 from contact.dispatch.demo_city import generate_city
+from contact.dispatch.sql import SqlDispatchRepository
 from contact.persistence.database import SqlDatabase
 from contact.persistence.migrate import upgrade
 
@@ -41,7 +42,7 @@ def stored(tmp_path: Path, what: str) -> Any:
         await upgrade(url)  # a refused file never opened the database
         db = await SqlDatabase.open(DatabaseSettings(url=url))
         try:
-            return await getattr(db.dispatch, what)()
+            return await getattr(SqlDispatchRepository(db.store), what)()
         finally:
             await db.close()
 

@@ -75,7 +75,7 @@ async def nothing(browser: Browser, type_: str, within_s: float = 0.4) -> None:
 async def test_panel_json_matches_its_schema_with_all_the_map_needs(center: Center) -> None:
     car = await add_device(center, "ALM-01", UnitKind.CAR, near(SCENE, 800, 90))
     south = near(SCENE, 60, 180)
-    camera = Camera("CAM-1", south.lat, south.lon, 0.0, 60.0, 150.0, "rtsp://127.0.0.1/1")
+    camera = Camera("CAM-1", south.lat, south.lon, 0.0, 60.0, 150.0, "rtsp://cam.test/1")
     await import_cameras_into(parts_of(center).repo, [camera])
     await parts_of(center).service.reload_map(force=True)
     op, contact_id = await working(center, "aigerim", "Драка у подъезда", SCENE, "device-panel-01")

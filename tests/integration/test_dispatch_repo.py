@@ -15,11 +15,11 @@ from contact.dispatch.demo_city import generate_city
 from contact.dispatch.grouping import Candidate, Match, choose_incident
 from contact.dispatch.model import DispatchRecord, DispatchState, NewContact, UnitRecord
 from contact.dispatch.registry import district_records
+from contact.dispatch.sql import SqlDispatchRepository
 from contact.dispatch.units import UnitKind, UnitPosition, UnitStatus
 from contact.domain.model import ChannelKind, Contact, IncidentState, Priority, new_id
 from contact.errors import Conflict, NotFound
 from contact.persistence.database import SqlDatabase
-from contact.persistence.dispatch_repo import SqlDispatchRepository
 
 T0 = datetime(2026, 3, 14, 9, 0, tzinfo=UTC)
 
@@ -59,7 +59,7 @@ def dispatch_of(unit_id: str, contact_id: str, incident_id: str | None = None) -
 
 
 async def test_units_register_and_refuse_a_taken_call_sign(db: SqlDatabase) -> None:
-    repo = db.dispatch
+    repo = SqlDispatchRepository(db.store)
     a = unit("ALM-01", crew=("Серик", "Иван"), district_id="almaly")
     await repo.add_unit(a, "hash-a")
     assert await repo.get_unit(a.id) == a
@@ -75,7 +75,7 @@ async def test_units_register_and_refuse_a_taken_call_sign(db: SqlDatabase) -> N
 
 
 async def test_a_unit_is_claimed_by_exactly_one_of_many_dispatches(db: SqlDatabase) -> None:
-    repo = db.dispatch
+    repo = SqlDispatchRepository(db.store)
     u = unit("ALM-02")
     await repo.add_unit(u, None)
     attempts = [dispatch_of(u.id, f"contact-{i}") for i in range(8)]
@@ -90,7 +90,7 @@ async def test_a_unit_is_claimed_by_exactly_one_of_many_dispatches(db: SqlDataba
 
 
 async def test_status_machine_arrival_and_first_on_scene(db: SqlDatabase) -> None:
-    repo = db.dispatch
+    repo = SqlDispatchRepository(db.store)
     first, second = unit("A-1"), unit("A-2")
     for u in (first, second):
         await repo.add_unit(u, None)
@@ -131,7 +131,7 @@ async def test_status_machine_arrival_and_first_on_scene(db: SqlDatabase) -> Non
 
 
 async def test_positions_are_batched_and_never_step_back(db: SqlDatabase) -> None:
-    repo = db.dispatch
+    repo = SqlDispatchRepository(db.store)
     u = unit("P-1")
     await repo.add_unit(u, None)
     await repo.save_positions([(u.id, UnitPosition(43.2, 76.9, at(10), 5.0))])
@@ -148,7 +148,7 @@ def cameras(n: int, prefix: str = "C") -> list[Camera]:
 
 
 async def test_cameras_import_in_one_transaction(db: SqlDatabase) -> None:
-    repo: SqlDispatchRepository = db.dispatch
+    repo = SqlDispatchRepository(db.store)
     assert await repo.import_cameras(cameras(12_000), at(0)) == 12_000
     assert (await repo.cameras_version())[0] == 12_000
     # re-import updates by id; replace_all drops the ones not in the file
@@ -172,8 +172,30 @@ async def test_cameras_import_in_one_transaction(db: SqlDatabase) -> None:
     assert [(h.camera_id, h.consecutive_failures) for h in health] == [("R00001", 2)]
 
 
+async def test_camera_table_reads_back_every_camera_in_chunks(
+    db: SqlDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a node loads at start: the columns read chunk by chunk (SQLite: in a worker
+    thread through the driver's cursor; PostgreSQL: streamed) give back every imported camera,
+    in id order, with the optional fields and non-ASCII text intact."""
+    import contact.dispatch.sql.cameras as sql_cameras
+
+    monkeypatch.setattr(sql_cameras, "CAMERA_READ_CHUNK", 7)
+    repo = SqlDispatchRepository(db.store)
+    assert len(await repo.camera_table()) == 0
+    stored = [
+        *cameras(40),
+        Camera("Ж-1", 43.3, 77.0, 10.0, 360.0, 2_500.0, "rtsp://new/ж", None, "медеу"),
+        Camera("Z-2", -43.3, -177.0, 0.0, 90.0, 50.0, "rtsps://x", "https://x/s.jpg", "medeu"),
+    ]
+    await repo.import_cameras(stored, at(0))
+    table = await repo.camera_table()
+    assert list(table) == sorted(stored, key=lambda c: c.id) == await repo.cameras()
+    assert table[table.find("Ж-1")] == stored[-2]  # type: ignore[index]
+
+
 async def test_districts_replace_the_city(db: SqlDatabase) -> None:
-    repo = db.dispatch
+    repo = SqlDispatchRepository(db.store)
     city = generate_city(seed=1, cameras=10, units=0)
     records = district_records(city.districts_geojson)
     await repo.replace_districts(records, at(0))
@@ -210,7 +232,7 @@ def _choose(lat: float, lon: float, when: datetime):  # type: ignore[no-untyped-
 async def test_grouping_is_serialised_and_merge_split_keep_contacts_in_step(
     db: SqlDatabase,
 ) -> None:
-    repo = db.dispatch
+    repo = SqlDispatchRepository(db.store)
     contacts = [await _contact(db, 43.2, 76.9, i) for i in range(6)]
 
     async def group(c: Contact, lat: float) -> str:

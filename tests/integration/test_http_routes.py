@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from openapi_spec_validator import validate
 
 from contact.domain.model import Role
 from contact.http.auth import SESSION_COOKIE, token_hash
+from contact.http.keys import SESSIONS
 from contact.http.openapi import document
-from tests.support import APP_KEY, Center, make_settings, start_center
+from tests.support import APP_KEY, METRICS_AUTH, Center, make_settings, start_center
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 2048
 HEADERS = {"X-Api-Key": APP_KEY}
@@ -193,6 +196,33 @@ async def test_operator_routes_need_a_session(center: Center) -> None:
         assert (status, error_id(body)) == (401, "login_required"), path
     async with center.client.get("/", allow_redirects=False) as r:
         assert r.status == 303 and r.headers["Location"] == "/login"
+
+
+async def test_edges_never_read_a_staff_session(
+    center: Center, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The citizen app, devices and messengers' webhooks are sub-apps marked EDGE: a session
+    store that cannot answer (a cut database) never stops their intake, while staff routes
+    still read the session."""
+    sessions = center.client.app[SESSIONS]
+
+    async def broken(_request: web.Request) -> None:
+        raise AssertionError("an edge read a staff session")
+
+    monkeypatch.setattr(sessions, "principal", broken)
+    cookie = {SESSION_COOKIE: "a-staff-cookie-sent-by-mistake"}
+    body = {"text": "Украли велосипед", "device_id": "edge-device-1"}
+    async with center.client.post(
+        "/api/v1/app/reports", json=body, headers={"X-Api-Key": APP_KEY}, cookies=cookie
+    ) as r:
+        assert r.status == 202, await r.text()
+    edges = {"kiosk": "/api/v1/kiosks/k-1/sos", "alarm": "/api/v1/alarms"}
+    assert all(center.container.installed(name) for name in edges)
+    for path in edges.values():
+        async with center.client.post(path, data=b"{}", cookies=cookie) as r:
+            assert r.status in (401, 403), (path, r.status)  # its own check answers
+    async with center.client.get("/api/v1/queue", cookies=cookie) as r:
+        assert r.status == 500  # a staff route did read it (and met the broken store)
 
 
 async def test_csrf_is_required_for_changes(center: Center) -> None:
@@ -381,13 +411,13 @@ async def test_supervisor_page_needs_the_role(center: Center) -> None:
 
 
 async def test_healthz_and_metrics(center: Center) -> None:
-    status, body = await status_of(center, "GET", "/healthz")
+    status, body = await status_of(center, "GET", "/healthz", headers=METRICS_AUTH)
     assert status == 200 and body["status"] == "up"
     assert body["components"]["database"]["status"] == "up"
     assert body["components"]["queue"]["backend"] == "in-process"
     await center.report()
     await asyncio.sleep(0.05)
-    status, text = await status_of(center, "GET", "/metrics")
+    status, text = await status_of(center, "GET", "/metrics", headers=METRICS_AUTH)
     assert status == 200
     assert 'contact_queue_depth{priority="chat"} 1.0' in text
     assert "contact_wait_seconds_bucket" in text
@@ -406,10 +436,9 @@ async def test_openapi_covers_every_route_and_is_valid(center: Center) -> None:
     status, served = await status_of(center, "GET", "/api/v1/openapi.json")
     assert status == 200 and served == app_document(center)
     validate(served)
-    app = center.client.server.app
+    app = center.client.app
     assert app is not None
-    for resource in app.router.resources():
-        path = resource.canonical
+    for resource, path in _resources(app):
         if path.startswith("/static"):
             continue
         assert path in served["paths"], f"{path} is not in the OpenAPI document"
@@ -419,10 +448,26 @@ async def test_openapi_covers_every_route_and_is_valid(center: Center) -> None:
             assert route.method.lower() in served["paths"][path], (route.method, path)
 
 
+def _resources(app: web.Application) -> Iterator[tuple[Any, str]]:
+    """Every route resource with its full path, a channel's sub-application's included (aiohttp
+    gives those their prefix when it mounts them)."""
+    for resource in app.router.resources():
+        if isinstance(resource, web.PrefixedSubAppResource):
+            yield from _resources(resource.get_info()["app"])
+        else:
+            yield resource, resource.canonical
+
+
 def app_document(center: Center) -> dict[str, Any]:
+    from contact.http import admin_pages, rota, supervisor_stats, workspace
     from contact.plugins import enabled_plugins
 
-    paths: dict[str, Any] = {}
+    paths: dict[str, Any] = {  # as app.py does
+        **supervisor_stats.OPENAPI,
+        **workspace.OPENAPI,
+        **admin_pages.OPENAPI,
+        **rota.OPENAPI,
+    }
     for plugin in enabled_plugins(center.container.settings):
         paths.update(plugin.openapi)
     return document(paths)

@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from contact.channels.kiosk.parse import sign
+from tests.hostile import HOSTILE_TEXT, MULTIPART_BODIES, MULTIPART_TYPE
 from tests.integration.device_support import CAMERA_KEY, CHECKOUT_ENV
 from tests.support import APP_KEY, ServeProcess
 
@@ -45,6 +46,7 @@ SCALARS = (
     | st.integers(min_value=-(10**30), max_value=10**30)
     | st.floats()
     | st.text(max_size=30)
+    | HOSTILE_TEXT
 )
 JSONISH = st.recursive(
     SCALARS,
@@ -142,6 +144,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "CONTACT_APP_SOS_PER_HOUR_PER_DEVICE": "1000000",
         "CONTACT_APP_LOCATIONS_PER_MINUTE_PER_DEVICE": "1000000",
         "CONTACT_APP_REGISTRATIONS_PER_MINUTE_PER_ADDRESS": "1000000",
+        "CONTACT_APP_REPORTS_PER_MINUTE_PER_ADDRESS": "1000000",
+        "CONTACT_APP_REPORTS_PER_MINUTE_PER_API_KEY": "1000000",
     }
     node = ServeProcess(env, tmp / "serve.log")
     keys: dict[str, str] = {}
@@ -249,6 +253,17 @@ def test_app_edge(
     if idempotency is not None:
         headers["Idempotency-Key"] = idempotency
     server.check(*server.request("POST", paths[target], body, headers))
+
+
+@EXAMPLES
+@given(body=MULTIPART_BODIES, idempotency=st.one_of(st.none(), st.sampled_from(["m-1", "m-2"])))
+def test_app_report_multipart_edge(server: Server, body: bytes, idempotency: str | None) -> None:
+    """Broken multipart bodies (truncated or colonless part headers, unknown transfer
+    encodings, lone surrogates in fields, missing boundaries): a 202 or a clear 4xx."""
+    headers = {"X-Api-Key": APP_KEY, "Content-Type": MULTIPART_TYPE}
+    if idempotency is not None:
+        headers["Idempotency-Key"] = idempotency
+    server.check(*server.request("POST", "/api/v1/app/reports", body, headers))
 
 
 HEADER_TEXT = st.text(

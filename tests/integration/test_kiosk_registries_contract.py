@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from contact.config import DatabaseSettings
+from contact.dispatch.sql import SqlDispatchRepository
 from contact.domain.model import (
     ChannelKind,
     Contact,
@@ -198,7 +199,7 @@ async def test_camera_directory_asks_the_city_registry_first(db: SqlDatabase) ->
         stream_url="rtsp://vms.example/cam-k1",
         snapshot_url="https://vms.example/cam-k1.jpg",
     )
-    await db.dispatch.import_cameras([city], at(0))
+    await SqlDispatchRepository(db.store).import_cameras([city], at(0))
     found = await db.registries.cameras.camera("cam-k1")
     assert found is not None and (found.lat, found.lon) == (43.2501, 76.9202)
     assert found.snapshot_url == "https://vms.example/cam-k1.jpg"
@@ -215,6 +216,9 @@ async def test_alert_groups_collapse_within_the_window(db: SqlDatabase) -> None:
     again = await log.claim("k" * 64, "cam-1", "weapon", at(59), 60)
     assert again.repeat and again.count == 2 and again.group_id == first.group_id
     assert again.contact_id == "contact-1"
+    # stamped a moment before the first by a node that committed after it: the same window
+    earlier = await log.claim("k" * 64, "cam-1", "weapon", at(-1), 60)
+    assert earlier.repeat and earlier.count == 3 and earlier.group_id == first.group_id
     other = await log.claim("o" * 64, "cam-1", "crowd", at(59), 60)
     assert not other.repeat
     later = await log.claim("k" * 64, "cam-1", "weapon", at(61), 60)

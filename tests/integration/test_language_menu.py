@@ -29,7 +29,7 @@ _RAW_RATES = {".sln": 16000, ".sln16": 32000, ".ulaw": 8000, ".alaw": 8000, ".g7
 def _seconds(path: Path) -> float:
     if path.suffix == ".wav":
         with wave.open(str(path)) as w:
-            return w.getnframes() / w.getframerate()
+            return float(w.getnframes() / w.getframerate())
     if path.suffix == ".gsm":
         return path.stat().st_size / 33 * 0.02
     if path.suffix in _RAW_RATES:

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from contact.channels.telegram.routes import TelegramRuntime
+from contact.channels.telegram.routes import TELEGRAM_PART, TelegramRuntime
 from contact.domain import events as ev
 from contact.domain.model import ChannelKind, Language
-from tests.integration.chat_support import chat_settings
+from tests.integration.chat_support import chat_settings, chat_store
 from tests.standins.telegram import BotApiStandIn
 from tests.support import Browser, Center, start_center
 
@@ -43,7 +43,7 @@ async def center(tmp_path: Path, bot_api: BotApiStandIn) -> AsyncIterator[Center
 
 
 def rt(center: Center) -> TelegramRuntime:
-    found = center.container.extras["telegram"]
+    found = center.container.get(TELEGRAM_PART)
     assert isinstance(found, TelegramRuntime)
     return found
 
@@ -141,6 +141,8 @@ async def test_message_to_operator_reply_and_status_notices(
             incident_id=None,
             operator_id=op.operator_id,
             eta_s=240.0,
+            channel=ChannelKind.TELEGRAM,
+            citizen=str(CHAT),
         )
     )
     await bot_api.wait_sent(lambda m: "наряд полиции" in m["text"] and number in m["text"])
@@ -151,7 +153,7 @@ async def test_message_to_operator_reply_and_status_notices(
     # after the close, the next message opens a new contact
     await send(center, bot_api, bot_api.message(CHAT, "Снова шумят"))
     await settle(center)
-    conversation = await center.container.db.chats.conversation(ChannelKind.TELEGRAM, str(CHAT))
+    conversation = await chat_store(center).conversation(ChannelKind.TELEGRAM, str(CHAT))
     assert conversation is not None and conversation.contact_id not in (None, contact_id)
     again = await center.container.db.contacts.get(conversation.contact_id)
     assert again.channel is ChannelKind.TELEGRAM and again.citizen == str(CHAT)
@@ -179,7 +181,7 @@ async def test_start_language_choice_is_remembered(center: Center, bot_api: BotA
     assert chosen["text"].startswith("Тіл: қазақша")
     assert chosen["reply_markup"]["keyboard"][0][0]["request_location"] is True
 
-    conversation = await center.container.db.chats.conversation(ChannelKind.TELEGRAM, str(CHAT))
+    conversation = await chat_store(center).conversation(ChannelKind.TELEGRAM, str(CHAT))
     assert conversation is not None and conversation.language is Language.KK
 
     # the next message (from a Russian-set phone) still goes to a Kazakh-speaking operator
@@ -245,6 +247,11 @@ async def test_webhook_auth_limits_and_errors(center: Center, bot_api: BotApiSta
     assert (status, body["error"]["id"]) == (401, "missing_secret_token")
     status, body = await post(json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "nope"})
     assert (status, body["error"]["id"]) == (403, "bad_secret_token")
+    # the check guards the webhook's routes: a wrong path or method is its plain 404 / 405
+    async with center.client.post(f"{url}/x", json=update) as r:
+        assert (r.status, (await r.json())["error"]["id"]) == (404, "not_found")
+    async with center.client.put(url, json=update) as r:
+        assert (r.status, (await r.json())["error"]["id"]) == (405, "method_not_allowed")
     good = {"X-Telegram-Bot-Api-Secret-Token": bot_api.secret}
     status, body = await post(
         data=b"{not json", headers={**good, "Content-Type": "application/json"}
@@ -302,9 +309,7 @@ async def test_failed_delivery_is_shown_to_the_operator(
     change = await delivery_change(op, contact_id, reply["id"])
     assert change["data"]["status"] == "failed"
     assert "blocked" in change["data"]["error"]
-    [stored] = [
-        d for d in await center.container.db.chats.deliveries(contact_id) if d.id == reply["id"]
-    ]
+    [stored] = [d for d in await chat_store(center).deliveries(contact_id) if d.id == reply["id"]]
     assert stored.status == "failed"
     await op.close()
 

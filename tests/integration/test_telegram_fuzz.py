@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from contact.channels.telegram.routes import TelegramRuntime
+from contact.channels.telegram.routes import TELEGRAM_PART, TelegramRuntime
+from tests.hostile import HOSTILE_TEXT
 from tests.integration.chat_support import chat_settings
 from tests.standins.telegram import SECRET, BotApiStandIn
 from tests.support import Center, start_center
@@ -43,13 +44,13 @@ async def fuzzed(tmp_path: Path) -> AsyncIterator[tuple[Center, BotApiStandIn]]:
 
 
 async def check_nothing_half_stored(center: Center) -> None:
-    rt = center.container.extras["telegram"]
+    rt = center.container.get(TELEGRAM_PART)
     assert isinstance(rt, TelegramRuntime)
     await rt.processor.drained(30)
     await rt.processor.stop()  # flushes the marks of what was handled
     engine = center.container.db._store.engine
     async with engine.connect() as conn:
-        outcomes = dict(
+        outcomes: dict[Any, Any] = dict(
             (
                 await conn.execute(
                     text("SELECT outcome, count(*) FROM chat_inbox GROUP BY outcome")
@@ -99,14 +100,20 @@ UPDATE_IDS = itertools.count(10**9)
 
 
 def _update(
-    uid: int, chat: int, text: Any, place: Any, media: Any, extra: dict[str, Any]
+    uid: int,
+    chat: int,
+    text: Any,
+    place: Any,
+    media: Any,
+    extra: dict[str, Any],
+    name: str = "F",
 ) -> dict[str, Any]:
     uid = uid if uid % 7 == 0 else next(UPDATE_IDS)  # mostly fresh ids, some redeliveries
     message: dict[str, Any] = {
         "message_id": uid % 100_000,
         "date": 1763700000,
         "chat": {"id": chat, "type": "private"},
-        "from": {"id": chat, "is_bot": False, "first_name": "F", "language_code": "ru"},
+        "from": {"id": chat, "is_bot": False, "first_name": name, "language_code": "ru"},
         **extra,
     }
     for key, value in (("text", text), ("location", place)):
@@ -122,7 +129,7 @@ UPDATES = st.builds(
     _update,
     st.integers(0, 2**40),
     st.sampled_from([1001, 1002, 1003, -5, 2**52]),
-    st.text(max_size=200) | st.text(max_size=200) | st.none() | JSON,
+    st.text(max_size=200) | HOSTILE_TEXT | st.none() | JSON,
     st.none()
     | st.fixed_dictionaries(
         {"latitude": st.floats() | st.integers() | JSON, "longitude": st.floats() | JSON}
@@ -133,6 +140,7 @@ UPDATES = st.builds(
         st.fixed_dictionaries({"file_id": st.text(max_size=20) | JSON}) | JSON,
     ),
     st.dictionaries(st.sampled_from(["caption", "venue", "contact", "photo"]), SHAPED, max_size=2),
+    st.just("F") | HOSTILE_TEXT,  # the first name: in every message of that citizen
 )
 
 

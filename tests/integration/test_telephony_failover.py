@@ -34,7 +34,7 @@ from tests.integration.test_voice_harness import Parties, Pbx, dial_string
 from tests.integration.test_voice_harness import parties as parties
 from tests.integration.test_voice_harness import pbx as pbx
 from tests.ports import free_udp_port
-from tests.support import PASSWORD, Browser, ServeProcess
+from tests.support import METRICS_AUTH, PASSWORD, Browser, ServeProcess
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.redis, pytest.mark.postgres]
 REPO = Path(__file__).resolve().parents[2]
@@ -75,7 +75,7 @@ def serve(env: dict[str, str], log: Path) -> ServeProcess:
 async def telephony(node: ServeProcess) -> dict[str, Any]:
     async with (
         aiohttp.ClientSession() as session,
-        session.get(f"{node.url}/healthz") as r,
+        session.get(f"{node.url}/healthz", headers=METRICS_AUTH) as r,
     ):
         body = await r.json()
     found: dict[str, Any] = body["components"]["telephony"]
@@ -318,7 +318,7 @@ async def test_a_frozen_leader_that_wakes_up_after_the_takeover_does_nothing_to_
 
         async def stands_by() -> bool:
             health = await telephony(a)
-            return (
+            return bool(
                 health["role"] == "standby"
                 and health["ami"] == "down"
                 and health["holder"] == took_over["node"]
@@ -507,8 +507,12 @@ async def test_callback_spy_and_transfer_from_the_standby_are_carried_out_by_the
         # --- a caller hangs up before anyone answers: she works the callback from the standby
         abandoning = await parties.caller(600.0, hold_ms=1500)
         assert await abandoning.sipp.done() == 0
+        # the leader learns of the hangup over AMI a moment after sipp ends: a Ready before
+        # that is offered the still-queued call, so wait for the task the supervisor is shown
+        requested = await boss.next_event("callback.requested", "supervisor", within_s=15)
         await op.ready()
         task_id = await offer_of(op, "+77011234567", 15)
+        assert task_id == requested["data"]["contact_id"]
         task = await op.get(f"/api/v1/contacts/{task_id}")
         assert task["channel"] == "callback"
         await op.post(f"/api/v1/contacts/{task_id}/accept")

@@ -1,5 +1,5 @@
-"""The telephony lease in the real database: the store's contract on SQLite and PostgreSQL
-(the same answers as MemoryLeaseStore, by the database's clock), and nodes racing for one lease
+"""The telephony lease in the real database (its contract, shared with MemoryLeaseStore, is
+tests/contract/test_lease_store.py): simultaneous first claims, and nodes racing for one lease
 on PostgreSQL, each with its own connection pool, through stalls, slow answers, outages and
 clean stops: never two holders allowed to act at the same instant, and a holder again soon
 after one is lost."""
@@ -31,29 +31,6 @@ async def leases(database_url: str) -> AsyncIterator[SqlLeaseStore]:
     store = SqlLeaseStore.open(DatabaseSettings(url=database_url))
     yield store
     await store.close()
-
-
-async def test_claim_acquires_renews_refuses_expires_and_releases(leases: SqlLeaseStore) -> None:
-    first = await leases.claim(LEASE, "a", 0.6)
-    assert (first.holder, first.epoch) == ("a", 1)
-    assert first.expires_in_s == pytest.approx(0.6, abs=0.05)
-    other = await leases.claim(LEASE, "b", 0.6)  # held: refused, and told by whom
-    assert (other.holder, other.epoch) == ("a", 1) and 0 < other.expires_in_s <= 0.6
-    await asyncio.sleep(0.3)
-    renewed = await leases.claim(LEASE, "a", 0.6)  # renewed from now, same term
-    assert (renewed.holder, renewed.epoch) == ("a", 1)
-    assert renewed.expires_in_s == pytest.approx(0.6, abs=0.05)
-    await asyncio.sleep(0.7)
-    taken = await leases.claim(LEASE, "b", 0.6)  # expired: a new term for b
-    assert (taken.holder, taken.epoch) == ("b", 2)
-    late = await leases.claim(LEASE, "a", 0.6)
-    assert (late.holder, late.epoch) == ("b", 2)
-    await leases.release(LEASE, "a")  # not a's: nothing changes
-    assert (await leases.claim(LEASE, "c", 0.6)).holder == "b"
-    await leases.release(LEASE, "b")
-    after = await leases.claim(LEASE, "c", 0.6)  # released: at once, no waiting
-    assert (after.holder, after.epoch) == ("c", 3)
-    assert (await leases.claim("telephony:10.0.0.2:5038", "a", 0.6)).epoch == 1  # its own
 
 
 async def test_simultaneous_first_claims_make_one_holder(leases: SqlLeaseStore) -> None:

@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -101,7 +101,7 @@ async def test_a_call_pops_up_is_answered_talks_both_ways_and_is_recorded(
     await op.close()
 
 
-async def _stored(t: object, contact_id: str) -> list[object] | None:
+async def _stored(t: object, contact_id: str) -> Sequence[object] | None:
     from contact.telephony.service import Telephony
 
     assert isinstance(t, Telephony)
@@ -409,7 +409,7 @@ async def test_every_telephony_route_is_in_the_openapi_document(vc: VoiceCenter)
     async with vc.center.client.get("/api/v1/openapi.json") as r:
         served = await r.json()
     validate(served)
-    app = vc.center.client.server.app
+    app = vc.center.client.app
     assert app is not None
     telephony = [
         res

@@ -25,11 +25,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from panoramisk import Manager
+from panoramisk import Manager  # type: ignore[import-untyped]
 
 from contact.config import AsteriskSettings, Settings
 from contact.domain.model import Operator, Role, Skills, new_id
 from contact.http.auth import hash_password
+from contact.telephony import TELEPHONY_PART
 from contact.telephony.runner import DEFAULT_CONFIG_DIR, AsteriskError, AsteriskRunner
 from contact.telephony.service import Telephony
 from tests.ports import free_tcp_port, free_udp_port, sipp_media_port
@@ -121,7 +122,8 @@ def _ulaw_encode(pcm: np.ndarray) -> bytes:
     exponent = np.floor(np.log2(np.maximum(mag, 1))).astype(np.int32) - 7
     exponent = np.clip(exponent, 0, 7)
     mantissa = (mag >> (exponent + 3)) & 0x0F
-    return ((~(sign | (exponent << 4) | mantissa)) & 0xFF).astype(np.uint8).tobytes()
+    encoded: bytes = ((~(sign | (exponent << 4) | mantissa)) & 0xFF).astype(np.uint8).tobytes()
+    return encoded
 
 
 def ulaw_decode(data: bytes) -> np.ndarray:
@@ -130,7 +132,8 @@ def ulaw_decode(data: bytes) -> np.ndarray:
     exponent = (u >> 4) & 0x07
     mantissa = u & 0x0F
     magnitude = ((mantissa.astype(np.int32) << 3) + 0x84) << exponent
-    return sign * (magnitude - 0x84)
+    decoded: np.ndarray = sign * (magnitude - 0x84)
+    return decoded
 
 
 def tone_share(samples: np.ndarray, hz: float, rate: int = 8000) -> float:
@@ -515,12 +518,17 @@ class Parties:
                 print(f"sipp exited {party.sipp.proc.returncode}: {out[-600:]}")
             party.sipp.kill()
             await party.rtp.close()
-        # the next test starts from an empty PBX: killed phones leave their channels up
-        await self.pbx.runner.cli("channel request hangup all")
-        deadline = time.monotonic() + 5
+        # the next test starts from an empty PBX: killed phones leave their channels up, and a
+        # leg the dialplan was still dialling when the first request came is asked again
+        deadline = time.monotonic() + 15
+        asked = 0.0
         while "0 active channels" not in await self.pbx.runner.cli("core show channels count"):
             if time.monotonic() > deadline:
-                raise AssertionError("channels left on the PBX after the test")
+                left = await self.pbx.runner.cli("core show channels concise")
+                raise AssertionError(f"channels left on the PBX after the test: {left[-600:]}")
+            if time.monotonic() - asked > 1.0:
+                await self.pbx.runner.cli("channel request hangup all")
+                asked = time.monotonic()
             await asyncio.sleep(0.05)
 
 
@@ -563,7 +571,7 @@ class VoiceCenter:
 
     @property
     def telephony(self) -> Telephony:
-        t = self.center.container.extras["telephony"]
+        t = self.center.container.get(TELEPHONY_PART)
         assert isinstance(t, Telephony)
         return t
 

@@ -14,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from contact.domain.model import Role
+from contact.domain.model import Language, Role
+from contact.i18n import text
 from contact.ports import Call
-from contact.telephony import parse
+from contact.telephony import parse, shapes
 from tests.integration.test_voice_harness import (
     CALLER,
     Parties,
@@ -77,6 +78,37 @@ HOSTILE = civic_pidf(
     RD="Абая, 10; кв. 5 &amp; $x ${SHELL(id)} &quot;,A1=&quot;x",
     NAM="А&#10;Event: Fake&#13;&#10;UserEvent: ContactCall&#10;",
     LMK="у входа &lt;b&gt;" + "Ә" * 900,
+)
+_PIDF_GML = """\
+<?xml version="1.0" encoding="UTF-8"?>
+<presence xmlns="urn:ietf:params:xml:ns:pidf" xmlns:gp="urn:ietf:params:xml:ns:pidf:geopriv10"
+ xmlns:gml="http://www.opengis.net/gml" xmlns:gs="http://www.opengis.net/pidflo/1.0"
+ xmlns:dm="urn:ietf:params:xml:ns:pidf:data-model" entity="pres:caller@example.kz">
+<dm:device id="phone">
+<gp:geopriv>
+<gp:location-info>
+{shape}
+</gp:location-info>
+<gp:usage-rules/>
+<gp:method>Cell</gp:method>
+</gp:geopriv>
+</dm:device>
+</presence>
+"""
+# a cell sector as a network's location server sends it (3GPP TS 23.032: a polygon of up to
+# 15 points), and the same sector as an arc band around its mast
+SECTOR = [(43.2562, 76.9285), (43.2611, 76.9352), (43.2598, 76.9461), (43.2527, 76.9433)]
+POLYGON = _PIDF_GML.format(
+    shape='<gml:Polygon srsName="urn:ogc:def:crs:EPSG::4326"><gml:exterior><gml:LinearRing>'
+    + "".join(f"<gml:pos>{lat} {lon}</gml:pos>" for lat, lon in [*SECTOR, SECTOR[0]])
+    + "</gml:LinearRing></gml:exterior></gml:Polygon>"
+)
+ARC_BAND = _PIDF_GML.format(
+    shape='<gs:ArcBand srsName="urn:ogc:def:crs:EPSG::4326"><gml:pos>43.2562 76.9285</gml:pos>'
+    '<gs:innerRadius uom="urn:ogc:def:uom:EPSG::9001">300</gs:innerRadius>'
+    '<gs:outerRadius uom="urn:ogc:def:uom:EPSG::9001">1500</gs:outerRadius>'
+    '<gs:startAngle uom="urn:ogc:def:uom:EPSG::9102">20</gs:startAngle>'
+    '<gs:openingAngle uom="urn:ogc:def:uom:EPSG::9102">120</gs:openingAngle></gs:ArcBand>'
 )
 _SDP_PART = "Content-Type: application/sdp\nContent-Length: [len]\n\n"
 _SDP_END = "a=sendrecv\n\n]]></send>"
@@ -203,6 +235,71 @@ async def test_locations_are_read_back_when_contact_restarts_while_the_callers_h
         await boss.close()
     finally:
         await second.center.client.close()
+
+
+async def test_a_civic_address_never_raises_a_calls_priority(
+    vc: VoiceCenter, parties: Parties
+) -> None:
+    """A real microdistrict ("Батыс" holds "атыс") and a street named after a person
+    ("Пожарского" holds "пожар"): the operator reads them, triage never does."""
+    boss = await vc.operator("triage-watch", None, role=Role.SUPERVISOR)
+    pidf = civic_pidf(
+        "kk", country="KZ", A1="Ақтөбе", A3="Ақтөбе", A5="Батыс-2 шағын ауданы",
+        RD="Пожарского", HNO="15", LMK="Төрт жол",
+    )  # fmt: skip
+    await civic_caller(parties, pidf, hold_ms=4000)
+    contact = await boss.get(f"/api/v1/contacts/{await _queued(boss)}")
+    assert "Батыс-2 шағын ауданы" in contact["summary"] and "Пожарского" in contact["summary"]
+    assert contact["priority_name"] == "voice"
+    await boss.close()
+
+
+async def test_a_cell_sector_polygon_or_arc_band_places_the_caller(
+    vc: VoiceCenter, parties: Parties
+) -> None:
+    """Its centroid with a radius over the whole sector, on the operator's contact."""
+    boss = await vc.operator("sector-watch", None, role=Role.SUPERVISOR)
+    await civic_caller(parties, POLYGON, hold_ms=4000)
+    polygon = (await boss.get(f"/api/v1/contacts/{await _queued(boss)}"))["location"]
+    await civic_caller(parties, ARC_BAND, caller="+77013333333", hold_ms=4000)
+    arc = (await boss.get(f"/api/v1/contacts/{await _queued(boss)}"))["location"]
+    print(f"\npolygon: {polygon}\narc band: {arc}")
+    assert polygon["source"] == arc["source"] == "pidf_lo"
+    inside = (sum(p[0] for p in SECTOR) / 4, sum(p[1] for p in SECTOR) / 4)
+    assert shapes.distance_m(polygon["lat"], polygon["lon"], *inside) < 100
+    for vertex in SECTOR:
+        assert shapes.distance_m(polygon["lat"], polygon["lon"], *vertex) <= polygon["accuracy_m"]
+    assert polygon["accuracy_m"] < 1000
+    # the arc band's centroid lies out from the mast along the sector's bisector (80°)
+    assert 300 < shapes.distance_m(43.2562, 76.9285, arc["lat"], arc["lon"]) < 1500
+    assert arc["lon"] > 76.9285 and arc["accuracy_m"] < 1500
+    await boss.close()
+
+
+async def test_an_oversized_location_header_is_kept_where_it_fits_or_said(
+    vc: VoiceCenter, parties: Parties
+) -> None:
+    """PJSIP_HEADER reads at most 4 KB and fails whole beyond: a 3 KB X-Location still places
+    the caller (its position kept wherever it is); an 8 KB one tells the operator the location
+    was too large, in the contact."""
+    boss = await vc.operator("xlocation-watch", None, role=Role.SUPERVISOR)
+    # the position after 3 KB of other fields: its keys are what the dialplan keeps
+    fits = ";".join(f"k{i}=" + "x" * 60 for i in range(48)) + ";lat=43.2567;lon=76.9286;acc=12"
+    await parties.caller(headers=[f"X-Location: {fits}"], hold_ms=4000)
+    placed = await boss.get(f"/api/v1/contacts/{await _queued(boss)}")
+    assert placed["location"]["lat"] == 43.2567 and placed["location"]["lon"] == 76.9286
+    assert placed["location"]["accuracy_m"] == 12
+    assert text("call.location_too_large", Language.RU) not in placed["summary"]
+    call = await _stored_call(vc, placed["id"])
+    variables = await vc.telephony.control.variables(call.uniqueid, ("CONTACT_XLOCATION",))
+    assert variables["CONTACT_XLOCATION"] == "lat=43.2567;lon=76.9286;acc=12;"
+    oversized = "lat=43.2567;lon=76.9286;acc=12;" + "pad=" + "x" * 8192
+    await parties.caller(caller="+77014444444", headers=[f"X-Location: {oversized}"], hold_ms=4000)
+    said = await boss.get(f"/api/v1/contacts/{await _queued(boss)}")
+    print(f"\nsummary: {said['summary']}")
+    assert said["location"] is None
+    assert said["summary"] == "Вызов 102. " + text("call.location_too_large", Language.RU)
+    await boss.close()
 
 
 async def _stored_call(vc: VoiceCenter, contact_id: str) -> Call:

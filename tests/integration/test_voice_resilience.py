@@ -90,7 +90,7 @@ async def test_asterisk_killed_mid_call_is_back_in_seconds_and_dropped_calls_get
         calls = vc.telephony.calls
         for contact_id in (connected_id, waiting_id):
             (call,) = await calls.for_contact(contact_id)
-            assert call.dropped and call.end_reason == "dropped"
+            assert call.dropped and call.end_reason == "link_lost"
         tasks = [c for c in await contacts.recent(20) if c.channel is ChannelKind.CALLBACK]
         assert sorted(t.citizen or "" for t in tasks) == sorted([CALLER, "+77019876543"])
         assert all(t.state is ContactState.QUEUED for t in tasks)

@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from contact.channels.whatsapp.routes import WhatsAppRuntime
+from contact.channels.chat.runtime import CHAT_PART
+from contact.channels.whatsapp.routes import WHATSAPP_PART, WhatsAppRuntime
 from contact.domain.model import ChannelKind, Language
-from tests.integration.chat_support import chat_settings
+from tests.integration.chat_support import chat_settings, chat_store
 from tests.standins.whatsapp import VERIFY_TOKEN, GraphApiStandIn, sign
 from tests.support import Browser, Center, start_center
 
@@ -44,7 +45,7 @@ async def center(tmp_path: Path, graph: GraphApiStandIn) -> AsyncIterator[Center
 
 
 def rt(center: Center) -> WhatsAppRuntime:
-    found = center.container.extras["whatsapp"]
+    found = center.container.get(WHATSAPP_PART)
     assert isinstance(found, WhatsAppRuntime)
     return found
 
@@ -115,7 +116,7 @@ async def test_message_to_operator_reply_and_statuses(
     voice = b"OggS" + bytes(2000)
     await post(center, graph, [graph.audio(citizen, voice)], citizen)
     await settle(center)
-    chosen = await center.container.db.chats.conversation(ChannelKind.WHATSAPP, USER_ID)
+    chosen = await chat_store(center).conversation(ChannelKind.WHATSAPP, USER_ID)
     assert chosen is not None and chosen.language is Language.RU and chosen.language_chosen
 
     await op.post(f"/api/v1/contacts/{contact_id}/accept")
@@ -152,9 +153,7 @@ async def test_message_to_operator_reply_and_statuses(
             graph.notification(statuses=[graph.status(sent["id"], state, PHONE)]),
         )
         await settle(center)
-    [stored] = [
-        d for d in await center.container.db.chats.deliveries(contact_id) if d.id == reply["id"]
-    ]
+    [stored] = [d for d in await chat_store(center).deliveries(contact_id) if d.id == reply["id"]]
     assert stored.status == "read" and stored.external_id == sent["id"]
     seen = [
         await op.next_event("message.delivery_changed", f"contact:{contact_id}") for _ in range(2)
@@ -212,7 +211,7 @@ async def test_the_24_hour_window_and_the_template(tmp_path: Path, graph: GraphA
         await op.post(f"/api/v1/contacts/{contact_id}/accept")
         await settle(center)
         # the citizen's last message was 25 hours ago
-        store = center.container.extras["chat"].store  # the node's cache writes through
+        store = center.container.get(CHAT_PART).store  # the node's cache writes through
         conversation = await store.conversation(ChannelKind.WHATSAPP, PHONE)
         assert conversation is not None
         old = datetime.now(UTC) - timedelta(hours=25)
@@ -251,9 +250,7 @@ async def test_outside_the_window_without_a_template_fails_visibly(
     await op.post(f"/api/v1/contacts/{contact_id}/accept")
     reply = await op.post(f"/api/v1/contacts/{contact_id}/reply", {"text": "Здесь"}, status=201)
     await settle(center)
-    [stored] = [
-        d for d in await center.container.db.chats.deliveries(contact_id) if d.id == reply["id"]
-    ]
+    [stored] = [d for d in await chat_store(center).deliveries(contact_id) if d.id == reply["id"]]
     assert stored.status == "failed" and "131047" in (stored.error or "")
     await op.close()
 
@@ -336,7 +333,7 @@ async def test_a_phone_number_citizen_who_gets_a_user_id_stays_one_conversation(
     [entry] = await center.container.store.waiting()
     texts = [m.text for m in await center.container.db.contacts.messages(entry.contact_id)]
     assert texts == ["Первое", "Второе"]
-    conversation = await center.container.db.chats.conversation(ChannelKind.WHATSAPP, PHONE)
+    conversation = await chat_store(center).conversation(ChannelKind.WHATSAPP, PHONE)
     assert conversation is not None and conversation.user_id == USER_ID
 
 
@@ -354,7 +351,7 @@ async def test_openapi_documents_both_webhooks(tmp_path: Path, graph: GraphApiSt
         async with both.client.get("/api/v1/openapi.json") as r:
             served = await r.json()
         validate(served)
-        app = both.client.server.app
+        app = both.client.app
         assert app is not None
         for resource in app.router.resources():
             path = resource.canonical

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
-from contact.channels.whatsapp.routes import WhatsAppRuntime
+from contact.channels.whatsapp.routes import WHATSAPP_PART, WhatsAppRuntime
+from tests.hostile import HOSTILE_TEXT
 from tests.integration.chat_support import chat_settings
 from tests.standins.whatsapp import GraphApiStandIn, sign
 from tests.support import Center, start_center
@@ -38,12 +39,12 @@ async def fuzzed(tmp_path: Path) -> AsyncIterator[tuple[Center, GraphApiStandIn]
         )
     )
     yield center, graph
-    rt = center.container.extras["whatsapp"]
+    rt = center.container.get(WHATSAPP_PART)
     assert isinstance(rt, WhatsAppRuntime)
     await rt.processor.drained(30)
     await rt.processor.stop()  # flushes the marks of what was handled
     async with center.container.db._store.engine.connect() as conn:
-        outcomes = dict(
+        outcomes: dict[Any, Any] = dict(
             (
                 await conn.execute(
                     text("SELECT outcome, count(*) FROM chat_inbox GROUP BY outcome")
@@ -64,7 +65,9 @@ async def fuzzed(tmp_path: Path) -> AsyncIterator[tuple[Center, GraphApiStandIn]
     await graph.stop()
 
 
-def _message(citizen: int, hide_phone: bool, kind: str, body: Any, extra: dict[str, Any]) -> Any:
+def _message(
+    citizen: int, hide_phone: bool, kind: str, body: Any, extra: dict[str, Any], name: str = "F"
+) -> Any:
     message: dict[str, Any] = {
         "id": f"wamid.fuzz{next(WAMIDS)}",
         "timestamp": "1763700000",
@@ -72,7 +75,7 @@ def _message(citizen: int, hide_phone: bool, kind: str, body: Any, extra: dict[s
         kind: body,
         **extra,
     }
-    contact: dict[str, Any] = {"profile": {"name": "F"}, "user_id": f"KZ.{citizen}"}
+    contact: dict[str, Any] = {"profile": {"name": name}, "user_id": f"KZ.{citizen}"}
     message["from_user_id"] = f"KZ.{citizen}"
     if not hide_phone:
         message["from"] = contact["wa_id"] = f"7701000{citizen:04d}"
@@ -85,7 +88,7 @@ MESSAGES = st.builds(
     st.booleans(),
     st.sampled_from(["text", "location", "image", "audio", "interactive", "button", "video"]),
     st.one_of(
-        st.fixed_dictionaries({"body": st.text(max_size=200) | JSON}),
+        st.fixed_dictionaries({"body": st.text(max_size=200) | HOSTILE_TEXT | JSON}),
         st.fixed_dictionaries({"latitude": st.floats() | JSON, "longitude": st.floats()}),
         st.fixed_dictionaries({"id": st.text(max_size=12), "sha256": st.text(max_size=70)}),
         st.fixed_dictionaries(
@@ -99,6 +102,7 @@ MESSAGES = st.builds(
         JSON,
     ),
     st.dictionaries(st.sampled_from(["context", "errors", "referral", "text"]), SHAPED, max_size=2),
+    st.just("F") | HOSTILE_TEXT,  # the profile name: in every message of that citizen
 )
 
 

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from contact.channels import registry_import as ri
 from contact.channels.alarm import parse
 from contact.domain.model import ChannelKind, LocationSource, Priority
-from contact.domain.triage import priority_for
+from contact.domain.triage import Verdict, priority_for
 from contact.errors import ContactError, Unauthorized, Unprocessable
 from contact.ports import AlarmSite
+from contact.triage import default_triage
 
 SITE = AlarmSite(
     id="school-12",
@@ -54,7 +55,7 @@ def test_alarm_is_a_top_priority_contact_at_the_site() -> None:
     )
     cmd = parse.contact_for(alarm, SITE)
     assert cmd.channel is ChannelKind.SCHOOL_ALARM
-    assert priority_for(cmd.channel, cmd.text) is Priority.ALARM
+    assert priority_for(cmd.channel, triage(cmd.text)) is Priority.ALARM
     assert cmd.citizen == "site:school-12" and cmd.external_id == "school-12/e-1"
     assert cmd.location is not None and cmd.location.source is LocationSource.FIXED
     assert "Школа-гимназия №12" in cmd.text and "2 этаж" in cmd.text and "посторонний" in cmd.text
@@ -127,3 +128,7 @@ def test_site_row_problems(row: dict[str, Any], fragment: str) -> None:
     with pytest.raises(ri.RowError) as info:
         parse.site_row(row)
     assert fragment in str(info.value)
+
+
+def triage(text: str) -> Verdict:
+    return default_triage().analyse(text)

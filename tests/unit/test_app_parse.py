@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 from contact.channels.app import parse
 from contact.domain.model import ChannelKind, Language, Priority
-from contact.domain.triage import priority_for
+from contact.domain.triage import Verdict, priority_for
 from contact.errors import ContactError, PayloadTooLarge, Unprocessable, UnsupportedMediaType
+from contact.triage import default_triage
 
 LIMITS = parse.Limits(max_text_chars=4000, max_photo_bytes=5 * 1024 * 1024)
 JPEG = b"\xff\xd8\xff\xe0" + b"\0" * 100
@@ -93,7 +94,7 @@ def test_bad_idempotency_key() -> None:
 
 def test_danger_words_make_an_app_report_sos() -> None:
     cmd = parse.report(fields(text="Помогите! У него пистолет"), None, LIMITS)
-    assert priority_for(cmd.channel, cmd.text) is Priority.SOS
+    assert priority_for(cmd.channel, triage(cmd.text)) is Priority.SOS
 
 
 json_values = st.recursive(
@@ -125,3 +126,7 @@ def test_fuzz_never_crashes(raw: dict[str, Any], photo: bytes | None, key: str |
     assert cmd.text.strip()
     if cmd.location is not None:
         assert math.isfinite(cmd.location.lat) and math.isfinite(cmd.location.lon)
+
+
+def triage(text: str) -> Verdict:
+    return default_triage().analyse(text)

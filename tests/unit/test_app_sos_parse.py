@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from contact.channels.app import parse
 from contact.domain.model import ChannelKind, Language, Priority
-from contact.domain.triage import priority_for
+from contact.domain.triage import Verdict, priority_for
 from contact.errors import ContactError, Unauthorized, Unprocessable
+from contact.triage import default_triage
 
 LIMITS = parse.Limits(max_text_chars=4000, max_photo_bytes=5 * 1024 * 1024)
 JSONISH = st.recursive(
@@ -36,7 +37,7 @@ def test_sos_command() -> None:
         key="press-1",
     )
     assert cmd.channel is ChannelKind.APP_SOS and cmd.citizen == "device-0001"
-    assert priority_for(cmd.channel, cmd.text) is Priority.SOS
+    assert priority_for(cmd.channel, triage(cmd.text)) is Priority.SOS
     assert cmd.language is Language.KK and cmd.location is not None
     assert cmd.text.endswith(": көмек") and cmd.external_id == "device-0001/sos/press-1"
     bare = parse.sos({}, "device-0001", LIMITS)
@@ -61,11 +62,12 @@ def test_huge_numbers_are_a_clear_error_not_a_crash() -> None:
 def test_registration() -> None:
     reg = parse.registration({"device_id": "device-0001", "platform": "ios", "language": "ru"})
     assert (reg.device_id, reg.platform, reg.language) == ("device-0001", "ios", Language.RU)
-    for fields, error_id in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"device_id": "x"}, "invalid_device_id"),
         ({"device_id": "device-0001", "platform": "symbian"}, "invalid_platform"),
         ({"device_id": "device-0001", "platform": ["ios"]}, "invalid_platform"),
-    ]:
+    ]
+    for fields, error_id in cases:
         with pytest.raises(Unprocessable) as info:
             parse.registration(fields)
         assert info.value.error_id == error_id
@@ -100,3 +102,7 @@ def test_fuzzed_sos_payloads_never_crash(fields: dict[str, Any], key: str | None
             call()
         except ContactError as exc:
             assert exc.status == 422
+
+
+def triage(text: str) -> Verdict:
+    return default_triage().analyse(text)

@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 from contact.channels.camera import parse
 from contact.config import CameraSettings
 from contact.domain.model import ChannelKind, LocationSource, Priority
-from contact.domain.triage import priority_for
+from contact.domain.triage import Verdict, priority_for
 from contact.errors import ContactError, Unprocessable
 from contact.ports import CameraInfo
+from contact.triage import default_triage
 
 CAMERA = CameraInfo(id="cam-1", lat=43.2, lon=76.9, name="Абая / Достык")
 JSONISH = st.recursive(
@@ -38,9 +39,15 @@ def test_alert_to_contact_at_the_camera() -> None:
     assert cmd.location is not None and cmd.location.source is LocationSource.CAMERA
     assert "https://vms.example/snap/1.jpg" in cmd.text and "0.91" in cmd.text
     # a weapon reads as danger: lifted to SOS; a crowd stays a chat-level alert
-    assert priority_for(cmd.channel, cmd.text) is Priority.SOS
+    assert priority_for(cmd.channel, triage(cmd.triage_text or "")) is Priority.SOS
     crowd = parse.contact_for(parse.alert(good(kind="crowd")), CAMERA, "g2")
-    assert priority_for(crowd.channel, crowd.text) is Priority.CHAT
+    assert priority_for(crowd.channel, triage(crowd.triage_text or "")) is Priority.CHAT
+    # triage reads what was seen, never the camera's id or its snapshot's address
+    named = parse.alert(good(kind="crowd", snapshot_url="https://vms.example/snap/1.jpg"))
+    named_cmd = parse.contact_for(named, CAMERA, "g4")
+    assert "cam-1" in named_cmd.text and named_cmd.triage_text == "скопление людей"
+    subject = parse.contact_for(parse.alert(good(kind="crowd", subject="драка")), CAMERA, "g5")
+    assert subject.triage_text == "скопление людей драка"
     assert parse.contact_for(alert, None, "g3").location is None  # unknown camera
 
 
@@ -101,3 +108,7 @@ def test_fuzzed_alerts_never_crash(fields: dict[str, Any]) -> None:
         parse.contact_for(alert, CAMERA, "g")
     except ContactError as exc:
         assert exc.status == 422
+
+
+def triage(text: str) -> Verdict:
+    return default_triage().analyse(text)

@@ -1,4 +1,4 @@
-"""contact.channels.chat_handler through both channels' handlers, on recorded payloads with
+"""contact.channels.chat.handler through both channels' handlers, on recorded payloads with
 fakes for the store, the intake and the outbox: files that fail now or for good, the save of
 the conversation around the intake (with and without WhatsApp's last-message time), and the
 answer to a language choice."""
@@ -6,6 +6,7 @@ answer to a language choice."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,15 +14,16 @@ from typing import Any
 
 import pytest
 
-from contact.channels.chat import ChatRuntime, MediaError
-from contact.channels.chat_intake import ChatMessage, Taken, attachment_id
-from contact.channels.inbox import RetryLater, WriteGate
+from contact.channels.chat.inbox import RetryLater, WriteGate
+from contact.channels.chat.intake import attachment_id
+from contact.channels.chat.media import MediaError
+from contact.channels.chat.ports import ChatMessage, Conversation, Delivery, InboxItem, Taken
 from contact.channels.telegram import parse as tg_parse
 from contact.channels.telegram.handler import TelegramHandler
 from contact.channels.whatsapp import parse as wa_parse
 from contact.channels.whatsapp.handler import WhatsAppHandler
-from contact.domain.model import ChannelKind, Language
-from contact.ports import Conversation, InboxItem
+from contact.domain.model import ChannelKind, Language, Location
+from tests.chat_fakes import FakeConversations
 
 PAYLOADS = Path(__file__).resolve().parents[1] / "payloads"
 NOW = 1_763_701_300.0
@@ -30,22 +32,6 @@ MB = 1024 * 1024
 
 def at(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
-
-
-class FakeStore:
-    def __init__(self) -> None:
-        self.conversations: dict[tuple[ChannelKind, str], Conversation] = {}
-        self.saved: list[Conversation] = []
-
-    async def conversation(self, channel: ChannelKind, citizen: str) -> Conversation | None:
-        return self.conversations.get((channel, citizen))
-
-    async def conversation_by_wa_id(self, wa_id: str) -> Conversation | None:
-        return None
-
-    async def save_conversation(self, conversation: Conversation, when: datetime) -> None:
-        self.conversations[(conversation.channel, conversation.citizen)] = conversation
-        self.saved.append(conversation)
 
 
 class FakeIntake:
@@ -60,13 +46,36 @@ class FakeIntake:
             return Taken("c1", created=True)
         return Taken(conversation.contact_id, created=False)
 
+    async def relocate(self, conversation: Conversation, location: Location) -> str | None:
+        return conversation.contact_id
+
 
 class FakeOutbox:
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
 
-    async def enqueue(self, *, citizen: str, body: dict[str, Any], contact_id: str | None) -> None:
-        self.sent.append({"citizen": citizen, "body": body, "contact_id": contact_id})
+    async def enqueue(
+        self,
+        *,
+        citizen: str,
+        body: Mapping[str, Any],
+        contact_id: str | None,
+        kind: str = "notice",
+        delivery_id: str | None = None,
+    ) -> Delivery:
+        self.sent.append({"citizen": citizen, "body": dict(body), "contact_id": contact_id})
+        return Delivery(
+            id=delivery_id or f"d{len(self.sent)}",
+            channel=ChannelKind.TELEGRAM,
+            citizen=citizen,
+            kind=kind,
+            body=body,
+            created_at=at(NOW),
+            contact_id=contact_id,
+        )
+
+    async def status_callback(self, external_id: str, status: str, error: str | None) -> bool:
+        return False
 
 
 class FakeTelegram:
@@ -101,22 +110,19 @@ class FakeGraph:
 
 class Parts:
     def __init__(self) -> None:
-        self.store = FakeStore()
+        self.store = FakeConversations()
         self.intake = FakeIntake()
         self.outbox = FakeOutbox()
-        self.runtime: Any = ChatRuntime(
-            store=self.store,  # type: ignore[arg-type]
-            inbox=None,  # type: ignore[arg-type]
-            intake=self.intake,  # type: ignore[arg-type]
-            gate=WriteGate(),
-        )
+        self.gate = WriteGate()
         self.clock = NOW
 
     def telegram(self, client: FakeTelegram, max_media_bytes: int = 20 * MB) -> TelegramHandler:
         return TelegramHandler(
             client=client,
-            runtime=self.runtime,
-            outbox=self.outbox,  # type: ignore[arg-type]
+            store=self.store,
+            intake=self.intake,
+            gate=self.gate,
+            outbox=self.outbox,
             limits=tg_parse.Limits(),
             max_media_bytes=max_media_bytes,
             clock=lambda: self.clock,
@@ -125,8 +131,10 @@ class Parts:
     def whatsapp(self, client: FakeGraph) -> WhatsAppHandler:
         return WhatsAppHandler(
             client=client,
-            runtime=self.runtime,
-            outbox=self.outbox,  # type: ignore[arg-type]
+            store=self.store,
+            intake=self.intake,
+            gate=self.gate,
+            outbox=self.outbox,
             limits=wa_parse.Limits(),
             max_media_bytes=16 * MB,
             clock=lambda: self.clock,
@@ -239,7 +247,9 @@ async def test_whatsapp_keeps_the_last_message_time_fresh_enough() -> None:
 
     # a conversation without the time (made before it was kept) gets it before the intake
     key = (ChannelKind.WHATSAPP, second.citizen)
-    parts.store.conversations[key] = replace(parts.store.conversations[key], last_inbound_at=None)
+    known = await parts.store.conversation(*key)
+    assert known is not None
+    await parts.store.save_conversation(replace(known, last_inbound_at=None), at(NOW + 650))
     parts.clock = NOW + 700
     await handler.handle(wa_item("text"))
     assert parts.intake.taken[-1][0].last_inbound_at == at(NOW + 700)

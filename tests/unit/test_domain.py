@@ -16,7 +16,8 @@ from contact.domain.model import (
     Role,
     Skills,
 )
-from contact.domain.triage import DEFAULT_AGING_OFFSETS, priority_for, queue_score
+from contact.domain.triage import DEFAULT_AGING_OFFSETS, Verdict, priority_for, queue_score
+from contact.triage import default_triage
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -32,9 +33,10 @@ def test_happy_path_sets_timestamps() -> None:
     c.transition(ContactState.CONNECTED, T0 + timedelta(seconds=2))
     c.transition(ContactState.WRAP_UP, T0 + timedelta(seconds=60))
     c.transition(ContactState.CLOSED, T0 + timedelta(seconds=90))
-    assert (c.queued_at, c.answered_at, c.closed_at) == (
+    assert (c.queued_at, c.answered_at, c.wrapped_up_at, c.closed_at) == (
         T0,
         T0 + timedelta(seconds=2),
+        T0 + timedelta(seconds=60),
         T0 + timedelta(seconds=90),
     )
 
@@ -122,11 +124,11 @@ def test_channel_priorities_follow_the_issue_order() -> None:
 
 @pytest.mark.parametrize("text", ["Помогите, у него нож!", "Көмектесіңдер! Өрт!", "СТРЕЛЯЮТ"])
 def test_danger_words_lift_a_chat_to_sos(text: str) -> None:
-    assert priority_for(ChannelKind.TELEGRAM, text) == Priority.SOS
+    assert priority_for(ChannelKind.TELEGRAM, triage(text)) == Priority.SOS
 
 
 def test_danger_words_never_lower_an_alarm() -> None:
-    assert priority_for(ChannelKind.SCHOOL_ALARM, "помогите") == Priority.ALARM
+    assert priority_for(ChannelKind.SCHOOL_ALARM, triage("помогите, у него нож")) == Priority.ALARM
 
 
 def test_queue_score_orders_by_priority_then_age() -> None:
@@ -141,3 +143,32 @@ def test_aging_lets_a_long_waiting_chat_overtake_a_new_call() -> None:
     gap = DEFAULT_AGING_OFFSETS[Priority.CHAT] - DEFAULT_AGING_OFFSETS[Priority.VOICE]
     chat = queue_score(Priority.CHAT, T0 - timedelta(seconds=gap + 1))
     assert chat < queue_score(Priority.VOICE, T0)
+
+
+def test_a_callback_task_queues_among_102_calls_not_behind_ten_minutes_of_aging() -> None:
+    def score(priority: Priority, at: datetime, channel: ChannelKind | None = None) -> float:
+        return queue_score(priority, at, channel=channel)
+
+    callback = score(Priority.INFO, T0, ChannelKind.CALLBACK)
+    # a caller still on the line who rang up to half a minute later goes first …
+    assert score(Priority.VOICE, T0 + timedelta(seconds=29)) < callback
+    # … a later one, a video call and a chat that came with it go after it
+    assert callback < score(Priority.VOICE, T0 + timedelta(seconds=31))
+    assert callback < score(Priority.VIDEO, T0)
+    assert callback < score(Priority.CHAT, T0 - timedelta(seconds=60))
+    # alarms and SOS before it, as before any call; an information request far after it
+    assert score(Priority.SOS, T0 + timedelta(seconds=60)) < callback
+    assert callback + 400 < score(Priority.INFO, T0)
+
+
+def test_an_accepted_contact_whose_citizen_left_before_the_answer_is_abandoned() -> None:
+    c = contact(ChannelKind.VOICE)
+    c.transition(ContactState.QUEUED, T0)
+    c.transition(ContactState.OFFERED, T0)
+    c.transition(ContactState.CONNECTED, T0 + timedelta(seconds=1))
+    c.transition(ContactState.ABANDONED, T0 + timedelta(seconds=5))
+    assert c.state is ContactState.ABANDONED and c.closed_at == T0 + timedelta(seconds=5)
+
+
+def triage(text: str) -> Verdict:
+    return default_triage().analyse(text)

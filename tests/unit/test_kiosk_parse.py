@@ -16,9 +16,10 @@ from hypothesis import strategies as st
 from contact.channels import registry_import as ri
 from contact.channels.kiosk import parse
 from contact.domain.model import ChannelKind, LocationSource, Priority
-from contact.domain.triage import priority_for
+from contact.domain.triage import Verdict, priority_for
 from contact.errors import ContactError, Unauthorized, Unprocessable
 from contact.ports import Kiosk
+from contact.triage import default_triage
 
 KEY = "k" * 64
 KIOSK = Kiosk(
@@ -112,7 +113,7 @@ def test_replay_digest_is_per_kiosk_and_signature() -> None:
 def test_sos_is_an_sos_contact_at_the_kiosk() -> None:
     cmd = parse.sos({"press_id": "p-1", "language": "kk"}, KIOSK)
     assert cmd.channel is ChannelKind.KIOSK
-    assert priority_for(cmd.channel, cmd.text) is Priority.SOS
+    assert priority_for(cmd.channel, triage(cmd.text)) is Priority.SOS
     assert cmd.citizen == "kiosk:park-01" and cmd.external_id == "park-01/p-1"
     assert cmd.location is not None and cmd.location.source is LocationSource.FIXED
     assert (cmd.location.lat, cmd.location.lon) == (KIOSK.lat, KIOSK.lon)
@@ -302,3 +303,7 @@ def test_fuzzed_files_never_crash(data: bytes, geo: bool) -> None:
     for row in outcome.rows:
         with contextlib.suppress(ri.RowError):
             parse.kiosk_row(row.fields)
+
+
+def triage(text: str) -> Verdict:
+    return default_triage().analyse(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -53,7 +54,8 @@ def room(*operators: Operator, **settings: float) -> Room:
     bus = MessageBus()
     contacts = FakeContactRepository()
     ops = FakeOperatorRepository(*operators)
-    config = RoutingSettings(**{"wrap_up_s": 30.0, "offer_timeout_s": 15.0, **settings})
+    values: dict[str, Any] = {"wrap_up_s": 30.0, "offer_timeout_s": 15.0, **settings}
+    config = RoutingSettings(**values)
     store = MemoryQueueStore(
         AssignmentPolicy(
             offer_timeout_s=config.offer_timeout_s, language_fallback_s=config.language_fallback_s
@@ -96,7 +98,7 @@ async def test_report_is_offered_accepted_closed_then_wrap_up_ends_by_timer() ->
     assert r.operators.presence["a"] is Presence.WRAP_UP
     r.clock.advance(2)
     await r.routing.tick()
-    assert r.operators.presence["a"] is Presence.READY
+    assert r.operators.presence.get("a") is Presence.READY
     assert r.names()[:4] == [
         "operator.presence_changed",
         "contact.queued",

@@ -14,7 +14,8 @@ import pytest
 from contact.domain.commands import SetPresence
 from contact.domain.model import ContactState, Operator, Presence
 from contact.ports import CallState
-from contact.telephony import voice as voice_module
+from contact.telephony.voice import armed as armed_module
+from contact.telephony.voice import intake as intake_module
 from tests.unit.test_telephony_voice import CALLER_CHANNEL, CALLER_UID, Line, make_line
 
 OP = "a" * 32
@@ -144,7 +145,7 @@ async def test_an_armed_leg_announced_after_the_queue_chose_another_is_hung_up(
 async def test_an_armed_ring_nobody_confirms_stops_and_the_caller_keeps_waiting(
     armed: Line, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(voice_module, "ARMED_CONFIRM_S", 0.01)
+    monkeypatch.setattr(armed_module, "ARMED_CONFIRM_S", 0.01)
     contact_id = await announce(armed)
     await leg_rings(armed)
     await armed.bus.execute(SetPresence(operator_id=OP, presence=Presence.AWAY))
@@ -171,7 +172,7 @@ async def test_the_caller_hanging_up_while_the_armed_phone_rings_releases_it(
 async def test_an_armed_leg_whose_call_is_never_announced_is_hung_up(
     armed: Line, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(voice_module, "ARMED_CONFIRM_S", 0.01)
+    monkeypatch.setattr(armed_module, "ARMED_CONFIRM_S", 0.01)
     await leg_rings(armed)
     assert not armed.control.named("hangup")  # its ContactCall may still be on its way
     await asyncio.sleep(0.05)
@@ -211,7 +212,7 @@ async def test_an_armed_phone_that_never_rang_returns_the_call(
     armed: Line, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Asterisk could not make the armed phone's channel: no leg, no hangup, ever."""
-    monkeypatch.setattr(voice_module, "ARMED_CONFIRM_S", 0.01)
+    monkeypatch.setattr(armed_module, "ARMED_CONFIRM_S", 0.01)
     contact_id = await announce(armed)
     await offer(armed)
     assert await armed.state(contact_id) is ContactState.CONNECTED
@@ -273,7 +274,7 @@ async def test_languages_chosen_together_are_stored_in_one_write(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The menus' answers are bookkeeping: a burst of them is one commit, not one each."""
-    monkeypatch.setattr(voice_module, "LANGUAGE_WRITE_S", 0.05)
+    monkeypatch.setattr(intake_module, "LANGUAGE_WRITE_S", 0.05)
     line = await make_line(tmp_path, operator_id=OP)
     writes: list[dict[str, object]] = []
     store = line.calls.set_contact_languages

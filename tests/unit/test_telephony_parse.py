@@ -203,7 +203,8 @@ def test_bad_values_are_dropped_not_passed_on() -> None:
     assert parse.signal({**CONTACT_CALL, "Uniqueid": "1;Hangup"}) is None
     sig = parse.signal({**CONTACT_CALL, "Endpoint": "x/y", "CallerNum": "12;34,56"})
     assert isinstance(sig, parse.CallAnnounced)
-    assert sig.endpoint is None and sig.number == "123456"
+    # not a number: marked, never made into one by stripping
+    assert sig.endpoint is None and sig.number is None and sig.caller_invalid
     result = parse.signal({**TRANSFER_FAILED, "Result": "NO\r\nANSWER", "Target": "1;2"})
     assert result == parse.DialplanResult("1795299225.0", "transfer", "NOANSWER", None)
 
@@ -567,7 +568,7 @@ def test_any_event_parses_without_raising_and_yields_only_safe_values(
 @given(st.text(max_size=100))
 def test_numbers_and_locations_never_raise(raw: str) -> None:
     number = parse.caller_number(raw)
-    assert number is None or re.fullmatch(r"\+?[0-9]{1,31}", number)
+    assert number is None or (number == raw and re.fullmatch(r"\+?[0-9]{1,32}", number))
     if parse.dialable(raw) is not None:
         assert re.fullmatch(r"\+?[0-9]{3,20}", raw)
     parse.parse_xlocation(raw)
@@ -581,8 +582,12 @@ def _assert_shown_text(text: str, limit: int) -> None:
 
 GEO_TEXT = st.lists(
     st.tuples(
-        st.sampled_from(["format", "RD", "A1", "HNO", "pos", "shape", "lang", "Event", "x"]),
-        st.text(max_size=120) | st.sampled_from(["GML", "civicAddress", "Circle", "1 2"]),
+        st.sampled_from(
+            ["format", "RD", "A1", "HNO", "pos", "posList", "shape", "lang", "Event", "x"]
+        ),
+        st.text(max_size=120)
+        | st.sampled_from(["GML", "civicAddress", "Circle", "Polygon", "ArcBand", "1 2"])
+        | st.lists(st.floats(-200, 200), max_size=12).map(lambda n: " ".join(map(str, n))),
     ),
     max_size=12,
 ).map(lambda items: ",".join(f'{k}="{v}"' for k, v in items))
@@ -594,8 +599,8 @@ def test_any_geo_text_decodes_to_known_keys_and_clean_values(text: str) -> None:
     encoded = _geo(text.encode("utf-8", "surrogatepass")[: parse.GEO_RAW_MAX])
     values = parse.decode_geo(encoded)
     assert set(values) <= parse.GEO_KEYS
-    for value in values.values():
-        _assert_shown_text(value, parse.GEO_VALUE_MAX)
+    for key, value in values.items():
+        _assert_shown_text(value, parse.GEO_RAW_MAX if key == "posList" else parse.GEO_VALUE_MAX)
     geo = parse.parse_geo(encoded)
     if geo.civic_address is not None:
         _assert_shown_text(geo.civic_address, parse.CIVIC_ADDRESS_MAX)
@@ -606,3 +611,49 @@ def test_any_geo_text_decodes_to_known_keys_and_clean_values(text: str) -> None:
 def test_any_bytes_as_geo_never_raise(raw: bytes) -> None:
     parse.parse_geo(_geo(raw))
     parse.parse_geo(_geo(raw)[:-1])
+
+
+def test_a_location_header_too_large_to_read_is_said_not_dropped() -> None:
+    """[contact-caller] sets CONTACT_XLOCATION to `unreadable=1` when the caller's headers were
+    over what PJSIP_HEADER reads (4 KB): the operator is told, unless something else located
+    the caller (its PIDF-LO); a kiosk's fixed place never needs it."""
+    unreadable = {**CONTACT_CALL, "XLocation": parse.XLOCATION_UNREADABLE}
+    sig = parse.announced(unreadable)
+    assert sig is not None and sig.location is None and sig.location_too_large
+    circle = _geo('format="GML",shape="Circle",crs="2d",pos="43.238 76.945",radius="15"')
+    located = parse.announced({**unreadable, "Geo": circle})
+    assert located is not None and located.location is not None
+    assert not located.location_too_large
+    kiosk = parse.announced({**unreadable, "Kind": "kiosk", "Geo": circle})
+    assert kiosk is not None and not kiosk.location_too_large
+    plain = parse.announced(CONTACT_CALL)
+    assert plain is not None and not plain.location_too_large
+    # what a caller could send itself is only a header without a position
+    assert parse.parse_xlocation(parse.XLOCATION_UNREADABLE) is None
+
+
+def test_a_caller_number_is_a_number_or_marked_invalid_never_made_into_one() -> None:
+    identity = parse.caller_identity
+    assert identity("+77019000001", "valid") == ("+77019000001", False)
+    assert identity("77019000001", None) == ("77019000001", False)  # no status: checked here
+    assert identity("", "absent") == (None, False)
+    assert identity(None, None) == (None, False)
+    # [contact-caller-id] found something that is not a number (the injection of issue 9)
+    assert identity("", "invalid") == (None, True)
+    assert identity("+77019000001999", "invalid") == (None, True)
+    # and contact checks again what the dialplan let through
+    for bad in ("+7701+1", "7701 900", "+", "7" * 33, "७७०१", "+77019000001\r\nEvent: X"):
+        assert identity(bad, "valid") == (None, True), bad
+    sig = parse.signal({**CONTACT_CALL, "CallerNum": "", "CallerStatus": "invalid"})
+    assert isinstance(sig, parse.CallAnnounced) and sig.number is None and sig.caller_invalid
+    sig = parse.signal({**CONTACT_CALL, "CallerStatus": "valid"})
+    assert isinstance(sig, parse.CallAnnounced) and sig.number == "+77011234567"
+    assert not sig.caller_invalid
+    live = parse.live_channel(
+        {"Channel": "PJSIP/sipp-00000004", "Uniqueid": "1795299400.9", "Context": "contact-hold"}
+    )
+    assert live is not None
+    sig, _ = parse.announced_from_variables(
+        live, {"CONTACT_CALLER_NUM": "", "CONTACT_CALLER_STATUS": "invalid"}
+    )
+    assert sig is not None and sig.number is None and sig.caller_invalid

@@ -7,10 +7,10 @@ comes back; no answer is a 503; and no browser hears the relay's topic."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -21,7 +21,7 @@ from contact.domain.commands import Accept
 from contact.domain.model import ContactState, Operator, Role
 from contact.errors import ContactError, Unavailable
 from contact.http.ws import Hub, Subscriber
-from contact.ports import AuditEntry, CallState
+from contact.ports import AuditEntry, AuditLog, CallState
 from contact.routing.lifecycle import ContactLifecycle
 from contact.routing.service import RoutingService
 from contact.telephony.actions import Actor, CallActions
@@ -102,7 +102,7 @@ def _node(
     timeout_s: float = 1.0,
 ) -> Node:
     """What Telephony wires on each node, on the fakes."""
-    spy = SpyService(control=line.control, audit=audit, bus=bus)
+    spy = SpyService(control=line.control, audit=cast(AuditLog, audit), bus=bus)  # append only
     actions = CallActions(voice=lambda: voice, spy=spy, operators=line.operators)
     relay = Relay(
         broadcast=broadcast,
@@ -112,7 +112,7 @@ def _node(
         run=actions.run,
         nudge=voice.nudge,
         peers=True,
-        offers=voice._asterisk.ring_on_offer,
+        offers=voice.ring_on_offer,
         timeout_s=timeout_s,
     )
     bus.subscribe(ev.ContactAccepted, relay.relay)
@@ -146,7 +146,7 @@ async def make_room(
         contacts=line.contacts,
         operators=line.operators,
         bus=bus,
-        settings=line.voice._settings.routing,
+        settings=line.voice.settings.routing,
         clock=line.clock,
     )
     routing.register(bus)
@@ -154,7 +154,7 @@ async def make_room(
         bus
     )
     voice = VoiceService(
-        settings=line.voice._settings,
+        settings=line.voice.settings,
         bus=bus,
         contacts=line.contacts,
         operators=line.operators,
@@ -169,9 +169,9 @@ async def make_room(
 
 
 @pytest.fixture
-async def room(tmp_path: Path) -> Room:
+async def room(tmp_path: Path) -> AsyncIterator[Room]:
     made = await make_room(tmp_path)
-    yield made  # type: ignore[misc]
+    yield made
     await made.standby.relay.stop()
     await made.lead.relay.stop()
     await made.leader.voice.stop()
@@ -182,7 +182,7 @@ async def _connected(room: Room) -> str:
     line = room.leader
     contact_id = await line.call()
     leg = await line.accept(contact_id)
-    await line.signal(Event="OriginateResponse", Response="Success", Reason="4", Uniqueid=leg)
+    await line.signal(Event="OriginateResponse", Response="Success", Reason="4", Uniqueid=str(leg))
     await line.signal(Event="BridgeEnter", Uniqueid=CALLER_UID, BridgeUniqueid="b1")
     return contact_id
 
@@ -198,7 +198,7 @@ async def test_an_accept_on_a_standby_rings_the_operator_through_the_driving_nod
     await line.routing.tick()  # offered to op
     with caplog.at_level(logging.WARNING):
         await room.standby.bus.execute(Accept(contact_id=contact_id, operator_id="op"))
-        assert not room.standby.voice._tasks  # the standby's own service does nothing
+        assert not room.standby.voice.busy  # the standby's own service does nothing
         await room.settle()
     assert "no live call" not in caplog.text
     (nudge,) = [body for topic, body in room.broadcast.sent if topic == TOPIC]
@@ -211,7 +211,7 @@ async def test_an_accept_on_a_standby_rings_the_operator_through_the_driving_nod
     }
     ((endpoint, leg, context),) = line.control.named("ring")
     assert (endpoint, context) == ("PJSIP/op1", "contact-operator-wait")
-    await line.signal(Event="OriginateResponse", Response="Success", Reason="4", Uniqueid=leg)
+    await line.signal(Event="OriginateResponse", Response="Success", Reason="4", Uniqueid=str(leg))
     assert line.control.named("connect") == [(CALLER_UID, leg)]
 
 
@@ -357,6 +357,29 @@ async def test_a_supervisor_on_a_standby_spies_through_the_driving_node(room: Ro
     ((endpoint, leg, spied, _),) = room.leader.control.named("spy")
     assert (endpoint, leg, spied) == ("PJSIP/boss1", done["leg"], CALLER_UID)
     assert room.audit.entries_ == [("boss", "call.spy", contact_id)]  # once
+
+
+async def test_spy_legs_are_listed_and_stopped_through_the_driving_node(room: Room) -> None:
+    """The driving node keeps who spies on what until the leg hangs up; a standby lists them
+    and stops a supervisor's own (her desk phone's) through it; operators may do neither."""
+    contact_id = await _connected(room)
+    assert (await room.standby.relay.act("spy_legs", "", BOSS, {}))["legs"] == []
+    done = await room.standby.relay.act("spy", contact_id, BOSS, {"mode": "whisper"})
+    (listed,) = (await room.standby.relay.act("spy_legs", "", BOSS, {}))["legs"]
+    assert (listed["contact_id"], listed["supervisor_id"], listed["mode"]) == (
+        contact_id,
+        "boss",
+        "whisper",
+    )
+    for action in ("spy_legs", "spy_stop"):
+        with pytest.raises(ContactError) as refused:
+            await room.standby.relay.act(action, contact_id, OP, {})
+        assert refused.value.status == 403
+    other = Actor("boss2", Role.SUPERVISOR)  # another supervisor stops none of hers
+    assert (await room.standby.relay.act("spy_stop", contact_id, other, {}))["stopped"] == 0
+    stopped = await room.standby.relay.act("spy_stop", contact_id, BOSS, {})
+    assert stopped["stopped"] == 1 and (done["leg"],) in room.leader.control.named("hangup")
+    assert (await room.standby.relay.act("spy_legs", "", BOSS, {}))["legs"] == []
 
 
 async def test_the_driving_node_runs_its_own_routes_actions_without_the_broadcast(

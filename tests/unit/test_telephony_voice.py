@@ -4,7 +4,7 @@ and above all: an error never hangs up a caller, it puts the caller back on hold
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -205,9 +205,9 @@ class Line:
 
 
 @pytest.fixture
-async def line(tmp_path: Path) -> Line:
+async def line(tmp_path: Path) -> AsyncIterator[Line]:
     made = await make_line(tmp_path)
-    yield made  # type: ignore[misc]
+    yield made
     await made.voice.stop()
 
 
@@ -432,7 +432,7 @@ async def test_a_resync_marks_vanished_calls_dropped_and_registers_unknown_calle
     await line.signal(Event="FullyBooted", Status="Fully Booted")
     assert await line.state(gone) is ContactState.ABANDONED
     (call,) = await line.calls.for_contact(gone)
-    assert call.dropped and call.end_reason == "dropped"
+    assert call.dropped and call.end_reason == "link_lost"
     callbacks = list(line.calls.callbacks.values())
     assert callbacks and callbacks[0].reason == "dropped"
     found = line.voice.live_calls()
@@ -449,7 +449,7 @@ async def test_a_restarted_node_picks_up_live_calls_from_the_database(
     contact_id = await line.call()
     # a second service on the same stores (the node after a restart)
     second = VoiceService(
-        settings=line.voice._settings,
+        settings=line.voice.settings,
         bus=line.bus,
         contacts=line.contacts,
         operators=line.operators,
@@ -477,7 +477,7 @@ async def test_hangup_of_a_gone_channel_is_not_an_error(line: Line) -> None:
 
 
 async def test_ring_on_offer_rings_the_phone_as_the_offer_once(line: Line) -> None:
-    line.voice._asterisk = line.voice._asterisk.model_copy(update={"ring_on_offer": True})
+    line.voice.set_ring_on_offer(True)
     contact_id = await line.call()
     await line.routing.tick()  # the offer: accepted for the operator, the phone rings
     await line.voice.idle()
@@ -533,3 +533,158 @@ async def test_the_operator_leg_of_a_video_call_carries_its_video(line: Line) ->
     assert isinstance(voice_leg, str)
     # a voice call's leg is audio only; the video call's leg is offered the caller's video
     assert line.control.video_of == {voice_leg: None, video_leg: "1795299300.7"}
+
+
+# --- how a call ends: from its own bridge, never from the contact's state (issue 9) -----------
+
+
+async def _talking(line: Line, contact_id: str) -> str:
+    leg = await line.accept(contact_id)
+    await line.signal(Event="OriginateResponse", Response="Success", Reason="4", Uniqueid=leg)
+    await line.signal(Event="BridgeEnter", Uniqueid=CALLER_UID, BridgeUniqueid="b1")
+    return leg
+
+
+def _callback_reasons(line: Line) -> list[str]:
+    return [c.reason for c in line.calls.callbacks.values()]
+
+
+async def test_a_caller_who_leaves_while_the_operators_phone_rings_is_called_back(
+    line: Line,
+) -> None:
+    contact_id = await line.call()
+    leg = await line.accept(contact_id)  # accepted: the contact is connected, her phone rings
+    assert await line.state(contact_id) is ContactState.CONNECTED
+    await line.signal(Event="Hangup", Uniqueid=CALLER_UID, Channel=CALLER_CHANNEL, Cause="16")
+    assert await line.state(contact_id) is ContactState.ABANDONED  # not wrap-up
+    assert _callback_reasons(line) == ["abandoned"]
+    assert (leg,) in line.control.named("hangup")  # her phone stops ringing
+    assert line.operators.presence["op"] is Presence.READY  # nothing to wrap up
+    (call,) = await line.calls.for_contact(contact_id)
+    assert call.end_reason == "caller_hangup" and call.answered_at is None
+
+
+async def test_a_caller_back_in_the_queue_after_talking_is_called_back_when_they_leave(
+    line: Line,
+) -> None:
+    contact_id = await line.call()
+    leg = await _talking(line, contact_id)
+    await line.signal(Event="Hangup", Uniqueid=leg, Channel="PJSIP/op1-1", Cause="38")
+    assert await line.state(contact_id) is ContactState.QUEUED
+    await line.signal(Event="Hangup", Uniqueid=CALLER_UID, Channel=CALLER_CHANNEL, Cause="16")
+    assert await line.state(contact_id) is ContactState.ABANDONED
+    assert _callback_reasons(line) == ["abandoned"]
+    (call,) = await line.calls.for_contact(contact_id)
+    assert call.answered_at is not None and call.bridged_at is None  # it talked, once
+
+
+async def test_a_requeue_before_any_answer_forgets_the_accept_as_an_answer(line: Line) -> None:
+    contact_id = await line.call()
+    leg = await line.accept(contact_id)
+    assert (await line.contacts.get(contact_id)).answered_at is not None  # set at the accept
+    await line.signal(Event="OriginateResponse", Response="Failure", Reason="3", Uniqueid=leg)
+    contact = await line.contacts.get(contact_id)
+    assert contact.state is ContactState.QUEUED and contact.answered_at is None
+
+
+async def test_asterisk_stopping_mid_conversation_drops_the_call_and_calls_the_citizen_back(
+    line: Line,
+) -> None:
+    contact_id = await line.call()
+    leg = await _talking(line, contact_id)
+    # a stopping Asterisk soft-hangs up every channel (before its Shutdown event); the
+    # operator's leg may go first, with normal clearing: not her act
+    await line.signal(Event="SoftHangupRequest", Uniqueid=CALLER_UID, Cause="4")
+    await line.signal(Event="Hangup", Uniqueid=leg, Channel="PJSIP/op1-1", Cause="16")
+    assert not line.control.named("hangup")  # nothing steered: the PBX is going
+    await line.signal(Event="Hangup", Uniqueid=CALLER_UID, Channel=CALLER_CHANNEL, Cause="16")
+    await line.signal(Event="Shutdown", Shutdown="Cleanly", Restart="False")
+    assert await line.state(contact_id) is ContactState.WRAP_UP
+    (call,) = await line.calls.for_contact(contact_id)
+    assert (call.end_reason, call.dropped) == ("asterisk_shutdown", True)
+    assert _callback_reasons(line) == ["dropped"]
+    ended = [e for e in line.events if isinstance(e, ev.CallEnded)]
+    assert [(e.reason, e.dropped) for e in ended] == [("asterisk_shutdown", True)]
+
+
+async def test_asterisk_stopping_while_a_phone_rings_leaves_the_operator_ready(line: Line) -> None:
+    contact_id = await line.call()
+    leg = await line.accept(contact_id)
+    await line.signal(Event="SoftHangupRequest", Uniqueid=CALLER_UID, Cause="4")
+    await line.signal(Event="OriginateResponse", Response="Failure", Reason="1", Uniqueid=leg)
+    await line.signal(Event="Hangup", Uniqueid=CALLER_UID, Channel=CALLER_CHANNEL, Cause="16")
+    assert await line.state(contact_id) is ContactState.ABANDONED
+    assert line.operators.presence["op"] is Presence.READY  # not away: her phone was fine
+    assert _callback_reasons(line) == ["dropped"]
+
+
+async def test_calls_gone_while_asterisk_was_stopping_are_shutdown_drops_at_the_resync(
+    line: Line,
+) -> None:
+    contact_id = await line.call()
+    await line.signal(Event="Shutdown", Shutdown="Cleanly", Restart="False")
+    await line.signal(Event="FullyBooted", Status="Fully Booted")  # a new Asterisk, no calls
+    (call,) = await line.calls.for_contact(contact_id)
+    assert (call.end_reason, call.dropped) == ("asterisk_shutdown", True)
+    # the next loss is not blamed on that stop
+    other = await line.call("1795299226.1", "+77017777777")
+    await line.signal(Event="FullyBooted", Status="Fully Booted")
+    (call,) = await line.calls.for_contact(other)
+    assert call.end_reason == "link_lost"
+
+
+async def test_a_soft_hangup_for_another_reason_is_not_asterisk_stopping(line: Line) -> None:
+    contact_id = await line.call()
+    await line.signal(Event="SoftHangupRequest", Uniqueid=CALLER_UID, Cause="32")
+    await line.signal(Event="Hangup", Uniqueid=CALLER_UID, Channel=CALLER_CHANNEL, Cause="16")
+    (call,) = await line.calls.for_contact(contact_id)
+    assert (call.end_reason, call.dropped) == ("caller_hangup", False)
+
+
+async def test_a_call_ending_while_its_contact_was_put_back_in_the_queue_leaves_nothing_queued(
+    line: Line,
+) -> None:
+    from contact.domain.commands import ReturnToQueue
+
+    contact_id = await line.call()
+    await _talking(line, contact_id)
+    # her workplace was lost while the caller was still bridged to her phone
+    await line.bus.execute(ReturnToQueue(contact_id=contact_id, reason="workplace_lost"))
+    assert await line.state(contact_id) is ContactState.QUEUED
+    await line.signal(Event="Hangup", Uniqueid=CALLER_UID, Channel=CALLER_CHANNEL, Cause="16")
+    assert await line.state(contact_id) is ContactState.ABANDONED  # not left in the queue
+    assert _callback_reasons(line) == []  # they talked, and hung up themselves
+
+
+async def test_only_the_operators_own_hang_up_is_audited_as_her_act() -> None:
+    from contact.telephony.projection import TelephonyProjection
+
+    entries: list[tuple[str, str]] = []
+
+    class Audit:
+        async def append(
+            self, actor: str, action: str, subject: object, details: Mapping[str, object]
+        ) -> None:
+            entries.append((actor, str(details["reason"])))
+
+    class Topics:
+        async def publish(self, topic: str, body: object) -> None:
+            pass
+
+    bus = MessageBus()
+    TelephonyProjection(Topics(), Audit()).register(bus)  # type: ignore[arg-type]
+    for reason, dropped in (
+        ("operator_hangup", False),
+        ("caller_hangup", False),
+        ("asterisk_shutdown", True),
+        ("link_lost", True),
+    ):
+        await bus.publish(
+            ev.CallEnded(contact_id="c", reason=reason, dropped=dropped, operator_id="op")
+        )
+    assert entries == [
+        ("op", "operator_hangup"),
+        ("system:telephony", "caller_hangup"),
+        ("system:telephony", "asterisk_shutdown"),
+        ("system:telephony", "link_lost"),
+    ]

@@ -13,6 +13,7 @@ const DispatchMap = (() => {
   let map = null;
   let groups = null;
   let view = "";                     // what the view was last fitted to: refit only when it changes
+  let outline = null;                // the district's rings ([[lat, lon] …]) from the place panel
 
   const rad = (d) => (d * Math.PI) / 180;
   const deg = (r) => (r * 180) / Math.PI;
@@ -36,9 +37,10 @@ const DispatchMap = (() => {
     return full ? arc : [[c.lat, c.lon], ...arc];
   }
 
-  const minutes = (s) => (s == null ? "—" : s < 60 ? `${Math.round(s)} s` : `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`);
+  const minutes = I18n.duration;
   const kind = (k) => t("ui.unit_kind_" + k);
-  const tip = (...lines) => el("div", { class: "map-tip" }, ...lines.filter(Boolean).flatMap((line, i) => (i ? [el("br"), line] : [line])));
+  // a tooltip's lines; on a permanent label (class map-label) only the first one shows
+  const tip = (...lines) => el("div", { class: "map-tip" }, ...lines.filter(Boolean).flatMap((line, i) => (i ? [el("br"), el("span", { class: "more" }, line)] : [el("span", {}, line)])));
   const escapeHtml = (s) => s.replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
   function create(box) {
@@ -53,33 +55,42 @@ const DispatchMap = (() => {
       L.tileLayer(url, { role: "tiles", maxZoom: 19, attribution: escapeHtml(box.dataset.tileAttribution || "") }).addTo(map);
     }
     L.control.scale({ imperial: false }).addTo(map);
-    groups = { cameras: L.layerGroup().addTo(map), units: L.layerGroup().addTo(map), contact: L.layerGroup().addTo(map) };
+    groups = { district: L.layerGroup().addTo(map), cameras: L.layerGroup().addTo(map), units: L.layerGroup().addTo(map), contact: L.layerGroup().addTo(map) };
     return true;
   }
 
+  // the accuracy circle: a dashed ring that stays visible on any background, lightly filled
   function drawContact(loc, points) {
     const here = [loc.lat, loc.lon];
     if (loc.accuracy_m) {
-      L.circle(here, { role: "accuracy", radius: loc.accuracy_m, color: "#b71c1c", weight: 1, fillOpacity: 0.08, interactive: false }).addTo(groups.contact);
+      L.circle(here, { role: "accuracy", radius: loc.accuracy_m, color: "#b71c1c", weight: 2, dashArray: "6 4", fillColor: "#e53935", fillOpacity: 0.15, interactive: false, className: "map-accuracy" }).addTo(groups.contact);
       const b = L.latLng(here).toBounds(2 * loc.accuracy_m);
       points.push(b.getSouthWest(), b.getNorthEast());
     }
-    L.circleMarker(here, { role: "contact", radius: 9, color: "#fff", weight: 3, fillColor: "#b71c1c", fillOpacity: 1, className: "map-contact" })
-      .bindTooltip(tip(t("ui.map_contact"), loc.accuracy_m ? `${t("ui.map_accuracy")} ±${Math.round(loc.accuracy_m)} m` : ""))
+    L.circleMarker(here, { role: "contact", radius: 7, color: "#fff", weight: 3, fillColor: "#b71c1c", fillOpacity: 1, className: "map-contact" })
+      .bindTooltip(tip(t("ui.map_contact"), loc.accuracy_m ? `${t("ui.map_accuracy")} ±${t("fmt.metres", { m: Math.round(loc.accuracy_m) })}` : ""), { permanent: true, direction: "bottom", offset: [0, 10], className: "map-label" })
       .addTo(groups.contact);
     points.push(L.latLng(here));
+  }
+
+  function drawDistrict() {
+    if (!outline || !outline.outline) return;
+    const name = I18n.district(outline);
+    L.polygon(outline.outline, { role: "district", color: "#37474f", weight: 2, dashArray: "2 6", fill: false, interactive: false, className: "map-district" })
+      .bindTooltip(name, { permanent: true, direction: "center", className: "map-label map-district-label" })
+      .addTo(groups.district);
   }
 
   function drawCameras(d, points) {
     for (const c of d.cameras.seeing) {
       const shape = cone(c);
       L.polygon(shape, { role: "cone", cameraId: c.id, color: "#2e7d32", weight: 1, fillOpacity: 0.15, className: "map-cone" })
-        .bindTooltip(tip(c.id, `${t("ui.map_camera_sees")} · ${Math.round(c.distance_m)} m`)).addTo(groups.cameras);
+        .bindTooltip(tip(c.id, `${t("ui.map_camera_sees")} · ${t("fmt.metres", { m: Math.round(c.distance_m) })}`)).addTo(groups.cameras);
       points.push(...shape.map((p) => L.latLng(p)));
     }
     for (const c of [...d.cameras.seeing, ...d.cameras.others]) {
-      L.circleMarker([c.lat, c.lon], { role: "camera", cameraId: c.id, sees: c.sees, radius: 4, weight: 1, color: c.sees ? "#2e7d32" : "#616161", fillOpacity: 0.9 })
-        .bindTooltip(tip(c.id, `${c.sees ? t("ui.map_camera_sees") : t("ui.map_camera_blind")} · ${Math.round(c.distance_m)} m`))
+      L.circleMarker([c.lat, c.lon], { role: "camera", cameraId: c.id, sees: c.sees, radius: c.sees ? 5 : 4, weight: 1, color: c.sees ? "#2e7d32" : "#616161", fillOpacity: 0.9 })
+        .bindTooltip(tip(c.id, `${c.sees ? t("ui.map_camera_sees") : t("ui.map_camera_blind")} · ${t("fmt.metres", { m: Math.round(c.distance_m) })}`))
         .addTo(groups.cameras);
       if (c.sees) points.push(L.latLng(c.lat, c.lon));
     }
@@ -89,7 +100,7 @@ const DispatchMap = (() => {
     for (const u of d.suggestion) {
       if (!u.position) continue;
       L.circleMarker([u.position.lat, u.position.lon], { role: "suggested", unitId: u.unit_id, radius: 7, color: "#fff", weight: 2, fillColor: "#1565c0", fillOpacity: 1, className: "map-suggested" })
-        .bindTooltip(tip(`${u.callsign} · ${kind(u.kind)}`, `${t("ui.dispatch_eta")}: ${minutes(u.eta_s)}`))
+        .bindTooltip(tip(`${u.callsign} · ${kind(u.kind)}`, `${t("ui.dispatch_eta")}: ${minutes(u.eta_s)}`), { permanent: true, direction: "right", offset: [8, 0], className: "map-label" })
         .addTo(groups.units);
       points.push(L.latLng(u.position.lat, u.position.lon));
     }
@@ -115,6 +126,7 @@ const DispatchMap = (() => {
     drawCameras(d, points);
     drawUnits(d, points);
     drawContact(d.location, points);
+    drawDistrict();
     const shown = [d.contact_id, d.location.lat, d.location.lon, ...d.suggestion.map((u) => u.unit_id),
       ...d.dispatches.map((x) => x.unit_id), ...d.cameras.seeing.map((c) => c.id)].join();
     if (shown !== view) {            // new things to show: fit; otherwise keep the operator's zoom
@@ -136,11 +148,20 @@ const DispatchMap = (() => {
     return moved;
   }
 
+  // the district of the contact's place (or null): drawn now and on every render
+  function district(d) {
+    outline = d && d.outline ? d : null;
+    if (!map) return;
+    groups.district.clearLayers();
+    drawDistrict();
+  }
+
   function clear(box) {
     view = "";
+    outline = null;
     box.classList.add("hidden");
     if (groups) for (const g of Object.values(groups)) g.clearLayers();
   }
 
-  return { render, moveUnit, clear, cone, get map() { return map; } };
+  return { render, moveUnit, clear, cone, district, get map() { return map; } };
 })();

@@ -291,6 +291,12 @@ const Softphone = (() => {
     }
     const me = await api("GET", "/me/softphone");
     if (!me.available) {
+      // a center without voice says so in one line (not a fault: no red badge)
+      if (me.reason === "telephony_off") {
+        showState("off", me.detail || "");
+        stateEl.textContent = t("ui.sp_telephony_off");
+        return;
+      }
       showState("unavailable", me.reason);
       return;
     }

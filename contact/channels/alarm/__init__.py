@@ -4,12 +4,22 @@ the site's place and cameras; sites are imported with `contact sites import FILE
 from __future__ import annotations
 
 from contact.channels.alarm import openapi, routes
+from contact.channels.alarm.texts import TEXTS
 from contact.config import Settings
-from contact.plugins import Plugin
+from contact.context import Plugin
 
 
 def _enabled(settings: Settings) -> bool:
     return settings.alarm.enabled
 
 
-PLUGIN = Plugin(name="alarm", enabled=_enabled, routes=routes.setup, openapi=openapi.PATHS)
+PLUGIN = Plugin(
+    texts=TEXTS,
+    # its intake is the devices plugin's OpenOrJoinContact (no handler without it)
+    requires=("devices",),
+    name="alarm",
+    enabled=_enabled,
+    routes=routes.setup,
+    openapi=openapi.PATHS,
+    switch="CONTACT_ALARM_ENABLED",
+)

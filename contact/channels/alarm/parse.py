@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from contact.channels import registry_import as ri
-from contact.domain.commands import RegisterContact
+from contact.domain.commands import DeviceSource, OpenOrJoinContact, RegisterContact
 from contact.domain.model import ChannelKind, Location, LocationSource
 from contact.errors import Unauthorized, Unprocessable
 from contact.i18n import text
@@ -107,6 +107,7 @@ def contact_for(a: Alarm, site: AlarmSite) -> RegisterContact:
     return RegisterContact(
         channel=ChannelKind.SCHOOL_ALARM,
         text=describe(a, site),
+        triage_text="",  # our label, the zone and the site's address
         citizen=citizen_of(site.id),
         location=location_of(site),
         external_id=external_id(a),
@@ -150,3 +151,27 @@ def site_row(fields: Mapping[str, Any]) -> tuple[AlarmSite, str | None]:
         enabled=ri.flag(fields, "enabled"),
     )
     return site, ri.secret(fields, "key")
+
+
+def intake(a: Alarm, site: AlarmSite) -> OpenOrJoinContact:
+    """An alarm: joins the site's open contact (a repeat line with the zone), else opens the
+    top-priority contact with the site as its source and asks for units near it."""
+    return OpenOrJoinContact(
+        source_key=citizen_of(site.id),
+        source=DeviceSource(
+            kind="site",
+            source_id=site.id,
+            camera_ids=site.camera_ids,
+            details={
+                "name": site.name,
+                "site_kind": site.kind,
+                "address": site.address,
+                "zone": a.zone,
+                "alarm_kind": a.kind,
+            },
+        ),
+        open=contact_for(a, site),
+        join_text=describe(a, site, repeat=True),
+        join_external_id=external_id(a),
+        suggest="school_alarm",
+    )

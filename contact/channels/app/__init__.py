@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 from contact.channels.app import openapi, routes
 from contact.channels.app.notify import AppNotifier
 from contact.config import Settings
-from contact.plugins import Plugin
+from contact.context import Plugin
 
 if TYPE_CHECKING:
-    from contact.bootstrap import Container
+    from contact.context import Container
 
 
 def _enabled(settings: Settings) -> bool:
@@ -18,9 +18,16 @@ def _enabled(settings: Settings) -> bool:
 
 
 def _install(container: Container) -> None:
-    AppNotifier(container.db.contacts, container.broadcast).register(container.bus)
+    AppNotifier(container.broadcast).register(container.bus)
 
 
 PLUGIN = Plugin(
-    name="app", enabled=_enabled, install=_install, routes=routes.setup, openapi=openapi.PATHS
+    # its intake is the devices plugin's OpenOrJoinContact (no handler without it)
+    requires=("devices",),
+    name="app",
+    enabled=_enabled,
+    install=_install,
+    routes=routes.setup,
+    openapi=openapi.PATHS,
+    switch="CONTACT_APP_ENABLED",
 )

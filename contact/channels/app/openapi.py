@@ -40,7 +40,11 @@ REPORT_FIELDS: dict[str, Any] = {
 PATHS: dict[str, Any] = {
     "/api/v1/app/reports": {
         "post": operation(
-            "A citizen's report; answered after it is stored",
+            "A citizen's report; answered after it is stored. A replay with the same "
+            "Idempotency-Key answers the stored report (Idempotent-Replayed: true) and is never "
+            "rate-limited; the same key with another body is 422 idempotency_key_reused, and 409 "
+            "idempotency_key_in_flight while the first is being handled. 429 (Retry-After) per "
+            "device, client address and API key",
             {
                 "202": json_content(
                     {
@@ -49,7 +53,7 @@ PATHS: dict[str, Any] = {
                     },
                     "stored and queued",
                 ),
-                **error_responses(400, 401, 413, 415, 422, 429, 503),
+                **error_responses(400, 401, 409, 413, 415, 422, 429, 503),
             },
             security=APP_KEY,
             parameters=[
@@ -227,7 +231,7 @@ PATHS.update(
                 {
                     "202": json_content(SOS_ANSWER, "stored and queued"),
                     "200": json_content(SOS_ANSWER, "the device's open SOS"),
-                    **error_responses(400, 401, 413, 415, 422, 429, 503),
+                    **error_responses(400, 401, 413, 415, 422, 429, 503),  # 422: a reused key
                 },
                 security=APP_KEY,
                 parameters=[

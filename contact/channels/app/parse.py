@@ -4,13 +4,19 @@ with a stable id, so the HTTP layer answers with a clear JSON error and stores n
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from contact.domain.commands import RegisterContact, UpdateLocation
+from contact.domain.commands import (
+    DeviceSource,
+    OpenOrJoinContact,
+    RegisterContact,
+    UpdateLocation,
+)
 from contact.domain.model import (
     Attachment,
     ChannelKind,
@@ -66,6 +72,30 @@ def device_id(value: object) -> str:
             error_id="invalid_device_id",
         )
     return value
+
+
+def fingerprint(command: RegisterContact) -> str:
+    """What a request said, as the center took it (the IETF idempotency-key draft's request
+    fingerprint): the same report sent again as JSON or as a form, with keys in any order,
+    has the same fingerprint; another text, kind, language, place or photo has another."""
+    where = command.location
+    meaning = {
+        "channel": command.channel.value,
+        "text": command.text,
+        "info": command.information_only,
+        "language": command.language.value if command.language is not None else None,
+        "location": None if where is None else [where.lat, where.lon, where.accuracy_m],
+        "photos": [att.sha256 for att, _ in command.attachments],
+    }
+    canonical = json.dumps(meaning, sort_keys=True, ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def with_fingerprint(command: RegisterContact) -> RegisterContact:
+    """The command carrying its fingerprint when it carries an idempotency key."""
+    if command.external_id is None:
+        return command
+    return replace(command, fingerprint=fingerprint(command))
 
 
 def idempotency_key(value: str | None) -> str | None:
@@ -161,7 +191,7 @@ def report(
         )
         attachments = ((attachment, photo.data),)
     idem = idempotency_key(key)
-    return RegisterContact(
+    command = RegisterContact(
         channel=ChannelKind.APP,
         text=text,
         language=language(fields.get("language")),
@@ -171,6 +201,7 @@ def report(
         external_id=f"{device}/{idem}" if idem else None,
         information_only=kind == "info",
     )
+    return with_fingerprint(command)
 
 
 # --- devices and SOS ----------------------------------------------------------------------
@@ -237,14 +268,16 @@ def sos(
     words = i18n_text("sos.app", lang)
     extra = _optional_text(fields, limits)
     idem = idempotency_key(key)
-    return RegisterContact(
+    command = RegisterContact(
         channel=ChannelKind.APP_SOS,
         text=f"{words}: {extra}" if extra else words,
+        triage_text=extra or "",
         language=lang,
         citizen=device,
         location=location(fields),
         external_id=f"{device}/sos/{idem}" if idem else None,
     )
+    return with_fingerprint(command)
 
 
 def location_update(fields: Mapping[str, Any], contact_id: str) -> UpdateLocation:
@@ -252,3 +285,15 @@ def location_update(fields: Mapping[str, Any], contact_id: str) -> UpdateLocatio
     if found is None:
         raise Unprocessable("lat and lon are required", error_id="invalid_location")
     return UpdateLocation(contact_id=contact_id, location=found)
+
+
+def sos_intake(command: RegisterContact, device_id: str, platform: str | None) -> OpenOrJoinContact:
+    """An SOS: joins the device's open SOS (moved to where the phone is now), else opens
+    `command` with the device as its source and, located, asks for units near it."""
+    return OpenOrJoinContact(
+        source_key=f"device:{device_id}",
+        source=DeviceSource(kind="device", source_id=device_id, details={"platform": platform}),
+        open=command,
+        relocate=True,
+        suggest="app_sos",
+    )

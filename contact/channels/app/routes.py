@@ -10,30 +10,32 @@ WebSocket need its token too, so nobody else can act for it.
 
 Answers: a report or an SOS is answered 202 only after it is committed to the database. A
 second SOS while the device's SOS contact is open returns that contact (200).
+
+Idempotency-Key (the IETF draft): a replay of a stored report or SOS is answered with the
+stored contact (Idempotent-Replayed: true) and never counts against a rate limit; the same key
+with a different body is 422, and 409 while the first request with it is still in flight.
+New reports and SOS calls are limited per device, per client address and per API key.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import functools
+import hashlib
 import logging
 import re
 import secrets
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import BodyPartReader, web
 
-from contact.bus import KeyedLocks
+from contact import text_policy
 from contact.channels.app import parse
 from contact.channels.app.notify import citizen_status, device_topic
-from contact.channels.edge import (
-    RateLimiter,
-    json_response,
-    key_matches,
-    read_json_object,
-    remote_address,
-)
-from contact.domain import events as ev
-from contact.domain.commands import Abandon
+from contact.domain.commands import Abandon, DeviceIntakeResult, Outcome, RegisterContact
 from contact.domain.model import ChannelKind, Contact, ContactState, MessageDirection
 from contact.errors import (
     BadRequest,
@@ -47,10 +49,19 @@ from contact.errors import (
     Unprocessable,
     UnsupportedMediaType,
 )
-from contact.http.keys import CONTAINER, HUB
+from contact.http.edge import (
+    RateLimiter,
+    guard,
+    json_response,
+    key_matches,
+    read_json_object,
+    read_multipart,
+    remote_address,
+)
+from contact.http.keys import CONTAINER, EDGE, HUB
 from contact.http.views import iso, location_json
 from contact.http.ws import Subscriber
-from contact.ports import Device, IntakeSource
+from contact.ports import Device
 
 log = logging.getLogger(__name__)
 
@@ -63,25 +74,95 @@ OPEN_STATES = frozenset({ContactState.NEW, ContactState.QUEUED, ContactState.OFF
 
 
 class Limits:
-    """The app channel's rate limits and per-device locks (one set per HTTP app)."""
+    """The app channel's rate limits (one set per HTTP app)."""
 
     def __init__(
-        self, reports_per_minute: int, sos_per_hour: int, locations: int, registrations: int
+        self,
+        reports_per_minute: int,
+        sos_per_hour: int,
+        locations: int,
+        registrations: int,
+        per_address: int = 30,
+        per_api_key: int = 600,
     ) -> None:
         self.reports = RateLimiter(reports_per_minute, 60.0, what="reports from this device")
         self.sos = RateLimiter(sos_per_hour, 3600.0, what="SOS calls from this device")
+        # new contacts from one address or one app key, whatever device ids they name
+        self.addresses = RateLimiter(per_address, 60.0, what="reports from this address")
+        self.api_keys = RateLimiter(per_api_key, 60.0, what="reports with this API key")
+        self.in_flight: set[str] = set()  # idempotency keys being handled on this node
         self.locations = RateLimiter(locations, 60.0, what="location updates from this device")
         self.registrations = RateLimiter(
             registrations, 60.0, what="device registrations from this address"
         )
-        self.locks = KeyedLocks()
 
 
 LIMITS: web.AppKey[Limits] = web.AppKey("app_limits", Limits)
 
 
-def _check_key(request: web.Request) -> None:
-    settings = request.app[CONTAINER].settings.app
+def admit_new(request: web.Request, device_limiter: RateLimiter, device_id: str) -> None:
+    """A new report or SOS is counted by device, client address and API key, or refused (429
+    with Retry-After) by the first limit it is over, counting nothing then. Replays of a stored
+    one never get here."""
+    limits = request.config_dict[LIMITS]
+    key = hashlib.sha256(request.headers.get("X-Api-Key", "").encode("utf-8", "replace"))
+    checks = (
+        (device_limiter, device_id),
+        (limits.addresses, remote_address(request)),
+        (limits.api_keys, key.hexdigest()[:32]),
+    )
+    for limiter, name in checks:
+        limiter.peek(name)
+    for limiter, name in checks:
+        limiter.check(name)
+
+
+@contextlib.contextmanager
+def handling(request: web.Request, external_id: str | None) -> Iterator[None]:
+    """One request per idempotency key at a time on this node: a second one while the first
+    is in flight is 409 (the IETF draft), retried by the app after Retry-After."""
+    if external_id is None:
+        yield
+        return
+    in_flight = request.config_dict[LIMITS].in_flight
+    if external_id in in_flight:
+        raise Conflict(
+            "a request with this Idempotency-Key is still being handled; retry",
+            error_id="idempotency_key_in_flight",
+            details={"retry_after_s": 1},
+        )
+    in_flight.add(external_id)
+    try:
+        yield
+    finally:
+        in_flight.discard(external_id)
+
+
+async def stored_intake(request: web.Request, command: RegisterContact) -> str | None:
+    """The contact a replay of this request (same Idempotency-Key) already made, or None when
+    the key is new. The same key with another body is 422 (the IETF draft): never folded
+    into the first contact, whose text and priority would hide the new one's."""
+    if command.external_id is None:
+        return None
+    found = await request.config_dict[CONTAINER].db.contacts.intake_fingerprint(
+        command.channel, command.external_id
+    )
+    if found is None:
+        return None
+    contact_id, stored = found
+    if stored is not None and stored != command.fingerprint:
+        raise Unprocessable(
+            "this Idempotency-Key was used for a different request; send a new key for a "
+            "new report",
+            error_id="idempotency_key_reused",
+            details={"contact_id": contact_id},
+        )
+    return contact_id
+
+
+async def app_key(request: web.Request) -> None:
+    """Every request of the app channel carries the app's key (X-Api-Key): its guard."""
+    settings = request.config_dict[CONTAINER].settings.app
     keys = settings.keys()
     if not settings.enabled or not keys:
         raise Unavailable("the app channel is not configured", error_id="channel_disabled")
@@ -93,7 +174,9 @@ def _check_key(request: web.Request) -> None:
 async def _token_device(request: web.Request, token: str | None) -> Device | None:
     if token is None:
         return None
-    device = await request.app[CONTAINER].db.registries.devices.by_token(parse.token_hash(token))
+    device = await request.config_dict[CONTAINER].db.registries.devices.by_token(
+        parse.token_hash(token)
+    )
     if device is None:
         raise Unauthorized("unknown or replaced device token", error_id="bad_device_token")
     return device
@@ -101,7 +184,6 @@ async def _token_device(request: web.Request, token: str | None) -> Device | Non
 
 async def registered_device(request: web.Request) -> Device:
     """The device named by X-Device-Token (required)."""
-    _check_key(request)
     token = parse.device_token(request.headers.get("X-Device-Token"))
     if token is None:
         raise Unauthorized(
@@ -119,14 +201,14 @@ async def _acting_for(request: web.Request, device_id: str, token: str | None) -
         if device.id != device_id:
             raise Forbidden("the token belongs to another device", error_id="device_mismatch")
         return
-    if await request.app[CONTAINER].db.registries.devices.get(device_id) is not None:
+    if await request.config_dict[CONTAINER].db.registries.devices.is_registered(device_id):
         raise Unauthorized(
             "this device is registered: send its X-Device-Token", error_id="device_token_required"
         )
 
 
 def _now(request: web.Request) -> datetime:
-    return datetime.fromtimestamp(request.app[CONTAINER].clock(), UTC)
+    return datetime.fromtimestamp(request.config_dict[CONTAINER].clock(), UTC)
 
 
 # --- reports ------------------------------------------------------------------------------
@@ -153,30 +235,26 @@ async def _multipart(
                     )
             photo = parse.Photo(bytes(data), part.filename)
         else:
-            raw = await part.read(decode=True)
-            if len(raw) > MAX_FIELD_BYTES:
-                raise PayloadTooLarge(f"field {part.name} is too large", error_id="field_too_large")
-            try:
-                fields[part.name] = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise BadRequest(
-                    f"field {part.name} is not UTF-8", error_id="bad_encoding"
-                ) from None
+            raw = bytearray()
+            while chunk := await part.read_chunk(65536):  # bounded while read, not after
+                raw += chunk
+                if len(raw) > MAX_FIELD_BYTES:
+                    raise PayloadTooLarge(
+                        f"field {text_policy.clean(part.name)} is too large",
+                        error_id="field_too_large",
+                    )
+            fields[text_policy.clean(part.name)] = text_policy.decode_bytes(part.decode(bytes(raw)))
     return fields, photo
 
 
 async def post_report(request: web.Request) -> web.Response:
-    _check_key(request)
-    c = request.app[CONTAINER]
+    c = request.config_dict[CONTAINER]
     limits = parse.Limits(c.settings.app.max_text_chars, c.settings.app.max_photo_bytes)
     if request.content_type == "application/json":
         fields: dict[str, Any] = await read_json_object(request, MAX_JSON_BYTES)
         photo = None
     elif request.content_type == "multipart/form-data":
-        try:
-            fields, photo = await _multipart(request, limits.max_photo_bytes)
-        except ValueError as exc:  # aiohttp's multipart parser on malformed bodies
-            raise BadRequest(f"malformed multipart body: {exc}", error_id="bad_multipart") from None
+        fields, photo = await read_multipart(request, _multipart, limits.max_photo_bytes)
     else:
         raise UnsupportedMediaType(
             "send application/json or multipart/form-data", error_id="unsupported_content_type"
@@ -186,16 +264,21 @@ async def post_report(request: web.Request) -> web.Response:
     await _acting_for(
         request, command.citizen, parse.device_token(request.headers.get("X-Device-Token"))
     )
-    request.app[LIMITS].reports.check(command.citizen)
-    registered = await c.bus.execute(command)
-    headers = {} if registered.created else {"Idempotent-Replayed": "true"}
-    return web.json_response(
-        {"id": registered.contact_id, "status": "queued"}, status=202, headers=headers
-    )
+    with handling(request, command.external_id):
+        contact_id = await stored_intake(request, command)
+        replayed = contact_id is not None  # answered as stored, never rate-limited
+        if contact_id is None:
+            admit_new(request, request.config_dict[LIMITS].reports, command.citizen)
+            registered = await c.bus.execute(command)
+            contact_id, replayed = registered.contact_id, not registered.created
+            if replayed:  # another node stored the same key meanwhile: the same request?
+                await stored_intake(request, command)
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return web.json_response({"id": contact_id, "status": "queued"}, status=202, headers=headers)
 
 
 async def _own_contact(request: web.Request, device_id: str, channel: ChannelKind) -> Contact:
-    c = request.app[CONTAINER]
+    c = request.config_dict[CONTAINER]
     param = "report_id" if channel is ChannelKind.APP else "contact_id"
     try:
         contact = await c.db.contacts.get(request.match_info[param])
@@ -208,7 +291,6 @@ async def _own_contact(request: web.Request, device_id: str, channel: ChannelKin
 
 
 async def _own_report(request: web.Request) -> Contact:
-    _check_key(request)
     token = parse.device_token(request.headers.get("X-Device-Token"))
     device = await _token_device(request, token)
     sent_id = request.headers.get("X-Device-Id")
@@ -221,7 +303,7 @@ async def _own_report(request: web.Request) -> Contact:
 
 
 async def _status_body(request: web.Request, contact: Contact) -> dict[str, Any]:
-    messages = await request.app[CONTAINER].db.contacts.messages(contact.id)
+    messages = await request.config_dict[CONTAINER].db.contacts.messages(contact.id)
     replies = [
         {"id": m.id, "text": m.text, "at": iso(m.created_at)}
         for m in messages
@@ -247,9 +329,8 @@ async def get_report(request: web.Request) -> web.Response:
 async def register_device(request: web.Request) -> web.Response:
     """Register a device id and get its token (shown once). With the device's current
     X-Device-Token, the same call replaces the token."""
-    _check_key(request)
-    c = request.app[CONTAINER]
-    request.app[LIMITS].registrations.check(remote_address(request))
+    c = request.config_dict[CONTAINER]
+    request.config_dict[LIMITS].registrations.check(remote_address(request))
     wanted = parse.registration(await read_json_object(request, MAX_JSON_BYTES))
     current = parse.device_token(request.headers.get("X-Device-Token"))
     token = secrets.token_urlsafe(32)
@@ -274,7 +355,7 @@ async def register_device(request: web.Request) -> web.Response:
 async def history(request: web.Request) -> web.Response:
     """The device's reports and SOS calls since it registered, newest first."""
     device = await registered_device(request)
-    c = request.app[CONTAINER]
+    c = request.config_dict[CONTAINER]
     limit = c.settings.app.history_limit
     raw = request.query.get("limit")
     if raw is not None:
@@ -308,7 +389,7 @@ async def history(request: web.Request) -> web.Response:
 def _call(request: web.Request, contact_id: str) -> dict[str, Any]:
     """What the app needs to start its video call to the center (served by the WebRTC side;
     the values come from CONTACT_APP_SOS_*)."""
-    settings = request.app[CONTAINER].settings.app
+    settings = request.config_dict[CONTAINER].settings.app
     ice = [u.strip() for u in settings.sos_ice_servers.split(",") if u.strip()]
     return {
         "sip_uri": settings.sos_sip_uri,
@@ -331,45 +412,34 @@ def _sos_body(request: web.Request, contact: Contact | str, status: str = "queue
 
 
 async def post_sos(request: web.Request) -> web.Response:
+    """An SOS: joins the device's open SOS (200, moved to where the phone is now), else a new
+    contact committed with the device as its source (202); see contact.channels.devices."""
     device = await registered_device(request)
-    c = request.app[CONTAINER]
+    c = request.config_dict[CONTAINER]
     limits = parse.Limits(c.settings.app.max_text_chars, c.settings.app.max_photo_bytes)
     fields = await read_json_object(request, MAX_JSON_BYTES, allow_empty=True)
     command = parse.sos(fields, device.id, limits, request.headers.get("Idempotency-Key"))
-    async with request.app[LIMITS].locks.hold(f"sos:{device.id}"):
-        open_sos = await c.db.registries.sources.open_contact(ChannelKind.APP_SOS, device.id)
-        if open_sos is not None:
-            if command.location is not None:
-                await c.bus.execute(parse.location_update(fields, open_sos.id))
-            body = {**_sos_body(request, open_sos), **citizen_status(open_sos), "joined": True}
-            return json_response(body)
-        request.app[LIMITS].sos.check(device.id)
-        registered = await c.bus.execute(command)
-    if registered.created:
-        await _after_sos(request, device, registered.contact_id, command)
-    return json_response(_sos_body(request, registered.contact_id), status=202)
-
-
-async def _after_sos(request: web.Request, device: Device, contact_id: str, command: Any) -> None:
-    c = request.app[CONTAINER]
-    try:
-        await c.db.registries.sources.add(
-            IntakeSource(
-                contact_id=contact_id,
-                kind="device",
-                source_id=device.id,
-                details={"platform": device.platform},
-            )
+    stored = await stored_intake(request, command)  # 422 for a reused key
+    intake = parse.sos_intake(command, device.id, device.platform)
+    if stored is None:  # a replay is answered as stored, never counted against a limit
+        admit = functools.partial(admit_new, request, request.config_dict[LIMITS].sos, device.id)
+        intake = dataclasses.replace(intake, admit=admit)
+    result: DeviceIntakeResult = await c.bus.execute(intake)
+    if result.outcome is Outcome.JOINED:
+        contact = await c.db.contacts.get(result.contact_id)
+        body = {**_sos_body(request, contact), **citizen_status(contact), "joined": True}
+        return json_response({**body, "requeued": result.requeued})
+    if result.outcome is Outcome.REPLAYED:
+        return json_response(
+            _sos_body(request, result.contact_id),
+            status=202,
+            headers={"Idempotent-Replayed": "true"},
         )
+    try:
         await c.db.registries.devices.touch(device.id, _now(request))
     except ContactError as exc:
-        log.warning("SOS source not stored: %s", exc.message, extra={"contact_id": contact_id})
-    if command.location is not None:
-        await c.bus.publish(
-            ev.SuggestionRequested(
-                contact_id=contact_id, location=command.location, reason="app_sos"
-            )
-        )
+        log.warning("device not touched: %s", exc.message, extra={"contact_id": result.contact_id})
+    return json_response(_sos_body(request, result.contact_id), status=202)
 
 
 async def get_sos(request: web.Request) -> web.Response:
@@ -385,9 +455,9 @@ async def get_sos(request: web.Request) -> web.Response:
 async def sos_location(request: web.Request) -> web.Response:
     """A live location update during an SOS (while its contact is open)."""
     device = await registered_device(request)
-    c = request.app[CONTAINER]
+    c = request.config_dict[CONTAINER]
     contact = await _own_contact(request, device.id, ChannelKind.APP_SOS)
-    request.app[LIMITS].locations.check(device.id)  # every attempt on its own SOS counts
+    request.config_dict[LIMITS].locations.check(device.id)  # every attempt on its own SOS counts
     command = parse.location_update(await read_json_object(request, MAX_JSON_BYTES), contact.id)
     if contact.state in (ContactState.CLOSED, ContactState.ABANDONED):
         raise Conflict("this SOS is over", error_id="contact_closed")
@@ -398,7 +468,7 @@ async def sos_location(request: web.Request) -> web.Response:
 async def cancel_sos(request: web.Request) -> web.Response:
     """Withdraw an SOS pressed by mistake, while no operator has answered it."""
     device = await registered_device(request)
-    c = request.app[CONTAINER]
+    c = request.config_dict[CONTAINER]
     contact = await _own_contact(request, device.id, ChannelKind.APP_SOS)
     if contact.state is not ContactState.ABANDONED:
         if contact.state not in OPEN_STATES:
@@ -416,7 +486,6 @@ async def app_ws(request: web.Request) -> web.WebSocketResponse:
     """Replies and status changes of the device's reports and SOS calls. A registered device
     names itself with its token (X-Device-Token or ?device_token=); an unregistered one with
     ?device_id=."""
-    _check_key(request)
     token = parse.device_token(
         request.headers.get("X-Device-Token") or request.query.get("device_token")
     )
@@ -429,27 +498,34 @@ async def app_ws(request: web.Request) -> web.WebSocketResponse:
         await _acting_for(request, device_id, token)
     ws = web.WebSocketResponse(heartbeat=30)
     await ws.prepare(request)
-    hub = request.app[HUB]
+    hub = request.config_dict[HUB]
     subscriber = Subscriber(ws, owner=f"device {device_id[:6]}…")
     hub.subscribe(subscriber, device_topic(device_id))
     return await hub.serve(request, subscriber)
 
 
 def setup(app: web.Application) -> None:
+    """The app channel: a sub-application under /api/v1/app whose guard checks the app's key
+    before any handler runs; its rate limits live on the main application (one set per node)."""
     settings = app[CONTAINER].settings.app
     app[LIMITS] = Limits(
         settings.reports_per_minute_per_device,
         settings.sos_per_hour_per_device,
         settings.locations_per_minute_per_device,
         settings.registrations_per_minute_per_address,
+        settings.reports_per_minute_per_address,
+        settings.reports_per_minute_per_api_key,
     )
-    r = app.router
-    r.add_post(f"{PREFIX}/reports", post_report)
-    r.add_get(f"{PREFIX}/reports/{{report_id}}", get_report)
-    r.add_post(f"{PREFIX}/devices", register_device)
-    r.add_get(f"{PREFIX}/history", history)
-    r.add_post(f"{PREFIX}/sos", post_sos)
-    r.add_get(f"{PREFIX}/sos/{{contact_id}}", get_sos)
-    r.add_post(f"{PREFIX}/sos/{{contact_id}}/location", sos_location)
-    r.add_post(f"{PREFIX}/sos/{{contact_id}}/cancel", cancel_sos)
-    r.add_get(f"{PREFIX}/ws", app_ws)
+    channel = web.Application(middlewares=[guard(app_key)])
+    channel[EDGE] = True  # its own check; no staff session
+    r = channel.router
+    r.add_post("/reports", post_report)
+    r.add_get("/reports/{report_id}", get_report)
+    r.add_post("/devices", register_device)
+    r.add_get("/history", history)
+    r.add_post("/sos", post_sos)
+    r.add_get("/sos/{contact_id}", get_sos)
+    r.add_post("/sos/{contact_id}/location", sos_location)
+    r.add_post("/sos/{contact_id}/cancel", cancel_sos)
+    r.add_get("/ws", app_ws)
+    app.add_subapp(PREFIX, channel)

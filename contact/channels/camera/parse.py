@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from contact.address_guard import RefusedAddress, check_camera_url
 from contact.channels.registry_import import CAMERA_ID
-from contact.domain.commands import RegisterContact
-from contact.domain.model import ChannelKind, Location, LocationSource
+from contact.domain.commands import DeviceSource, OpenOrJoinContact, RegisterContact
+from contact.domain.model import ChannelKind, Location, LocationSource, plausible_time
 from contact.errors import Unprocessable
 from contact.i18n import text
 from contact.ports import CameraInfo
@@ -22,6 +23,7 @@ KINDS = ("wanted_face", "wanted_plate", "weapon", "aggression", "crowd")
 EVENT_ID = re.compile(r"^[\x21-\x7e]{1,100}\Z")
 URL = re.compile(r"^https?://[\x21-\x7e]{1,2000}\Z", re.IGNORECASE)
 MAX_SUBJECT_CHARS = 100
+USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/?#]*@", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +47,12 @@ def _time(value: object) -> datetime | None:
         return None
     try:
         if isinstance(value, int | float) and not isinstance(value, bool):
-            return datetime.fromtimestamp(value, UTC)
-        if isinstance(value, str) and len(value) <= 40:
+            at = datetime.fromtimestamp(value, UTC)
+            if plausible_time(at):
+                return at
+        elif isinstance(value, str) and len(value) <= 40:
             at = datetime.fromisoformat(value)
-            if at.tzinfo is not None:
+            if at.tzinfo is not None and plausible_time(at):
                 return at.astimezone(UTC)
     except (ValueError, OverflowError, OSError):
         pass
@@ -77,6 +81,13 @@ def alert(fields: Mapping[str, Any]) -> Alert:
     snapshot = fields.get("snapshot_url")
     if snapshot is not None and (not isinstance(snapshot, str) or not URL.match(snapshot)):
         raise Unprocessable("snapshot_url must be an http(s) URL", error_id="invalid_snapshot_url")
+    if snapshot is not None:
+        try:  # the server fetches it for operators: never towards metadata or link-local
+            check_camera_url(snapshot, allow_loopback=True)  # loopback: decided at fetch
+        except RefusedAddress as exc:
+            raise Unprocessable(
+                f"snapshot_url is refused: {exc}", error_id="invalid_snapshot_url"
+            ) from None
     subject = fields.get("subject")
     if subject is not None and (
         not isinstance(subject, str)
@@ -123,13 +134,25 @@ def describe(a: Alert) -> str:
     if a.subject:
         words += f" — {a.subject}"
     if a.snapshot_url:
-        words += f"\n{a.snapshot_url}"
+        words += f"\n{without_login(a.snapshot_url)}"
     return words
+
+
+def what_was_seen(a: Alert) -> str:
+    """The words triage reads: the kind of alert and the analytics' own subject, never the
+    camera's id or snapshot URL (names of places and hosts)."""
+    kind = text(f"camera.kind.{a.kind}", None)
+    return f"{kind} {a.subject}" if a.subject else kind
 
 
 def describe_repeat(a: Alert, count: int) -> str:
     words = text("camera.repeat", None).format(confidence=f"{a.confidence:.2f}", count=count)
-    return f"{words}\n{a.snapshot_url}" if a.snapshot_url else words
+    return f"{words}\n{without_login(a.snapshot_url)}" if a.snapshot_url else words
+
+
+def without_login(url: str) -> str:
+    """A URL as operators may read it: without the user:password@ the server fetches with."""
+    return USERINFO.sub(r"\1", url, count=1)
 
 
 def citizen_of(camera_id: str) -> str:
@@ -141,7 +164,36 @@ def contact_for(a: Alert, camera: CameraInfo | None, group_id: str) -> RegisterC
     return RegisterContact(
         channel=ChannelKind.CAMERA,
         text=describe(a),
+        triage_text=what_was_seen(a),
         citizen=citizen_of(a.camera_id),
         location=location_of(camera),
         external_id=f"alert:{group_id}",
+    )
+
+
+def intake(
+    a: Alert, camera: CameraInfo | None, group_id: str, repeat_count: int | None = None
+) -> OpenOrJoinContact:
+    """An alert of a dedupe window (`group_id`): the window's contact takes its repeats (a line
+    with the new confidence and snapshot while it is open; over, the repeat is only counted),
+    else the alert contact is opened with the camera as its source."""
+    return OpenOrJoinContact(
+        source_key=f"camera-alert:{group_id}",
+        source=DeviceSource(
+            kind="camera",
+            source_id=a.camera_id,
+            camera_ids=(a.camera_id,),
+            details={
+                "alert_kind": a.kind,
+                "confidence": a.confidence,
+                "snapshot_url": a.snapshot_url,
+                "subject": a.subject,
+                "event_id": a.event_id,
+                "camera_time": a.at.isoformat() if a.at else None,
+                "camera_known": camera is not None,
+            },
+        ),
+        open=contact_for(a, camera, group_id),
+        join_text=None if repeat_count is None else describe_repeat(a, repeat_count),
+        sticky=True,
     )

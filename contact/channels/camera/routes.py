@@ -5,33 +5,36 @@ The analytics platform authenticates with one of CONTACT_CAMERA_API_KEYS in `X-A
 threshold is acknowledged and dropped (200, `ignored`). Alerts of one camera, kind and subject
 within the dedupe window collapse into the first one's contact (200, `collapsed`, a message
 with the new confidence and snapshot is added while it is open); otherwise a new contact at
-the camera's position is stored and queued before the answer (202).
+the camera's position is stored with its source and queued before the answer (202), by the one
+device intake (contact.channels.devices). The key is checked by the sub-application's guard.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 from datetime import UTC, datetime
 
 from aiohttp import web
 
 from contact.channels.camera import parse
-from contact.channels.camera.directory import camera_directory
-from contact.channels.edge import RateLimiter, json_response, key_matches, read_json_object
-from contact.domain.model import ChannelKind
-from contact.errors import Conflict, ContactError, Unauthorized, Unavailable
-from contact.http.keys import CONTAINER
-from contact.ports import IntakeSource
-
-log = logging.getLogger(__name__)
+from contact.channels.devices.directory import camera_directory
+from contact.domain.commands import DeviceIntakeResult, Outcome
+from contact.errors import Unauthorized, Unavailable
+from contact.http.edge import (
+    RateLimiter,
+    guard,
+    json_response,
+    key_matches,
+    read_json_object,
+)
+from contact.http.keys import CONTAINER, EDGE
 
 PATH = "/api/v1/camera-events"
 LIMITER: web.AppKey[RateLimiter] = web.AppKey("camera_limiter", RateLimiter)
 
 
-def _check_key(request: web.Request) -> None:
-    settings = request.app[CONTAINER].settings.camera
+async def camera_key(request: web.Request) -> None:
+    """The analytics platform's key (X-Api-Key): the guard of the channel's sub-application."""
+    settings = request.config_dict[CONTAINER].settings.camera
     keys = settings.keys()
     if not keys:
         raise Unavailable("camera alerts are not configured", error_id="channel_disabled")
@@ -40,11 +43,10 @@ def _check_key(request: web.Request) -> None:
 
 
 async def post_event(request: web.Request) -> web.Response:
-    _check_key(request)
-    c = request.app[CONTAINER]
+    c = request.config_dict[CONTAINER]
     settings = c.settings.camera
     alert = parse.alert(await read_json_object(request, settings.max_body_bytes))
-    request.app[LIMITER].check(alert.camera_id)
+    request.config_dict[LIMITER].check(alert.camera_id)
     threshold = settings.threshold(alert.kind)
     if alert.confidence < threshold:
         return json_response(
@@ -54,51 +56,14 @@ async def post_event(request: web.Request) -> web.Response:
     claim = await c.db.registries.camera_alerts.claim(
         alert.dedupe_key, alert.camera_id, alert.kind, now, settings.dedupe_window_s
     )
-    if claim.repeat:
-        contact_id = claim.contact_id
-        if contact_id is None:  # stored by a node that died before binding it, or not at all
-            known = await c.db.contacts.find_by_external_id(
-                ChannelKind.CAMERA, f"alert:{claim.group_id}"
-            )
-            contact_id = known.id if known is not None else None
-        if contact_id is not None:
-            # closed meanwhile: the repeat is counted, the contact stays closed
-            with contextlib.suppress(Conflict):
-                await c.lifecycle.add_citizen_message(
-                    contact_id, parse.describe_repeat(alert, claim.count)
-                )
-            return json_response({"id": contact_id, "status": "collapsed", "count": claim.count})
     camera = await camera_directory(c).camera(alert.camera_id)
-    registered = await c.bus.execute(parse.contact_for(alert, camera, claim.group_id))
-    await c.db.registries.camera_alerts.bind(claim.group_id, registered.contact_id)
-    if registered.created:
-        try:
-            await c.db.registries.sources.add(
-                IntakeSource(
-                    contact_id=registered.contact_id,
-                    kind="camera",
-                    source_id=alert.camera_id,
-                    camera_ids=(alert.camera_id,),
-                    details={
-                        "alert_kind": alert.kind,
-                        "confidence": alert.confidence,
-                        "snapshot_url": alert.snapshot_url,
-                        "subject": alert.subject,
-                        "event_id": alert.event_id,
-                        "camera_time": alert.at.isoformat() if alert.at else None,
-                        "camera_known": camera is not None,
-                    },
-                )
-            )
-        except ContactError as exc:
-            log.warning(
-                "camera source not stored: %s",
-                exc.message,
-                extra={"contact_id": registered.contact_id},
-            )
+    command = parse.intake(alert, camera, claim.group_id, claim.count if claim.repeat else None)
+    result: DeviceIntakeResult = await c.bus.execute(command)
+    if result.outcome in (Outcome.JOINED, Outcome.COLLAPSED):
+        return json_response({"id": result.contact_id, "status": "collapsed", "count": claim.count})
     return json_response(
         {
-            "id": registered.contact_id,
+            "id": result.contact_id,
             "status": "queued",
             "count": claim.count,
             "camera_known": camera is not None,
@@ -112,4 +77,7 @@ def setup(app: web.Application) -> None:
     app[LIMITER] = RateLimiter(
         settings.events_per_minute_per_camera, 60.0, what="alerts from this camera"
     )
-    app.router.add_post(PATH, post_event)
+    channel = web.Application(middlewares=[guard(camera_key)])
+    channel[EDGE] = True  # its own check; no staff session
+    channel.router.add_post("", post_event)
+    app.add_subapp(PATH, channel)

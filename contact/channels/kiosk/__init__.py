@@ -10,10 +10,13 @@ from contact.channels.kiosk import openapi, routes
 from contact.channels.kiosk.monitor import HeartbeatMonitor
 from contact.channels.kiosk.notify import KioskNotifier
 from contact.config import Settings
-from contact.plugins import Plugin
+from contact.context import Key, Plugin
 
 if TYPE_CHECKING:
-    from contact.bootstrap import Container
+    from contact.context import Container
+
+# the heartbeat monitor (it reports itself on /healthz)
+KIOSK_PART: Key[HeartbeatMonitor] = Key("kiosk")
 
 
 def _enabled(settings: Settings) -> bool:
@@ -22,7 +25,7 @@ def _enabled(settings: Settings) -> bool:
 
 def _install(container: Container) -> None:
     registries = container.db.registries
-    KioskNotifier(registries.kiosks, container.broadcast).register(container.bus)
+    KioskNotifier(container.broadcast).register(container.bus)
     monitor = HeartbeatMonitor(
         kiosks=registries.kiosks,
         replays=registries.replays,
@@ -31,9 +34,16 @@ def _install(container: Container) -> None:
         clock=container.clock,
     )
     container.services.append(monitor)
-    container.extras["kiosk"] = monitor
+    container.provide(KIOSK_PART, monitor)
 
 
 PLUGIN = Plugin(
-    name="kiosk", enabled=_enabled, install=_install, routes=routes.setup, openapi=openapi.PATHS
+    # its intake is the devices plugin's OpenOrJoinContact (no handler without it)
+    requires=("devices",),
+    name="kiosk",
+    enabled=_enabled,
+    install=_install,
+    routes=routes.setup,
+    openapi=openapi.PATHS,
+    switch="CONTACT_KIOSK_ENABLED",
 )

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from contact.bus import MessageBus
+from contact.channels.kiosk.notify import view
 from contact.config import KioskSettings
 from contact.domain import events as ev
 from contact.errors import ContactError
@@ -78,6 +79,7 @@ class HeartbeatMonitor:
                     kiosk_name=kiosk.name,
                     last_heartbeat_at=last,
                     silent_s=(now - last).total_seconds() if last else self.silence_s,
+                    kiosk=view(kiosk),
                     occurred_at=now,
                 )
             )

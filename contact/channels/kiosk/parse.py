@@ -23,8 +23,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contact.channels import registry_import as ri
-from contact.domain.commands import RegisterContact
-from contact.domain.model import ChannelKind, Language, Location, LocationSource, new_id
+from contact.domain.commands import DeviceSource, OpenOrJoinContact, RegisterContact
+from contact.domain.model import (
+    ChannelKind,
+    Language,
+    Location,
+    LocationSource,
+    new_id,
+    plausible_time,
+)
 from contact.errors import Unauthorized, Unprocessable
 from contact.i18n import text
 from contact.ports import Kiosk, KioskEvent
@@ -138,6 +145,7 @@ def sos(fields: Mapping[str, Any], kiosk: Kiosk) -> RegisterContact:
     return RegisterContact(
         channel=ChannelKind.KIOSK,
         text=words,
+        triage_text="",  # our label and the kiosk's address
         language=language,
         citizen=citizen_of(kiosk.id),
         location=location_of(kiosk),
@@ -154,12 +162,15 @@ def _reported_at(value: object) -> datetime | None:
         if isinstance(value, int | float):
             if not math.isfinite(value):
                 raise ValueError
-            return datetime.fromtimestamp(value, UTC)
-        if isinstance(value, str) and len(value) <= 40:
+            at = datetime.fromtimestamp(value, UTC)
+            if plausible_time(at):
+                return at
+        elif isinstance(value, str) and len(value) <= 40:
             at = datetime.fromisoformat(value)
             if at.tzinfo is None:
                 raise ValueError
-            return at.astimezone(UTC)
+            if plausible_time(at):
+                return at.astimezone(UTC)
     except (ValueError, OverflowError, OSError):
         pass
     raise Unprocessable(
@@ -236,3 +247,25 @@ def kiosk_row(fields: Mapping[str, Any]) -> tuple[Kiosk, str | None]:
         enabled=ri.flag(fields, "enabled"),
     )
     return kiosk, ri.secret(fields, "key")
+
+
+def intake(command: RegisterContact, kiosk: Kiosk) -> OpenOrJoinContact:
+    """A press: joins the kiosk's open contact (its text added), else opens `command` with the
+    kiosk as its source and asks for units near it."""
+    return OpenOrJoinContact(
+        source_key=citizen_of(kiosk.id),
+        source=DeviceSource(
+            kind="kiosk",
+            source_id=kiosk.id,
+            camera_ids=(kiosk.camera_id,) if kiosk.camera_id else (),
+            details={
+                "name": kiosk.name,
+                "partner": kiosk.partner,
+                "address": kiosk.address,
+                "sip_account": kiosk.sip_account,
+            },
+        ),
+        open=command,
+        join_text=command.text,
+        suggest="kiosk_sos",
+    )

@@ -11,41 +11,60 @@ committed; a second press while the first contact is open joins it (200).
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiohttp import web
 
-from contact.bus import KeyedLocks
-from contact.channels.edge import (
+from contact.channels.kiosk import parse
+from contact.channels.kiosk.notify import view
+from contact.domain import events as ev
+from contact.domain.commands import DeviceIntakeResult, Outcome
+from contact.domain.model import Role
+from contact.errors import Forbidden, Unauthorized
+from contact.http.api import acting
+from contact.http.edge import (
     RateLimiter,
     decode_json_object,
+    guard,
     json_response,
     read_body,
     require_json,
 )
-from contact.channels.kiosk import parse
-from contact.domain import events as ev
-from contact.domain.model import ChannelKind, Role
-from contact.errors import ContactError, Forbidden, Unauthorized
-from contact.http.api import acting
-from contact.http.keys import CONTAINER
+from contact.http.keys import CONTAINER, EDGE
 from contact.http.views import iso
-from contact.ports import IntakeSource, Kiosk
+from contact.ports import Kiosk, KioskState
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/api/v1/kiosks"
 LIMITER: web.AppKey[RateLimiter] = web.AppKey("kiosk_limiter", RateLimiter)
-LOCKS: web.AppKey[KeyedLocks] = web.AppKey("kiosk_locks", KeyedLocks)
 
 
 def _now(request: web.Request) -> datetime:
-    return datetime.fromtimestamp(request.app[CONTAINER].clock(), UTC)
+    return datetime.fromtimestamp(request.config_dict[CONTAINER].clock(), UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Signed:
+    """The kiosk that signed a request, and the request's body (what the guard read)."""
+
+    kiosk: Kiosk
+    body: bytes
+
+
+SIGNED: web.RequestKey[Signed] = web.RequestKey("kiosk_signed", Signed)
+
+
+async def signed(request: web.Request) -> None:
+    """The guard of the kiosks' sub-application: every request is signed by its kiosk."""
+    kiosk, body = await authenticated(request)
+    request[SIGNED] = Signed(kiosk, body)
 
 
 async def authenticated(request: web.Request) -> tuple[Kiosk, bytes]:
     """The kiosk that signed this request, and the request's body."""
-    c = request.app[CONTAINER]
+    c = request.config_dict[CONTAINER]
     settings = c.settings.kiosk
     kiosk_id = parse.kiosk_id(request.match_info["kiosk_id"])
     signed = parse.signed_headers(
@@ -69,7 +88,7 @@ async def authenticated(request: web.Request) -> tuple[Kiosk, bytes]:
     )
     if not kiosk.enabled:
         raise Forbidden("this kiosk is disabled", error_id="kiosk_disabled")
-    request.app[LIMITER].check(kiosk.id)
+    request.config_dict[LIMITER].check(kiosk.id)
     expires = datetime.fromtimestamp(signed.timestamp + settings.signature_window_s, UTC)
     if not await c.db.registries.replays.first_use(parse.replay_digest(kiosk.id, signed), expires):
         raise Forbidden(
@@ -80,15 +99,20 @@ async def authenticated(request: web.Request) -> tuple[Kiosk, bytes]:
 
 
 async def heartbeat(request: web.Request) -> web.Response:
-    kiosk, body = await authenticated(request)
+    kiosk, body = request[SIGNED].kiosk, request[SIGNED].body
     decode_json_object(body, allow_empty=True)  # a status object is welcome, never required
-    c = request.app[CONTAINER]
+    c = request.config_dict[CONTAINER]
     now = _now(request)
     came_back = await c.db.registries.kiosks.heartbeat(kiosk.id, now)
     if came_back:
         log.warning("kiosk %s is back online", kiosk.id)
         await c.bus.publish(
-            ev.KioskCameOnline(kiosk_id=kiosk.id, kiosk_name=kiosk.name, occurred_at=now)
+            ev.KioskCameOnline(
+                kiosk_id=kiosk.id,
+                kiosk_name=kiosk.name,
+                kiosk=view(kiosk, state=KioskState.ONLINE, heartbeat_at=now),
+                occurred_at=now,
+            )
         )
     return json_response(
         {
@@ -101,8 +125,8 @@ async def heartbeat(request: web.Request) -> web.Response:
 
 
 async def kiosk_event(request: web.Request) -> web.Response:
-    kiosk, body = await authenticated(request)
-    c = request.app[CONTAINER]
+    kiosk, body = request[SIGNED].kiosk, request[SIGNED].body
+    c = request.config_dict[CONTAINER]
     event = parse.event(decode_json_object(body), kiosk, _now(request))
     await c.db.registries.kiosks.add_event(event)
     await c.bus.publish(
@@ -112,6 +136,7 @@ async def kiosk_event(request: web.Request) -> web.Response:
             event_id=event.id,
             kind=event.kind,
             detail=event.detail,
+            kiosk=view(kiosk),
             occurred_at=event.received_at,
         )
     )
@@ -119,57 +144,28 @@ async def kiosk_event(request: web.Request) -> web.Response:
 
 
 async def sos(request: web.Request) -> web.Response:
-    kiosk, body = await authenticated(request)
-    c = request.app[CONTAINER]
+    """A press: joins the kiosk's open contact (200), else a new contact, committed with the
+    kiosk as its source before the answer (202); see contact.channels.devices."""
+    kiosk, body = request[SIGNED].kiosk, request[SIGNED].body
+    c = request.config_dict[CONTAINER]
     command = parse.sos(decode_json_object(body, allow_empty=True), kiosk)
-    citizen = parse.citizen_of(kiosk.id)
-    async with request.app[LOCKS].hold(citizen):
-        open_contact = await c.db.registries.sources.open_contact(ChannelKind.KIOSK, citizen)
-        if open_contact is not None:
-            await c.lifecycle.add_citizen_message(open_contact.id, command.text)
-            return json_response({"id": open_contact.id, "status": "queued", "joined": True})
-        registered = await c.bus.execute(command)
-    if registered.created:
-        await _after_intake(request, kiosk, registered.contact_id)
-    return json_response({"id": registered.contact_id, "status": "queued"}, status=202)
-
-
-async def _after_intake(request: web.Request, kiosk: Kiosk, contact_id: str) -> None:
-    """Enrichment after the contact is durable: where it came from, and units wanted now.
-    A failure here is logged; the intake stands."""
-    c = request.app[CONTAINER]
-    cameras = (kiosk.camera_id,) if kiosk.camera_id else ()
-    try:
-        await c.db.registries.sources.add(
-            IntakeSource(
-                contact_id=contact_id,
-                kind="kiosk",
-                source_id=kiosk.id,
-                camera_ids=cameras,
-                details={
-                    "name": kiosk.name,
-                    "partner": kiosk.partner,
-                    "address": kiosk.address,
-                    "sip_account": kiosk.sip_account,
-                },
-            )
+    result: DeviceIntakeResult = await c.bus.execute(parse.intake(command, kiosk))
+    if result.outcome is Outcome.JOINED:
+        return json_response(
+            {
+                "id": result.contact_id,
+                "status": "queued",
+                "joined": True,
+                "requeued": result.requeued,
+            }
         )
-    except ContactError as exc:
-        log.warning("kiosk source not stored: %s", exc.message, extra={"contact_id": contact_id})
-    await c.bus.publish(
-        ev.SuggestionRequested(
-            contact_id=contact_id,
-            location=parse.location_of(kiosk),
-            camera_ids=cameras,
-            reason="kiosk_sos",
-        )
-    )
+    return json_response({"id": result.contact_id, "status": "queued"}, status=202)
 
 
 async def registry(request: web.Request) -> web.Response:
     """Every kiosk with its state, for supervisors."""
     acting(request, Role.SUPERVISOR)
-    kiosks = await request.app[CONTAINER].db.registries.kiosks.all()
+    kiosks = await request.config_dict[CONTAINER].db.registries.kiosks.all()
     return json_response(
         {
             "kiosks": [
@@ -193,12 +189,16 @@ async def registry(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    """The registry for supervisors (their session), and the kiosks' own routes in a
+    sub-application whose guard checks each request's signature, replay and rate first."""
     settings = app[CONTAINER].settings.kiosk
     app[LIMITER] = RateLimiter(
         settings.requests_per_minute_per_kiosk, 60.0, what="requests from this kiosk"
     )
-    app[LOCKS] = KeyedLocks()
     app.router.add_get(PREFIX, registry)
-    app.router.add_post(f"{PREFIX}/{{kiosk_id}}/heartbeat", heartbeat)
-    app.router.add_post(f"{PREFIX}/{{kiosk_id}}/events", kiosk_event)
-    app.router.add_post(f"{PREFIX}/{{kiosk_id}}/sos", sos)
+    kiosks = web.Application(middlewares=[guard(signed)])
+    kiosks[EDGE] = True  # its own check; no staff session
+    kiosks.router.add_post("/{kiosk_id}/heartbeat", heartbeat)
+    kiosks.router.add_post("/{kiosk_id}/events", kiosk_event)
+    kiosks.router.add_post("/{kiosk_id}/sos", sos)
+    app.add_subapp(PREFIX, kiosks)

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from contact.channels.telegram import openapi, routes
+from contact.channels.chat.inbox import InboxProcessor
+from contact.channels.chat.limiter import citizen_limiter
+from contact.channels.chat.outbox import Outbox
+from contact.channels.chat.runtime import chat_runtime
+from contact.channels.telegram import openapi, parse, routes
+from contact.channels.telegram.handler import TelegramHandler
+from contact.channels.telegram.notify import TelegramNotifier
+from contact.channels.telegram.polling import TelegramPoller
 from contact.config import Settings
-from contact.plugins import Plugin
+from contact.context import Plugin
+from contact.domain.model import ChannelKind
 
 if TYPE_CHECKING:
-    from contact.bootstrap import Container
+    from contact.context import Container
 
 
 def _enabled(settings: Settings) -> bool:
@@ -24,15 +32,7 @@ def _enabled(settings: Settings) -> bool:
 
 def _install(container: Container) -> None:
     # imported here: aiogram takes seconds to import, paid only when the channel is on
-    from contact.channels.chat import chat_runtime, citizen_limiter
-    from contact.channels.inbox import InboxProcessor
-    from contact.channels.outbox import Outbox
-    from contact.channels.telegram import parse
     from contact.channels.telegram.client import TelegramClient, TelegramSender
-    from contact.channels.telegram.handler import TelegramHandler
-    from contact.channels.telegram.notify import TelegramNotifier
-    from contact.channels.telegram.polling import TelegramPoller
-    from contact.domain.model import ChannelKind
 
     settings = container.settings.telegram
     chat = chat_runtime(container)
@@ -49,19 +49,24 @@ def _install(container: Container) -> None:
     limits = parse.Limits(max_text_chars=settings.max_text_chars)
     handler = TelegramHandler(
         client=client,
-        runtime=chat,
+        store=chat.store,
+        intake=chat.intake,
+        gate=chat.gate,
         outbox=outbox,
         limits=limits,
         max_media_bytes=settings.max_media_bytes,
         clock=container.clock,
     )
     processor = InboxProcessor(
-        ChannelKind.TELEGRAM, chat.store, handler.handle, clock=container.clock, gate=chat.gate
+        ChannelKind.TELEGRAM,
+        chat.store,
+        handler.handle,
+        clock=container.clock,
+        gate=chat.gate,
+        on_failed=container.metrics.inbox_failed_once,
     )
     chat.inbox.attach(processor)
-    TelegramNotifier(contacts=container.db.contacts, store=chat.store, outbox=outbox).register(
-        container.bus
-    )
+    TelegramNotifier(store=chat.store, outbox=outbox).register(container.bus)
     poller = None
     if settings.mode == "polling":
         poller = TelegramPoller(
@@ -74,7 +79,7 @@ def _install(container: Container) -> None:
     container.services.extend([client, outbox, processor])
     if poller is not None:
         container.services.append(poller)
-    container.extras[routes.EXTRAS_KEY] = routes.TelegramRuntime(
+    runtime = routes.TelegramRuntime(
         inbox=chat.inbox,
         processor=processor,
         outbox=outbox,
@@ -83,8 +88,14 @@ def _install(container: Container) -> None:
         client=client,
         poller=poller,
     )
+    container.provide(routes.TELEGRAM_PART, runtime)
 
 
 PLUGIN = Plugin(
-    name="telegram", enabled=_enabled, install=_install, routes=routes.setup, openapi=openapi.PATHS
+    name="telegram",
+    enabled=_enabled,
+    install=_install,
+    routes=routes.setup,
+    openapi=openapi.PATHS,
+    switch="CONTACT_TELEGRAM_TOKEN, CONTACT_TELEGRAM_ENABLED",
 )

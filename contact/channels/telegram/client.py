@@ -34,11 +34,11 @@ from aiogram.types import (
     ReplyKeyboardMarkup,
 )
 
-from contact.channels.chat import MediaError
-from contact.channels.outbox import DeliveryError, Sent
+from contact.channels.chat.media import MediaError
+from contact.channels.chat.outbox import DeliveryError, Sent
+from contact.channels.chat.ports import Conversation, Delivery, DeliveryStatus
 from contact.config import TelegramSettings
 from contact.errors import ContactError, Unavailable
-from contact.ports import Conversation, Delivery, DeliveryStatus
 
 log = logging.getLogger(__name__)
 

@@ -8,18 +8,19 @@ Bot API as attachments. A live-location update moves the open contact.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Protocol
 
-from contact.channels.chat import LANGUAGE_BUTTONS, MediaError, greeting_text
-from contact.channels.chat_handler import ChatHandler
-from contact.channels.chat_intake import language_hint
-from contact.channels.inbox import Outcome
+from contact import text_policy
+from contact.channels.chat.handler import ChatHandler
+from contact.channels.chat.inbox import Outcome
+from contact.channels.chat.intake import language_hint
+from contact.channels.chat.media import MediaError
+from contact.channels.chat.ports import Conversation, InboxItem
+from contact.channels.chat.texts import LANGUAGE_BUTTONS, greeting_text
 from contact.channels.telegram import parse
 from contact.domain.model import ChannelKind, Language
 from contact.errors import ContactError
 from contact.i18n import text
-from contact.ports import Conversation, InboxItem
 
 
 class FileFetcher(Protocol):
@@ -33,7 +34,8 @@ class TelegramHandler(ChatHandler[FileFetcher, parse.Limits, parse.Media]):
 
     async def handle(self, item: InboxItem) -> Outcome:
         try:
-            parsed = parse.parse_update(json.loads(item.payload), self._limits)
+            # the edge's policy again: items stored before it (or by hand) are taken the same way
+            parsed = parse.parse_update(text_policy.loads(item.payload, finite=False), self._limits)
         except (ValueError, ContactError):
             return Outcome("invalid")  # the webhook validated it: only a hand-edited row
         if isinstance(parsed, parse.Ignored):
@@ -52,8 +54,8 @@ class TelegramHandler(ChatHandler[FileFetcher, parse.Limits, parse.Media]):
             assert parsed.location is not None
             if new:
                 return Outcome("ignored")
-            async with self._runtime.gate.background():
-                moved = await self._runtime.intake.relocate(conversation, parsed.location)
+            async with self._gate.background():
+                moved = await self._intake.relocate(conversation, parsed.location)
             return Outcome("location", moved)
         return await self.take_message(
             conversation,
@@ -78,7 +80,7 @@ class TelegramHandler(ChatHandler[FileFetcher, parse.Limits, parse.Media]):
         return await self._client.fetch_file(media.file_id, self._max_media)
 
     async def _conversation(self, parsed: parse.Inbound) -> tuple[Conversation, bool]:
-        found = await self._runtime.store.conversation(ChannelKind.TELEGRAM, parsed.key)
+        found = await self._store.conversation(ChannelKind.TELEGRAM, parsed.key)
         if found is not None:
             return found, False
         citizen = parsed.citizen

@@ -4,7 +4,7 @@ they chose at /start (both languages until they chose)."""
 
 from __future__ import annotations
 
-from contact.channels.chat import ChatNotifier
+from contact.channels.chat.notify import ChatNotifier
 from contact.domain.model import ChannelKind
 
 

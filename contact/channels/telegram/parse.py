@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from contact.domain.model import Language, Location, LocationSource
+from contact.domain.model import Language, Location, LocationSource, plausible_accuracy
 from contact.errors import Unprocessable
 from contact.i18n import text as i18n
 
@@ -164,7 +164,7 @@ def location(raw: Any, *, address: str | None = None) -> Location | None:
         return Location(
             lat=lat,
             lon=lon,
-            accuracy_m=accuracy if accuracy is not None and accuracy >= 0 else None,
+            accuracy_m=plausible_accuracy(accuracy),  # a bad radius does not lose the point
             source=LocationSource.SHARED,
             address=address,
         )

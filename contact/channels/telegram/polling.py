@@ -15,11 +15,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from contact.channels.inbox import Inbox
+from contact.channels.chat.inbox import Inbox
+from contact.channels.chat.ports import InboxItem
 from contact.channels.telegram import parse
 from contact.domain.model import ChannelKind
 from contact.errors import ContactError
-from contact.ports import InboxItem
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
-"""POST /webhooks/telegram: Telegram's webhook. The secret token header is checked (missing
-401, wrong 403), the body bounded (413) and parsed (400/422), the citizen's rate checked
-(429); the update is committed to the inbox and only then answered 200."""
+"""POST /webhooks/telegram: Telegram's webhook, a sub-application whose middleware checks the
+secret token header (missing 401, wrong 403) before the handler runs. The handler bounds the
+body (413) and parses it (400/422), checks the citizen's rate (429), commits the update to the
+inbox and only then answers 200."""
 
 from __future__ import annotations
 
@@ -10,18 +11,19 @@ from typing import Any
 
 from aiohttp import web
 
-from contact.channels.chat import CitizenLimiter
-from contact.channels.edge import json_response, key_matches, read_json_object
-from contact.channels.inbox import Inbox, InboxProcessor
-from contact.channels.outbox import Outbox
+from contact.channels.chat.inbox import Inbox, InboxProcessor
+from contact.channels.chat.limiter import CitizenLimiter
+from contact.channels.chat.outbox import Outbox
+from contact.channels.chat.webhook import webhook_app
 from contact.channels.telegram import parse
 from contact.channels.telegram.polling import inbox_item
+from contact.context import Key
 from contact.errors import Forbidden, Unauthorized, Unavailable
+from contact.http.edge import json_response, key_matches, read_json_object
 from contact.http.keys import CONTAINER
 
 PATH = "/webhooks/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-EXTRAS_KEY = "telegram"
 
 
 @dataclass
@@ -37,15 +39,19 @@ class TelegramRuntime:
     poller: Any | None = None
 
 
+# what the webhook and the tests reach of the installed channel
+TELEGRAM_PART: Key[TelegramRuntime] = Key("telegram")
+
+
 def runtime(request: web.Request) -> TelegramRuntime:
-    found = request.app[CONTAINER].extras.get(EXTRAS_KEY)
-    if not isinstance(found, TelegramRuntime):
+    found = request.config_dict[CONTAINER].find(TELEGRAM_PART)
+    if found is None:
         raise Unavailable("the Telegram channel is not running", error_id="channel_disabled")
     return found
 
 
-def check_secret(request: web.Request) -> None:
-    expected = request.app[CONTAINER].settings.telegram.webhook_secret
+async def check_secret(request: web.Request) -> None:
+    expected = request.config_dict[CONTAINER].settings.telegram.webhook_secret
     if expected is None:
         raise Unavailable(
             "CONTACT_TELEGRAM_WEBHOOK_SECRET is not set: webhooks are refused",
@@ -59,16 +65,15 @@ def check_secret(request: web.Request) -> None:
 
 
 async def webhook(request: web.Request) -> web.Response:
-    check_secret(request)
     rt = runtime(request)
-    settings = request.app[CONTAINER].settings.telegram
-    raw = await read_json_object(request, settings.max_body_bytes)
+    c = request.config_dict[CONTAINER]
+    raw = await read_json_object(request, c.settings.telegram.max_body_bytes)
     parsed = parse.parse_update(raw, rt.limits)
     if isinstance(parsed, parse.Ignored):
         return json_response({"ok": True, "ignored": parsed.reason})
     if not rt.limiter.admit([parsed.key])[0]:
         raise rt.limiter.refusal()
-    now = datetime.fromtimestamp(request.app[CONTAINER].clock(), UTC)
+    now = datetime.fromtimestamp(c.clock(), UTC)
     [stored] = await rt.inbox.put([inbox_item(raw, parsed, now)])
     if stored:
         rt.limiter.count(parsed.key)
@@ -76,4 +81,6 @@ async def webhook(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_post(PATH, webhook)
+    telegram = webhook_app(check_secret)
+    telegram.router.add_post("", webhook)
+    app.add_subapp(PATH, telegram)

@@ -9,12 +9,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from contact.channels.whatsapp import openapi, routes
+from contact.channels.chat.inbox import InboxProcessor
+from contact.channels.chat.limiter import citizen_limiter
+from contact.channels.chat.outbox import Outbox
+from contact.channels.chat.runtime import chat_runtime
+from contact.channels.whatsapp import openapi, parse, routes
+from contact.channels.whatsapp.client import GraphClient, WhatsAppSender
+from contact.channels.whatsapp.handler import WhatsAppHandler
+from contact.channels.whatsapp.notify import WhatsAppNotifier
 from contact.config import Settings
-from contact.plugins import Plugin
+from contact.context import Plugin
+from contact.domain.model import ChannelKind
 
 if TYPE_CHECKING:
-    from contact.bootstrap import Container
+    from contact.context import Container
 
 
 def _enabled(settings: Settings) -> bool:
@@ -22,15 +30,6 @@ def _enabled(settings: Settings) -> bool:
 
 
 def _install(container: Container) -> None:
-    from contact.channels.chat import chat_runtime, citizen_limiter
-    from contact.channels.inbox import InboxProcessor
-    from contact.channels.outbox import Outbox
-    from contact.channels.whatsapp import parse
-    from contact.channels.whatsapp.client import GraphClient, WhatsAppSender
-    from contact.channels.whatsapp.handler import WhatsAppHandler
-    from contact.channels.whatsapp.notify import WhatsAppNotifier
-    from contact.domain.model import ChannelKind
-
     settings = container.settings.whatsapp
     chat = chat_runtime(container)
     client = GraphClient(settings)
@@ -46,21 +45,26 @@ def _install(container: Container) -> None:
     limits = parse.Limits(max_text_chars=settings.max_text_chars)
     handler = WhatsAppHandler(
         client=client,
-        runtime=chat,
+        store=chat.store,
+        intake=chat.intake,
+        gate=chat.gate,
         outbox=outbox,
         limits=limits,
         max_media_bytes=settings.max_media_bytes,
         clock=container.clock,
     )
     processor = InboxProcessor(
-        ChannelKind.WHATSAPP, chat.store, handler.handle, clock=container.clock, gate=chat.gate
+        ChannelKind.WHATSAPP,
+        chat.store,
+        handler.handle,
+        clock=container.clock,
+        gate=chat.gate,
+        on_failed=container.metrics.inbox_failed_once,
     )
     chat.inbox.attach(processor)
-    WhatsAppNotifier(contacts=container.db.contacts, store=chat.store, outbox=outbox).register(
-        container.bus
-    )
+    WhatsAppNotifier(store=chat.store, outbox=outbox).register(container.bus)
     container.services.extend([client, outbox, processor])
-    container.extras[routes.EXTRAS_KEY] = routes.WhatsAppRuntime(
+    runtime = routes.WhatsAppRuntime(
         inbox=chat.inbox,
         processor=processor,
         outbox=outbox,
@@ -68,8 +72,14 @@ def _install(container: Container) -> None:
         limits=limits,
         client=client,
     )
+    container.provide(routes.WHATSAPP_PART, runtime)
 
 
 PLUGIN = Plugin(
-    name="whatsapp", enabled=_enabled, install=_install, routes=routes.setup, openapi=openapi.PATHS
+    name="whatsapp",
+    enabled=_enabled,
+    install=_install,
+    routes=routes.setup,
+    openapi=openapi.PATHS,
+    switch="CONTACT_WHATSAPP_* credentials, CONTACT_WHATSAPP_ENABLED",
 )

@@ -19,12 +19,12 @@ from typing import Any
 
 import aiohttp
 
-from contact.channels.chat import MediaError
-from contact.channels.outbox import DeliveryError, Sent
+from contact.channels.chat.media import MediaError
+from contact.channels.chat.outbox import DeliveryError, Sent
+from contact.channels.chat.ports import Conversation, Delivery, DeliveryStatus
 from contact.channels.whatsapp.parse import sha256_matches
 from contact.config import WhatsAppSettings
 from contact.domain.model import Language
-from contact.ports import Conversation, Delivery, DeliveryStatus
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from contact.channels.chat import LANGUAGE_BUTTONS, ChatNotifier, received_text
+from contact.channels.chat.notify import ChatNotifier
+from contact.channels.chat.ports import Conversation
+from contact.channels.chat.texts import LANGUAGE_BUTTONS, received_text
 from contact.domain.model import ChannelKind
-from contact.ports import Conversation
 
 
 class WhatsAppNotifier(ChatNotifier):

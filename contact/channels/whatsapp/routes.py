@@ -1,8 +1,9 @@
 """GET /webhooks/whatsapp: the subscription handshake (hub.verify_token → hub.challenge).
-POST /webhooks/whatsapp: notifications. The signature is checked on the raw body (missing
-401, wrong 403), the body bounded (413) and parsed (400/422); every message and status is
-committed to the inbox before the 200. A citizen over their rate gets 429 for the POST
-after the others in it are stored (Meta retries it; what was stored is not stored twice)."""
+POST /webhooks/whatsapp: notifications. A sub-application: its middleware reads the body
+(bounded, 413) and checks the signature on the raw bytes (missing 401, wrong 403) before the
+handler runs. The handler parses it (400/415/422) and commits every message and status to the
+inbox before the 200. A citizen over their rate gets 429 for the POST after the others in it
+are stored (Meta retries it; what was stored is not stored twice)."""
 
 from __future__ import annotations
 
@@ -14,23 +15,24 @@ from typing import Any
 
 from aiohttp import web
 
-from contact.channels.chat import CitizenLimiter
-from contact.channels.edge import (
+from contact.channels.chat.inbox import Inbox, InboxProcessor
+from contact.channels.chat.limiter import CitizenLimiter
+from contact.channels.chat.outbox import Outbox
+from contact.channels.chat.ports import InboxItem
+from contact.channels.chat.webhook import RAW_BODY, webhook_app
+from contact.channels.whatsapp import parse
+from contact.context import Key
+from contact.domain.model import ChannelKind
+from contact.errors import BadRequest, Forbidden, Unavailable
+from contact.http.edge import (
     decode_json_object,
     json_response,
     read_body,
     require_json,
 )
-from contact.channels.inbox import Inbox, InboxProcessor
-from contact.channels.outbox import Outbox
-from contact.channels.whatsapp import parse
-from contact.domain.model import ChannelKind
-from contact.errors import BadRequest, Forbidden, Unavailable
 from contact.http.keys import CONTAINER
-from contact.ports import InboxItem
 
 PATH = "/webhooks/whatsapp"
-EXTRAS_KEY = "whatsapp"
 
 
 @dataclass
@@ -43,15 +45,19 @@ class WhatsAppRuntime:
     client: Any  # GraphClient
 
 
+# what the webhook and the tests reach of the installed channel
+WHATSAPP_PART: Key[WhatsAppRuntime] = Key("whatsapp")
+
+
 def runtime(request: web.Request) -> WhatsAppRuntime:
-    found = request.app[CONTAINER].extras.get(EXTRAS_KEY)
-    if not isinstance(found, WhatsAppRuntime):
+    found = request.config_dict[CONTAINER].find(WHATSAPP_PART)
+    if found is None:
         raise Unavailable("the WhatsApp channel is not running", error_id="channel_disabled")
     return found
 
 
 async def verify(request: web.Request) -> web.Response:
-    settings = request.app[CONTAINER].settings.whatsapp
+    settings = request.config_dict[CONTAINER].settings.whatsapp
     mode = request.query.get("hub.mode")
     token = request.query.get("hub.verify_token")
     challenge = request.query.get("hub.challenge")
@@ -69,17 +75,21 @@ async def verify(request: web.Request) -> web.Response:
     return web.Response(text=challenge, content_type="text/plain")
 
 
-async def notification(request: web.Request) -> web.Response:
-    c = request.app[CONTAINER]
-    settings = c.settings.whatsapp
-    rt = runtime(request)
+async def check_signature(request: web.Request) -> None:
+    settings = request.config_dict[CONTAINER].settings.whatsapp
     raw = await read_body(request, settings.max_body_bytes)
     assert settings.app_secret is not None
     parse.check_signature(
         settings.app_secret.get_secret_value(), raw, request.headers.get(parse.SIGNATURE_HEADER)
     )
+    request[RAW_BODY] = raw
+
+
+async def notification(request: web.Request) -> web.Response:
+    c = request.config_dict[CONTAINER]
+    rt = runtime(request)
     require_json(request)
-    items = parse.split(decode_json_object(raw))
+    items = parse.split(decode_json_object(request[RAW_BODY]))
     now = datetime.fromtimestamp(c.clock(), UTC)
     admitted = rt.limiter.admit([item.citizen for item in items])
     allowed = [item for item, ok in zip(items, admitted, strict=True) if ok]
@@ -103,5 +113,7 @@ def _inbox_item(item: parse.Item, now: datetime) -> InboxItem:
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_get(PATH, verify)
-    app.router.add_post(PATH, notification)
+    whatsapp = webhook_app(check_signature)  # the handshake (GET) carries no signature
+    whatsapp.router.add_get("", verify)
+    whatsapp.router.add_post("", notification)
+    app.add_subapp(PATH, whatsapp)

@@ -15,7 +15,7 @@ from sqlalchemy.pool import NullPool
 
 from contact.config import DatabaseSettings
 from contact.persistence.engine import create_engine
-from contact.persistence.tables import metadata
+from contact.schema import metadata  # every table, the features' own included
 
 config = context.config
 

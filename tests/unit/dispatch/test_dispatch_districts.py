@@ -190,3 +190,14 @@ def test_load_from_a_file(tmp_path: Path) -> None:
     path.write_text('{"type": ', encoding="utf-8")
     with pytest.raises(DistrictDataError, match="not valid JSON"):
         load_districts_file(path)
+
+
+def test_an_english_name_is_optional_and_checked() -> None:
+    city = copy.deepcopy(CITY)
+    city["features"][0]["properties"]["name_en"] = "  West District "
+    found = {d.id: d for d in load_districts(city)}
+    assert found["west"].name_en == "West District" and found["east"].name_en is None
+    for wrong in ("", "   ", 5):
+        city["features"][0]["properties"]["name_en"] = wrong
+        with pytest.raises(DistrictDataError, match="name_en"):
+            load_districts(city)

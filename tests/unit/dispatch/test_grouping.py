@@ -1,6 +1,7 @@
 """Grouping: categories from Kazakh and Russian words, compatibility, and which incident a
 contact joins (place, time window, category, accuracy)."""
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from contact.dispatch.geo import LatLon, destination
 from contact.dispatch.grouping import (
     Candidate,
+    Match,
     categorize,
     choose_incident,
     compatible,
@@ -58,9 +60,9 @@ def cand(incident: str, contact: str, where: LatLon, minutes: float = 0.0) -> Ca
     return Candidate(incident, contact, where.lat, where.lon, T0 + timedelta(minutes=minutes))
 
 
-def choose(where: LatLon, candidates: list[Candidate], categories: dict[str, str | None],
+def choose(where: LatLon, candidates: list[Candidate], categories: Mapping[str, str | None],
            category: str | None = "fire", minutes: float = 0.0,
-           accuracy_m: float | None = None):  # type: ignore[no-untyped-def]  # fmt: skip
+           accuracy_m: float | None = None) -> Match | None:  # fmt: skip
     return choose_incident(
         lat=where.lat,
         lon=where.lon,

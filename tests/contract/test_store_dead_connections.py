@@ -1,0 +1,108 @@
+"""PostgreSQL restarts under a running node: the pooled connections die, and no unit of work
+fails because of it (without pool_pre_ping's round trips on every checkout).
+
+pg_terminate_backend ends the backends as a restart does (the server says so and closes the
+socket). A connection the node sees closed is discarded when checked out; one that dies
+after its checkout fails its first statement, and read_sync / write_sync run once more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import Connection, event, text
+
+from contact.config import DatabaseSettings
+from contact.persistence import engine as engine_module
+from contact.persistence.database import SqlDatabase
+from contact.persistence.engine import Store
+
+POOLED = 5  # connections open in the pool before the "restart"
+
+
+@pytest.fixture
+async def store(postgres_database_url: str) -> AsyncIterator[Store]:
+    database = await SqlDatabase.open(DatabaseSettings(url=postgres_database_url))
+    store: Store = database._store
+    await store.write_sync(lambda conn: conn.execute(text("CREATE TABLE probe (n INTEGER)")))
+    yield store
+    await database.close()
+
+
+async def _fill_the_pool(store: Store) -> None:
+    """POOLED connections checked out at once, then back in the pool."""
+    await asyncio.gather(
+        *(
+            store.read_sync(lambda conn: conn.execute(text("SELECT pg_sleep(0.05)")))
+            for _ in range(POOLED)
+        )
+    )
+    assert store.engine.sync_engine.pool.checkedin() >= POOLED  # type: ignore[attr-defined]
+
+
+async def _restart(url: str) -> int:
+    """End every backend of the database (not this admin connection): how many."""
+    plain = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    admin = await asyncpg.connect(plain, timeout=5)
+    try:
+        ended: int = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await admin.close()
+    return ended
+
+
+def _insert(n: int) -> Any:
+    def work(conn: Connection) -> None:
+        conn.execute(text("INSERT INTO probe VALUES (:n)"), {"n": n})
+
+    return work
+
+
+def _count(conn: Connection) -> int:
+    return int(conn.execute(text("SELECT count(*) FROM probe")).scalar_one())
+
+
+async def _every_kind_of_unit_works(store: Any, first: int) -> None:  # text() in exec
+    """The session units first: they cannot be run again (the caller's block is the unit),
+    so the dead connection must not be handed to them. (The first failure of a pooled
+    connection invalidates the whole pool, which would hide it.)"""
+    for i in range(first, first + 2 * POOLED):  # more units than pooled connections
+        async with store.write() as session:
+            await session.exec(text("INSERT INTO probe VALUES (:n)").bindparams(n=-i))
+        async with store.read() as session:
+            assert (await session.exec(text("SELECT 1"))).scalar_one() == 1
+        await store.write_sync(_insert(i))
+        assert await store.read_sync(_count) > 0
+
+
+async def test_a_restart_fails_no_unit(store: Store, postgres_database_url: str) -> None:
+    await _fill_the_pool(store)
+    assert await _restart(postgres_database_url) >= POOLED
+    await asyncio.sleep(0.1)  # a restart takes longer than this: asyncpg has seen it
+    await _every_kind_of_unit_works(store, 0)
+    assert await store.read_sync(_count) == 4 * POOLED  # each write once
+
+
+async def test_a_connection_dead_after_checkout_runs_the_unit_again(
+    store: Store, postgres_database_url: str
+) -> None:
+    # without the checkout check, every pooled connection is handed out dead: what
+    # read_sync and write_sync do then is what they do when one dies after its checkout
+    pool = store.engine.sync_engine.pool
+    event.remove(pool, "checkout", engine_module._discard_closed)
+    await _fill_the_pool(store)
+    assert await _restart(postgres_database_url) >= POOLED
+    await asyncio.sleep(0.1)  # asyncpg has seen the sockets close
+    for i in range(2 * POOLED):
+        await store.write_sync(_insert(i))
+    assert await store.read_sync(_count) == 2 * POOLED  # each write once
+    await _restart(postgres_database_url)
+    await asyncio.sleep(0.1)
+    assert await store.read_sync(_count) == 2 * POOLED
