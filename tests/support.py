@@ -213,7 +213,8 @@ class ServeProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self, within_s: float = 15.0) -> None:
+    async def start(self, within_s: float = 60.0) -> None:
+        # a cold start imports aiogram, SQLAlchemy, vosk…: seconds when quiet, much more on a busy machine
         import subprocess
         import sys
 

@@ -18,6 +18,7 @@ from contact.dispatch.ports import DISPATCH_STORE
 from tests.support import make_settings, start_center
 
 
+@pytest.mark.timeout(300)  # ~11 s when quiet; a full run on a loaded machine took over 120 s
 async def test_the_whole_demo_fleet_connects_without_errors(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -63,7 +63,7 @@ def node(tmp_path: Path) -> Iterator[ServeProcess]:
 async def test_a_compressed_mass_incident_loses_and_duplicates_nothing(
     tmp_path: Path, node: ServeProcess
 ) -> None:
-    await node.start(within_s=60)  # aiogram takes seconds to import on a busy machine
+    await node.start()
     # the accounts, made here in one process (`--operators N` makes them with the CLI, which
     # costs a process start and a password hash each: minutes on this shared machine)
     db = await SqlDatabase.open(DatabaseSettings(url=node.env["CONTACT_DATABASE_URL"]))
