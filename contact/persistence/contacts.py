@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -65,11 +66,13 @@ class SqlContactRepository:
         return contact.id
 
     async def get(self, contact_id: str) -> Contact:
-        async with self._store.read() as session:
-            row = await session.get(ContactRow, contact_id)
-        if row is None:
+        # the most frequent read (projections, offers, every operator action): one hop on
+        # the driver's cursor, not an ORM session's several (measured: a keyword alert's
+        # read-back of its contact was 8 % of the interpreter at 50 reports/s)
+        rows = await self._store.read_sync(lambda conn: _BY_ID.rows(conn, {"id": contact_id}))
+        if not rows:
             raise _not_found(contact_id)
-        return _to_contact(row)
+        return _to_contact(_ContactColumns._make(rows[0]))
 
     async def save(self, contact: Contact) -> None:
         async with self._store.write() as session:
@@ -375,6 +378,18 @@ _BY_EXTERNAL_ID = Prepared(
 )
 
 
+# what _to_contact reads, by name, from a Core row of _BY_ID
+_ContactColumns = namedtuple(  # type: ignore[misc]  # the names are ContactRow's columns
+    "_ContactColumns",
+    [c.name for c in ContactRow.__table__.columns],  # type: ignore[attr-defined]
+)
+_BY_ID = Prepared(
+    sa_select(ContactRow.__table__).where(  # type: ignore[attr-defined]
+        col(ContactRow.id) == bindparam("id")
+    )
+)
+
+
 async def _id_by_external_id(
     session: AsyncSession, channel: ChannelKind, external_id: str
 ) -> str | None:
@@ -411,7 +426,7 @@ def _columns(contact: Contact) -> dict[str, Any]:
     }
 
 
-def _to_contact(row: ContactRow) -> Contact:
+def _to_contact(row: ContactRow | Any) -> Contact:  # an ORM row or _ContactColumns
     return Contact(
         id=row.id,
         channel=ChannelKind(row.channel),
