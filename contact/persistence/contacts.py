@@ -44,8 +44,9 @@ class SqlContactRepository:
         attachments: Sequence[tuple[Attachment, bytes]] = (),
         external_id: str | None = None,
         fingerprint: str | None = None,
+        guard: Callable[[Connection], None] | None = None,
     ) -> str:
-        work = intake_writer(contact, message, attachments, external_id, fingerprint)
+        work = intake_writer(contact, message, attachments, external_id, fingerprint, guard)
 
         try:
             existing = await self._store.write_sync(work)
@@ -145,14 +146,20 @@ class SqlContactRepository:
         return [_to_contact(row) for row in rows]
 
     async def intake_fingerprint(
-        self, channel: ChannelKind, external_id: str
+        self,
+        channel: ChannelKind,
+        external_id: str | None,
+        guard: Callable[[Connection], None] | None = None,
     ) -> tuple[str, str | None] | None:
-        statement = select(ContactRow.id, ContactRow.request_sha256).where(
-            ContactRow.channel == channel.value, ContactRow.external_id == external_id
-        )
-        async with self._store.read() as session:
-            found = (await session.exec(statement)).first()
-        return None if found is None else (found[0], found[1])
+        def work(conn: Connection) -> tuple[str, str | None] | None:
+            if guard is not None:
+                guard(conn)
+            if external_id is None:
+                return None
+            rows = _FINGERPRINT.rows(conn, {"channel": channel.value, "external_id": external_id})
+            return None if not rows else (rows[0][0], rows[0][1])
+
+        return await self._store.read_sync(work)
 
     async def find_by_external_id(self, channel: ChannelKind, external_id: str) -> Contact | None:
         async with self._store.read() as session:
@@ -284,12 +291,14 @@ def intake_writer(
     attachments: Sequence[tuple[Attachment, bytes]] = (),
     external_id: str | None = None,
     fingerprint: str | None = None,
+    guard: Callable[[Connection], None] | None = None,
 ) -> Callable[[Connection], str | None]:
     """Every intake's writes as one unit of work for Store.write_sync: Core inserts, parents
     first as the foreign keys need (one hop to the driver, not one per statement). The unit
     returns the id of the contact already stored under `external_id` (writing nothing), else
-    None. A caller may compose it with more writes of the same transaction (the device
-    intake stores the contact's source with it)."""
+    None; `guard(connection)` runs before that look-up (its error aborts the unit). A caller
+    may compose it with more writes of the same transaction (the device intake stores the
+    contact's source with it)."""
     _check_parts(contact, message, attachments)
     contact_values = {
         "id": contact.id,
@@ -302,6 +311,8 @@ def intake_writer(
     blob_values = [{"attachment_id": a.id, "content": d} for a, d in attachments]
 
     def work(conn: Connection) -> str | None:
+        if guard is not None:
+            guard(conn)
         if external_id is not None:
             existing = _BY_EXTERNAL_ID.scalar(
                 conn, {"channel": contact.channel.value, "external_id": external_id}
@@ -372,6 +383,12 @@ _INSERT_CONTACT = Prepared(insert(ContactRow.__table__))  # type: ignore[attr-de
 _INSERT_MESSAGE = Prepared(insert(MessageRow.__table__))  # type: ignore[attr-defined]
 _BY_EXTERNAL_ID = Prepared(
     sa_select(ContactRow.id).where(  # type: ignore[call-overload]
+        col(ContactRow.channel) == bindparam("channel"),
+        col(ContactRow.external_id) == bindparam("external_id"),
+    )
+)
+_FINGERPRINT = Prepared(
+    sa_select(ContactRow.id, ContactRow.request_sha256).where(  # type: ignore[call-overload]
         col(ContactRow.channel) == bindparam("channel"),
         col(ContactRow.external_id) == bindparam("external_id"),
     )

@@ -370,6 +370,46 @@ async def test_replays_are_never_rate_limited(tmp_path: Path) -> None:
         await center.client.close()
 
 
+async def test_a_registered_device_without_its_token_learns_nothing(tmp_path: Path) -> None:
+    """The device check runs in the intake's own transaction, before the replay look-up: a
+    report without the token of a registered device is 401, never the stored report's id,
+    and spends none of the device's limit (even when it is over it)."""
+    settings = device_settings(tmp_path)
+    settings = settings.model_copy(
+        update={"app": AppChannelSettings(api_keys=APP_KEY, reports_per_minute_per_device=2)}
+    )
+    center = await start_center(settings)
+    try:
+        token = await register_device(center, "device-guard-01")
+        body = {"text": "Помогите", "device_id": "device-guard-01"}
+        keyed = {"Idempotency-Key": "guard-1"}
+        status, answer = await call(
+            center, "POST", REPORTS, json=body, headers={**device_headers(token), **keyed}
+        )
+        assert status == 202, answer
+        stored = answer["id"]
+        for headers in ({**HEADERS, **keyed}, HEADERS, HEADERS):
+            status, answer = await call(center, "POST", REPORTS, json=body, headers=headers)
+            assert (status, error_id(answer)) == (401, "device_token_required"), answer
+            assert stored not in json.dumps(answer)
+        # the 401s counted nothing: one more new report, then the device's limit
+        mine = device_headers(token)
+        status, answer = await call(center, "POST", REPORTS, json=body, headers=mine)
+        assert status == 202, answer
+        status, answer = await call(center, "POST", REPORTS, json=body, headers=mine)
+        assert (status, error_id(answer)) == (429, "rate_limited")
+        # over the limit: still 401 without the token, and the stored answer to its replay
+        status, answer = await call(
+            center, "POST", REPORTS, json=body, headers={**HEADERS, **keyed}
+        )
+        assert (status, error_id(answer)) == (401, "device_token_required"), answer
+        status, answer = await call(center, "POST", REPORTS, json=body, headers={**mine, **keyed})
+        assert (status, answer["id"]) == (202, stored)
+        assert len(await center.container.store.waiting()) == 2
+    finally:
+        await center.client.close()
+
+
 # --- limits --------------------------------------------------------------------------------
 
 
