@@ -104,8 +104,9 @@ class TopicProjection:
         )
 
     async def _publish_public(self, event: ev.Event, public: dict[str, Any]) -> None:
-        topics = ("queue", "supervisor", f"contact:{public['id']}")
-        await self._publish_to(topics, event, contact=public)
+        await self._publish_to(
+            ("queue", "supervisor", f"contact:{public['id']}"), event, contact=public
+        )
 
     async def _message(self, event: ev.MessageReceived | ev.ReplySent) -> None:
         await self._publish(
