@@ -174,17 +174,24 @@ class ContactRepository(Protocol):
         attachments: Sequence[tuple[Attachment, bytes]] = (),
         external_id: str | None = None,
         fingerprint: str | None = None,
+        guard: Callable[[Any], None] | None = None,
     ) -> str:
         """Store a new contact with its first message and attachments in one transaction.
         With an external_id already stored for this channel, store nothing and return the
         existing contact's id (idempotent intake). `fingerprint` is kept with the external_id:
-        what the request said, to tell a replay from a reused key."""
+        what the request said, to tell a replay from a reused key. `guard(connection)` runs
+        first in that transaction (RegisterContact.guard): when it raises, nothing is looked
+        up or stored and its error reaches the caller."""
         ...
 
     async def intake_fingerprint(
-        self, channel: ChannelKind, external_id: str
+        self,
+        channel: ChannelKind,
+        external_id: str | None,
+        guard: Callable[[Any], None] | None = None,
     ) -> tuple[str, str | None] | None:
-        """The contact stored under this external_id and its request's fingerprint."""
+        """The contact stored under this external_id and its request's fingerprint (None
+        without an external_id), read after `guard(connection)` in the same transaction."""
         ...
 
     async def get(self, contact_id: str) -> Contact:
@@ -381,7 +388,12 @@ class DeviceRegistry(Protocol):
     async def get(self, device_id: str) -> Device | None: ...
 
     async def is_registered(self, device_id: str) -> bool:
-        """Whether `device_id` is registered (the check before every app report)."""
+        """Whether `device_id` is registered (an app read or socket without a token)."""
+        ...
+
+    def registered_in(self, connection: Any, device_id: str) -> bool:
+        """is_registered on the connection of a unit of work already running: the app report
+        without a token checks it in the intake's own transaction (RegisterContact.guard)."""
         ...
 
     async def touch(self, device_id: str, at: datetime) -> None: ...

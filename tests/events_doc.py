@@ -172,8 +172,9 @@ def _handler_name(node: ast.expr, scope: list[ast.AST]) -> str:
 
 def _topics(handler: ast.expr, scope: list[ast.AST]) -> set[str]:
     """The WebSocket topics a handler method publishes to, where it names them as literals
-    (`"supervisor"`, `f"contact:{event.contact_id}"`), following `self._x(...)` calls in its
-    class; a topic computed elsewhere (`device_topic(...)`) is not seen."""
+    (`"supervisor"`, `f"contact:{event.contact_id}"`, or a tuple of them), following
+    `self._x(...)` calls in its class; a topic computed elsewhere (`device_topic(...)`) is not
+    seen."""
     classes = [s for s in scope if isinstance(s, ast.ClassDef)]
     text = ast.unparse(handler.args[0] if isinstance(handler, ast.Call) else handler)
     if not classes or not text.startswith("self.") or text.count(".") != 1:
@@ -194,9 +195,11 @@ def _topics(handler: ast.expr, scope: list[ast.AST]) -> set[str]:
             if isinstance(node.func.value, ast.Name) and node.func.value.id == "self":
                 todo.append(node.func.attr)
             if "publish" in node.func.attr and node.args and "bus" not in ast.unparse(node.func):
-                topic = _topic(node.args[0])
-                if topic is not None:
-                    found.add(topic)
+                first = node.args[0]  # a topic, or a tuple of topics (one message to each)
+                for arg in first.elts if isinstance(first, ast.Tuple) else [first]:
+                    topic = _topic(arg)
+                    if topic is not None:
+                        found.add(topic)
     return found
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -41,7 +41,10 @@ class FakeContactRepository:
         attachments: Sequence[tuple[Attachment, bytes]] = (),
         external_id: str | None = None,
         fingerprint: str | None = None,
+        guard: Callable[[Any], None] | None = None,
     ) -> str:
+        if guard is not None:
+            guard(None)  # no transaction here: a guard that reads cannot run on the fake
         if message is not None and message.contact_id != contact.id:
             raise ValueError(f"message {message.id} belongs to {message.contact_id}")
         for attachment, _ in attachments:
@@ -67,8 +70,15 @@ class FakeContactRepository:
         return contact.id
 
     async def intake_fingerprint(
-        self, channel: ChannelKind, external_id: str
+        self,
+        channel: ChannelKind,
+        external_id: str | None,
+        guard: Callable[[Any], None] | None = None,
     ) -> tuple[str, str | None] | None:
+        if guard is not None:
+            guard(None)
+        if external_id is None:
+            return None
         cid = self.external.get((channel, external_id))
         return None if cid is None else (cid, self.fingerprints.get(cid))
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from contact.broadcast import Payload
 from contact.bus import MessageBus
 from contact.dispatch.grouping import categorize
 from contact.dispatch.model import DispatchRecord
@@ -43,6 +44,13 @@ def unit_topic(unit_id: str) -> str:
     return f"unit:{unit_id}"
 
 
+def _message(event: ev.Event, body: dict[str, Any]) -> Payload:
+    """The topic message of an event, encoded once for every topic it goes to."""
+    payload = {**body, "type": event.name, "at": event.occurred_at.isoformat()}
+    payload.pop("occurred_at", None)
+    return Payload.encode(payload)
+
+
 class DispatchProjection:
     def __init__(
         self,
@@ -64,30 +72,25 @@ class DispatchProjection:
             bus.subscribe(event_type, self._incident_event)
         bus.subscribe(ev.UnitDispatched, self._order)
 
-    async def _publish(self, topic: str, event: ev.Event, body: dict[str, Any]) -> None:
-        payload = {**body, "type": event.name, "at": event.occurred_at.isoformat()}
-        payload.pop("occurred_at", None)
-        await self._broadcast.publish(topic, payload)
-
     async def _contact_event(self, event: ev.Event) -> None:
-        body = event.public_dict()  # no citizen data on the supervisor's topic
+        message = _message(event, event.public_dict())  # no citizen data for the supervisor
         contact_id = getattr(event, "contact_id", None)
         if contact_id:
-            await self._publish(f"contact:{contact_id}", event, body)
+            await self._broadcast.publish(f"contact:{contact_id}", message)
         if not isinstance(event, ev.DispatchSuggested):
-            await self._publish("supervisor", event, body)
+            await self._broadcast.publish("supervisor", message)
         unit_id = getattr(event, "unit_id", None)
         if isinstance(event, ev.UnitStatusChanged | ev.UnitAcknowledged) and unit_id:
-            await self._publish(unit_topic(unit_id), event, body)
+            await self._broadcast.publish(unit_topic(unit_id), message)
         dispatch_id = getattr(event, "dispatch_id", None)
         if dispatch_id:  # last: it reads the database
             for other in await dispatch_contacts(self._repo, dispatch_id):
                 if other != contact_id:
-                    await self._publish(f"contact:{other}", event, body)
+                    await self._broadcast.publish(f"contact:{other}", message)
 
     async def _incident_event(self, event: ev.Event) -> None:
-        body = event.as_dict()
-        await self._publish("supervisor", event, body)
+        message = _message(event, event.as_dict())
+        await self._broadcast.publish("supervisor", message)
         contact_ids: tuple[str, ...] = ()
         if isinstance(event, ev.IncidentCreated | ev.ContactGrouped):
             contact_ids = (event.contact_id,)
@@ -97,7 +100,7 @@ class DispatchProjection:
             if isinstance(event, ev.IncidentSplit):
                 contact_ids += tuple(event.contact_ids)
         for contact_id in dict.fromkeys(contact_ids):
-            await self._publish(f"contact:{contact_id}", event, body)
+            await self._broadcast.publish(f"contact:{contact_id}", message)
         operator_id = getattr(event, "operator_id", None)
         if isinstance(event, ev.IncidentsMerged | ev.IncidentSplit | ev.IncidentStateChanged):
             details: dict[str, Any] = {"type": event.name}
@@ -118,7 +121,9 @@ class DispatchProjection:
         dispatch = await self._repo.get_dispatch(event.dispatch_id)
         contact = await self._contacts.get(event.contact_id)
         order = order_json(dispatch, contact)
-        await self._publish(unit_topic(event.unit_id), event, {"dispatch": order})
+        await self._broadcast.publish(
+            unit_topic(event.unit_id), _message(event, {"dispatch": order})
+        )
         await self._audit.append(
             event.operator_id,
             "unit.dispatch",

@@ -60,6 +60,10 @@ class RegisterContact(Command[Registered]):
     # civic address, a kiosk's or site's address, a camera id) passes the citizen's part, or ""
     triage_text: str | None = None
     fingerprint: str | None = None  # what the request said, kept with external_id
+    # run first in the intake's unit of work with its connection, before the replay look-up
+    # and in the same transaction; refuses by raising, and then nothing is stored or told
+    # (the app's check that a report without a device token is not from a registered device)
+    guard: Callable[[Any], None] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -224,6 +224,13 @@ class RateLimiter:
         """Count one hit of `key`, refusing nothing."""
         self.recent(key).append(self._clock())
 
+    def take_back(self, key: str) -> None:
+        """Uncount `key`'s latest hit: a request counted before it turned out not to be one
+        the limit is for (an app report found to be a replay, or refused)."""
+        hits = self._hits.get(key)
+        if hits:
+            hits.pop()
+
     def peek(self, key: str) -> None:
         """Refuse when `key` is over its limit, counting nothing: several limits on one request
         are all looked at before any of them counts it."""

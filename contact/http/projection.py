@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from contact.broadcast import Payload
 from contact.bus import MessageBus
 from contact.domain import events as ev
 from contact.domain.model import MessageDirection
@@ -46,8 +47,13 @@ class TopicProjection:
         bus.subscribe(ev.KeywordAlerted, self._alerted)
 
     async def _publish(self, topic: str, event: ev.Event, **body: Any) -> None:
-        payload = {"type": event.name, "at": event.occurred_at.isoformat(), **body}
-        await self._broadcast.publish(topic, payload)
+        await self._publish_to((topic,), event, **body)
+
+    async def _publish_to(self, topics: tuple[str, ...], event: ev.Event, **body: Any) -> None:
+        """One message to several topics, encoded to JSON once for all of them."""
+        payload = Payload.encode({"type": event.name, "at": event.occurred_at.isoformat(), **body})
+        for topic in topics:
+            await self._broadcast.publish(topic, payload)
 
     async def _contact_changed(self, event: ev.Event) -> None:
         assert event.key is not None
@@ -89,8 +95,7 @@ class TopicProjection:
         contact = await self._contacts.get(event.contact_id)
         keyword = {"category": event.category, "source": event.source, "raised": event.raised}
         public = public_contact(contact)
-        await self._publish("queue", event, contact=public, keyword=keyword)
-        await self._publish("supervisor", event, contact=public, keyword=keyword)
+        await self._publish_to(("queue", "supervisor"), event, contact=public, keyword=keyword)
         await self._publish(
             f"contact:{event.contact_id}",
             event,
@@ -99,9 +104,9 @@ class TopicProjection:
         )
 
     async def _publish_public(self, event: ev.Event, public: dict[str, Any]) -> None:
-        await self._publish("queue", event, contact=public)
-        await self._publish("supervisor", event, contact=public)
-        await self._publish(f"contact:{public['id']}", event, contact=public)
+        await self._publish_to(
+            ("queue", "supervisor", f"contact:{public['id']}"), event, contact=public
+        )
 
     async def _message(self, event: ev.MessageReceived | ev.ReplySent) -> None:
         await self._publish(
@@ -125,8 +130,7 @@ class TopicProjection:
             "presence": event.presence.value,
             "reason": event.reason,
         }
-        await self._publish("supervisor", event, **body)
-        await self._publish(f"operator:{event.operator_id}", event, **body)
+        await self._publish_to(("supervisor", f"operator:{event.operator_id}"), event, **body)
 
 
 def message_from(event: ev.MessageReceived | ev.ReplySent) -> dict[str, Any]:

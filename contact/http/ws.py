@@ -151,6 +151,8 @@ class Hub:
             if isinstance(ended, str):
                 self.end_session(ended)
             return
+        if not self._topics.get(topic):  # a new contact's topic: nobody, nothing to decode
+            return
         if topic.startswith(CONTACT_TOPIC):
             self._follow_rights(topic, payload)
         subs = self._topics.get(topic)

@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, delete, literal_column, or_, update
 from sqlalchemy import column as sa_column
 from sqlalchemy import select as sa_select
 from sqlalchemy import table as sa_table
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -93,8 +93,8 @@ class SqlDeviceRegistry:
         except IntegrityError as error:  # two registrations of one id raced
             raise Conflict("this device id is registered", error_id="device_registered") from error
 
-    # by_token and get run before every app intake: one hop each (Store.read_sync), not a
-    # session's several (measured: the look-up cost as much as storing the contact)
+    # by_token and get run before an app intake with a token: one hop each (Store.read_sync),
+    # not a session's several (measured: the look-up cost as much as storing the contact)
 
     async def by_token(self, token_hash: str) -> Device | None:
         return await self._one(col(DeviceRow.token_hash) == token_hash)
@@ -103,10 +103,10 @@ class SqlDeviceRegistry:
         return await self._one(col(DeviceRow.id) == device_id)
 
     async def is_registered(self, device_id: str) -> bool:
-        found = await self._store.read_sync(
-            lambda conn: _DEVICE_EXISTS.scalar(conn, {"device_id": device_id})
-        )
-        return found is not None
+        return await self._store.read_sync(lambda conn: self.registered_in(conn, device_id))
+
+    def registered_in(self, connection: Connection, device_id: str) -> bool:
+        return _DEVICE_EXISTS.scalar(connection, {"device_id": device_id}) is not None
 
     async def _one(self, where: Any) -> Device | None:
         statement = sa_select(DeviceRow.__table__).where(where)  # type: ignore[attr-defined]

@@ -113,6 +113,7 @@ class ContactLifecycle:
             intake.attachments,
             external_id=command.external_id,
             fingerprint=command.fingerprint,
+            guard=command.guard,
         )
         if stored_id != intake.contact.id:  # lost a race with a retry of the same intake
             return Registered(stored_id, created=False)

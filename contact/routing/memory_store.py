@@ -177,6 +177,8 @@ class MemoryQueueStore:
     # --- pairing ----------------------------------------------------------------------------
 
     async def assign(self, now: float) -> Offer | None:
+        if not any(self._pools.values()):  # nobody ready (every operator busy): no scan
+            return None
         empty: set[PoolKey] = set()  # pools already seen empty in this scan
         for row in self._waiting.islice(0, self._policy.scan_depth):
             entry = self._entries[row[2]]

@@ -31,7 +31,7 @@ from contact.domain.model import (
     UiLanguage,
     new_id,
 )
-from contact.errors import Conflict, NotFound
+from contact.errors import Conflict, NotFound, Unauthorized
 from contact.persistence.database import SqlDatabase
 from contact.persistence.migrate import upgrade
 from contact.ports import ContactRepository, OperatorRepository
@@ -176,6 +176,43 @@ async def test_add_with_a_known_external_id_stores_nothing(db: Repositories) -> 
     # the same id from another channel is another intake
     other = make_contact(channel=ChannelKind.WHATSAPP)
     assert await db.contacts.add(other, external_id="update-1") == other.id
+
+
+async def test_a_guard_runs_first_and_its_refusal_stores_and_tells_nothing(
+    db: Repositories,
+) -> None:
+    """RegisterContact.guard: the app's check that a report without a device token is not from
+    a registered device runs before the replay look-up, so a refused request never learns the
+    id of a stored report."""
+    first = make_contact(channel=ChannelKind.APP)
+    await db.contacts.add(first, external_id="key-1", fingerprint="sha-1")
+    calls: list[str] = []
+
+    def refuse(_connection: object) -> None:
+        calls.append("refused")
+        raise Unauthorized("registered", error_id="device_token_required")
+
+    def allow(_connection: object) -> None:
+        calls.append("allowed")
+
+    replay, new = make_contact(channel=ChannelKind.APP), make_contact(channel=ChannelKind.APP)
+    with pytest.raises(Unauthorized):
+        await db.contacts.add(replay, external_id="key-1", guard=refuse)
+    with pytest.raises(Unauthorized):
+        await db.contacts.add(new, make_message(new.id, "help", at(0)), guard=refuse)
+    with pytest.raises(Unauthorized):
+        await db.contacts.intake_fingerprint(ChannelKind.APP, "key-1", refuse)
+    with pytest.raises(NotFound):
+        await db.contacts.get(new.id)
+
+    assert await db.contacts.add(replay, external_id="key-1", guard=allow) == first.id
+    assert await db.contacts.intake_fingerprint(ChannelKind.APP, "key-1", allow) == (
+        first.id,
+        "sha-1",
+    )
+    assert await db.contacts.intake_fingerprint(ChannelKind.APP, None, allow) is None
+    assert await db.contacts.add(new, guard=allow) == new.id
+    assert calls == ["refused"] * 3 + ["allowed"] * 4
 
 
 async def test_concurrent_adds_of_one_intake_store_one_contact(db: Repositories) -> None:

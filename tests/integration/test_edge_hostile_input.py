@@ -50,6 +50,13 @@ def raw_json(body: dict[str, Any]) -> bytes:
     return json.dumps(body).encode()
 
 
+async def app_center(tmp_path: Path, **limits: int) -> Center:
+    """A center whose app channel has these limits, the defaults for the others."""
+    settings = device_settings(tmp_path)
+    app = AppChannelSettings(api_keys=APP_KEY, **limits)  # type: ignore[arg-type]
+    return await start_center(settings.model_copy(update={"app": app}))
+
+
 async def first_text(center: Center, contact_id: str) -> str:
     messages = await center.container.db.contacts.messages(contact_id)
     return messages[0].text
@@ -338,11 +345,7 @@ async def test_reused_idempotency_key_with_another_body_is_422(center: Center) -
 
 
 async def test_replays_are_never_rate_limited(tmp_path: Path) -> None:
-    settings = device_settings(tmp_path)
-    settings = settings.model_copy(
-        update={"app": AppChannelSettings(api_keys=APP_KEY, reports_per_minute_per_device=5)}
-    )
-    center = await start_center(settings)
+    center = await app_center(tmp_path, reports_per_minute_per_device=5)
     try:
         headers = {**HEADERS, "Idempotency-Key": "retry-1"}
         body = {"text": "Помогите", "device_id": "device-replay-1"}
@@ -370,15 +373,48 @@ async def test_replays_are_never_rate_limited(tmp_path: Path) -> None:
         await center.client.close()
 
 
+async def test_a_registered_device_without_its_token_learns_nothing(tmp_path: Path) -> None:
+    """The device check runs in the intake's own transaction, before the replay look-up: a
+    report without the token of a registered device is 401, never the stored report's id,
+    and spends none of the device's limit (even when it is over it)."""
+    center = await app_center(tmp_path, reports_per_minute_per_device=2)
+    try:
+        token = await register_device(center, "device-guard-01")
+        body = {"text": "Помогите", "device_id": "device-guard-01"}
+        keyed = {"Idempotency-Key": "guard-1"}
+        status, answer = await call(
+            center, "POST", REPORTS, json=body, headers={**device_headers(token), **keyed}
+        )
+        assert status == 202, answer
+        stored = answer["id"]
+        for headers in ({**HEADERS, **keyed}, HEADERS, HEADERS):
+            status, answer = await call(center, "POST", REPORTS, json=body, headers=headers)
+            assert (status, error_id(answer)) == (401, "device_token_required"), answer
+            assert stored not in json.dumps(answer)
+        # the 401s counted nothing: one more new report, then the device's limit
+        mine = device_headers(token)
+        status, answer = await call(center, "POST", REPORTS, json=body, headers=mine)
+        assert status == 202, answer
+        status, answer = await call(center, "POST", REPORTS, json=body, headers=mine)
+        assert (status, error_id(answer)) == (429, "rate_limited")
+        # over the limit: still 401 without the token, and the stored answer to its replay
+        status, answer = await call(
+            center, "POST", REPORTS, json=body, headers={**HEADERS, **keyed}
+        )
+        assert (status, error_id(answer)) == (401, "device_token_required"), answer
+        status, answer = await call(center, "POST", REPORTS, json=body, headers={**mine, **keyed})
+        assert (status, answer["id"]) == (202, stored)
+        assert len(await center.container.store.waiting()) == 2
+    finally:
+        await center.client.close()
+
+
 # --- limits --------------------------------------------------------------------------------
 
 
 async def test_one_address_with_made_up_device_ids_is_limited(tmp_path: Path) -> None:
-    settings = device_settings(tmp_path)
     # the default limits (the other tests' helpers lift the address limit: one test client)
-    center = await start_center(
-        settings.model_copy(update={"app": AppChannelSettings(api_keys=APP_KEY)})
-    )
+    center = await app_center(tmp_path)
     try:
         await made_up_device_ids_are_limited(center)
     finally:
@@ -403,17 +439,9 @@ async def made_up_device_ids_are_limited(center: Center) -> None:
 
 
 async def test_one_api_key_is_limited(tmp_path: Path) -> None:
-    settings = device_settings(tmp_path)
-    settings = settings.model_copy(
-        update={
-            "app": AppChannelSettings(
-                api_keys=APP_KEY,
-                reports_per_minute_per_address=1000,
-                reports_per_minute_per_api_key=5,
-            )
-        }
+    center = await app_center(
+        tmp_path, reports_per_minute_per_address=1000, reports_per_minute_per_api_key=5
     )
-    center = await start_center(settings)
     try:
         statuses = []
         for i in range(7):
@@ -477,11 +505,7 @@ async def test_login_form_with_lone_surrogates_is_refused_as_a_wrong_login(
 
 
 async def test_sos_idempotency_key_reused_and_replayed(tmp_path: Path) -> None:
-    settings = device_settings(tmp_path)
-    settings = settings.model_copy(
-        update={"app": AppChannelSettings(api_keys=APP_KEY, sos_per_hour_per_device=1)}
-    )
-    center = await start_center(settings)
+    center = await app_center(tmp_path, sos_per_hour_per_device=1)
     try:
         token = await register_device(center, "device-sos-idem")
         headers = {**device_headers(token), "Idempotency-Key": "s-1"}

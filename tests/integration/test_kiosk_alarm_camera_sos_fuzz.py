@@ -124,6 +124,7 @@ class Server:
         elif (
             isinstance(data, dict)
             and isinstance(data.get("id"), str)
+            and "kind" not in data  # a kiosk event's own id (heartbeat, tamper): no contact
             and (status == 202 or data.get("joined") or data.get("status") == "collapsed")
         ):
             self.accepted.add(data["id"])

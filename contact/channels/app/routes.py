@@ -26,7 +26,7 @@ import hashlib
 import logging
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +44,7 @@ from contact.errors import (
     Forbidden,
     NotFound,
     PayloadTooLarge,
+    TooManyRequests,
     Unauthorized,
     Unavailable,
     Unprocessable,
@@ -100,21 +101,33 @@ class Limits:
 LIMITS: web.AppKey[Limits] = web.AppKey("app_limits", Limits)
 
 
-def admit_new(request: web.Request, device_limiter: RateLimiter, device_id: str) -> None:
-    """A new report or SOS is counted by device, client address and API key, or refused (429
-    with Retry-After) by the first limit it is over, counting nothing then. Replays of a stored
-    one never get here."""
+def _new_contact_limits(
+    request: web.Request, device_limiter: RateLimiter, device_id: str
+) -> tuple[tuple[RateLimiter, str], ...]:
     limits = request.config_dict[LIMITS]
     key = hashlib.sha256(request.headers.get("X-Api-Key", "").encode("utf-8", "replace"))
-    checks = (
+    return (
         (device_limiter, device_id),
         (limits.addresses, remote_address(request)),
         (limits.api_keys, key.hexdigest()[:32]),
     )
+
+
+def admit_new(request: web.Request, device_limiter: RateLimiter, device_id: str) -> None:
+    """A new report or SOS is counted by device, client address and API key, or refused (429
+    with Retry-After) by the first limit it is over, counting nothing then. A replay of a
+    stored one is never counted (take_back_new)."""
+    checks = _new_contact_limits(request, device_limiter, device_id)
     for limiter, name in checks:
         limiter.peek(name)
     for limiter, name in checks:
         limiter.check(name)
+
+
+def take_back_new(request: web.Request, device_limiter: RateLimiter, device_id: str) -> None:
+    """Uncount what admit_new counted for a request that made no new contact."""
+    for limiter, name in _new_contact_limits(request, device_limiter, device_id):
+        limiter.take_back(name)
 
 
 @contextlib.contextmanager
@@ -141,11 +154,12 @@ def handling(request: web.Request, external_id: str | None) -> Iterator[None]:
 async def stored_intake(request: web.Request, command: RegisterContact) -> str | None:
     """The contact a replay of this request (same Idempotency-Key) already made, or None when
     the key is new. The same key with another body is 422 (the IETF draft): never folded
-    into the first contact, whose text and priority would hide the new one's."""
-    if command.external_id is None:
+    into the first contact, whose text and priority would hide the new one's. The command's
+    guard runs first, in the same read."""
+    if command.external_id is None and command.guard is None:
         return None
     found = await request.config_dict[CONTAINER].db.contacts.intake_fingerprint(
-        command.channel, command.external_id
+        command.channel, command.external_id, command.guard
     )
     if found is None:
         return None
@@ -202,9 +216,24 @@ async def _acting_for(request: web.Request, device_id: str, token: str | None) -
             raise Forbidden("the token belongs to another device", error_id="device_mismatch")
         return
     if await request.config_dict[CONTAINER].db.registries.devices.is_registered(device_id):
-        raise Unauthorized(
-            "this device is registered: send its X-Device-Token", error_id="device_token_required"
-        )
+        raise _token_required()
+
+
+def _token_required() -> Unauthorized:
+    return Unauthorized(
+        "this device is registered: send its X-Device-Token", error_id="device_token_required"
+    )
+
+
+def _unregistered(request: web.Request, device_id: str) -> Callable[[Any], None]:
+    """RegisterContact.guard of a report without a token: its device id is not registered."""
+    devices = request.config_dict[CONTAINER].db.registries.devices
+
+    def guard(connection: Any) -> None:
+        if devices.registered_in(connection, device_id):
+            raise _token_required()
+
+    return guard
 
 
 def _now(request: web.Request) -> datetime:
@@ -260,18 +289,34 @@ async def post_report(request: web.Request) -> web.Response:
             "send application/json or multipart/form-data", error_id="unsupported_content_type"
         )
     command = parse.report(fields, photo, limits, request.headers.get("Idempotency-Key"))
-    assert command.citizen is not None
-    await _acting_for(
-        request, command.citizen, parse.device_token(request.headers.get("X-Device-Token"))
-    )
+    device_id = command.citizen
+    assert device_id is not None
+    token = parse.device_token(request.headers.get("X-Device-Token"))
+    if token is not None:
+        await _acting_for(request, device_id, token)
+    else:  # checked in the intake's own transaction, before its replay look-up
+        command = dataclasses.replace(command, guard=_unregistered(request, device_id))
+    reports = request.config_dict[LIMITS].reports
     with handling(request, command.external_id):
-        contact_id = await stored_intake(request, command)
-        replayed = contact_id is not None  # answered as stored, never rate-limited
-        if contact_id is None:
-            admit_new(request, request.config_dict[LIMITS].reports, command.citizen)
-            registered = await c.bus.execute(command)
+        # counted before the intake knows it is new, taken back when it is not: one unit of
+        # work checks the device, looks the key up and stores the contact
+        try:
+            admit_new(request, reports, device_id)
+        except TooManyRequests:
+            # a registered device is still told 401 first, and a replay its stored contact
+            contact_id = await stored_intake(request, command)
+            if contact_id is None:
+                raise
+            replayed = True
+        else:
+            try:
+                registered = await c.bus.execute(command)
+            except Unauthorized:
+                take_back_new(request, reports, device_id)
+                raise
             contact_id, replayed = registered.contact_id, not registered.created
-            if replayed:  # another node stored the same key meanwhile: the same request?
+            if replayed:  # answered as stored, never counted; the same request?
+                take_back_new(request, reports, device_id)
                 await stored_intake(request, command)
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     return web.json_response({"id": contact_id, "status": "queued"}, status=202, headers=headers)
