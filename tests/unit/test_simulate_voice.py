@@ -45,7 +45,7 @@ def test_the_caller_presses_its_digit_talks_and_waits_its_patience() -> None:
     patience = {int(e.get("timeout") or 0) for e in waits if e.get("request") != "BYE"}
     assert patience == {5000 - BEFORE_TALK_MS}  # counted from the answer, digit included
     # the caller's own BYE carries its dialog's tags, not the INFO's
-    assert "tag=[$totag]" in xml and '<Reference variables="junk"/>' in xml
+    assert ">;[$totag]\n" in xml and 'assign_to="totag"' in xml
 
 
 def test_an_impatient_caller_still_waits_a_moment() -> None:

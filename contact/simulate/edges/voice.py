@@ -57,11 +57,11 @@ from contact.persistence.database import SqlDatabase
 from contact.simulate.drive import Credentials, OperatorBot
 from contact.simulate.edges import Sent
 from contact.simulate.traffic import Arrival
+from contact.sipp_calls import CALLER_ENDPOINT, dial, scenario_xml
 
 log = logging.getLogger(__name__)
 
 SIPP_PCAPS = Path("/usr/share/sip-tester")  # Debian's sip-tester: dtmf_2833_<digit>.pcap
-CALLER_ENDPOINT = "sipp"  # asterisk-config/pjsip.conf: test callers, any number in From
 PHONE_ENDPOINT = "sipp-op"  # asterisk-config/pjsip.conf: test operators' phones
 ANSWER_MS = 300  # a bot picks up its ringing phone after this
 MENU_DIGIT = {"ru": "1", "kk": "2"}  # asterisk-config/extensions.conf [contact-language]
@@ -224,52 +224,24 @@ def _response(status: str, *, to_tag: str = "", sdp: bool = False) -> str:
 _OK = _response("200 OK")
 
 
-def _xml(name: str, steps: list[str]) -> str:
-    body = "\n".join(steps)
-    head = f'<?xml version="1.0" encoding="UTF-8" ?>\n<scenario name="{name}">'
-    return f"{head}\n{body}\n</scenario>\n"
-
-
 def caller_scenario(
     *, number: str, password: str, digit: str, patience_ms: int, talk_max_ms: int, audio: Path
 ) -> str:
     """One 102 caller. Answered by the dialplan, it presses `digit`, talks (`audio`, looped)
     and waits: for an INFO (a bot's phone is connected: it then waits for the center's BYE, at
     most `talk_max_ms`), for the center's BYE, or `patience_ms` before hanging up itself. The
-    dialog's own From and To (its tags captured) are written out: the INFO changes sipp's
-    `last_` headers."""
+    dialog's own From and To (the 200's To tag kept) are written out for its BYE: the INFO
+    changes sipp's `last_` headers."""
     me = f"<sip:{number}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]"
-    head = (
-        "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
-        f"From: {me}\nTo: <sip:102@[remote_ip]:[remote_port]>\nCall-ID: [call_id]\n"
-        f"Contact: <sip:{CALLER_ENDPOINT}@[local_ip]:[local_port]>\nMax-Forwards: 70"
-    )
     dialog = (
         "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
-        f"From: {me}\nTo: <sip:102@[remote_ip]:[remote_port]>;tag=[$totag]\n"
+        f"From: {me}\nTo: <sip:102@[remote_ip]:[remote_port]>;[$totag]\n"
         "Call-ID: [call_id]\nMax-Forwards: 70"
     )
-    sdp = "Content-Type: application/sdp\nContent-Length: [len]\n\n" + _SDP
-    invite = "INVITE sip:102@[remote_ip]:[remote_port] SIP/2.0\n" + head
-    auth = f"[authentication username={CALLER_ENDPOINT} password={password}]"
     dtmf = SIPP_PCAPS / f"dtmf_2833_{digit}.pcap"
     wait_ms = max(100, patience_ms - BEFORE_TALK_MS)
     steps = [
-        f'<send retrans="500"><![CDATA[\n{invite}\nCSeq: 1 INVITE\n{sdp}\n]]></send>',
-        '<recv response="100" optional="true"/>',
-        '<recv response="401" auth="true"/>',
-        "<send><![CDATA[\nACK sip:102@[remote_ip]:[remote_port] SIP/2.0\n[last_Via:]\n"
-        "[last_From:]\n[last_To:]\nCall-ID: [call_id]\nCSeq: 1 ACK\nMax-Forwards: 70\n"
-        "Content-Length: 0\n\n]]></send>",
-        f'<send retrans="500"><![CDATA[\n{invite}\nCSeq: 2 INVITE\n{auth}\n{sdp}\n]]></send>',
-        '<recv response="100" optional="true"/>',
-        '<recv response="180" optional="true"/>',
-        '<recv response="183" optional="true"/>',
-        '<recv response="200" rrs="true"><action>'
-        '<ereg regexp="tag=([^;>[:space:]]+)" search_in="hdr" header="To:" '
-        'assign_to="junk,totag"/></action></recv>',
-        f"<send><![CDATA[\nACK [next_url] SIP/2.0\n{dialog}\nCSeq: 2 ACK\n"
-        "Content-Length: 0\n\n]]></send>",
+        *dial(number=number, password=password, sdp=_SDP, to_tag_into="totag"),
         # pauses that an INFO or the center's BYE may cut short: a message sipp does not
         # expect aborts the call with a BYE the center does not know (the call would stay)
         *_waiting(300, then="digit", info="early"),
@@ -293,9 +265,8 @@ def caller_scenario(
         "CSeq: 3 BYE\nContent-Length: 0\n\n]]></send>",
         '<recv response="200" crlf="true"/>',
         '<label id="end"/>',
-        '<Reference variables="junk"/>',  # the regexp's whole match, unused
     ]
-    return _xml("sim-caller", steps)
+    return scenario_xml("sim-caller", steps)
 
 
 def _waiting(ms: int, *, then: str, info: str) -> list[str]:
@@ -323,7 +294,7 @@ def phone_scenario(*, audio: Path, answer_ms: int = ANSWER_MS) -> str:
         '<recv request="BYE"/>',
         f"<send><![CDATA[\n{_OK}\n]]></send>",
     ]
-    return _xml("sim-phone", steps)
+    return scenario_xml("sim-phone", steps)
 
 
 def write_audio(path: Path, hz: float, seconds: float = 1.0) -> Path:

@@ -1,0 +1,74 @@
+"""sipp scenarios for the callers contact starts beside itself (the demo's 102 callers, the
+simulator's callers): the one way a caller dials an extension of Asterisk's test caller
+endpoint (asterisk-config/pjsip.conf `[sipp]`: digest credentials, any number in From).
+
+The dial: INVITE without credentials, Asterisk's 401, the ACK for it, the INVITE again with
+the digest, the provisional answers (100, 180, 183, each optional) and the dialplan's 200 OK,
+ACKed. What the caller does once answered is its own (`scenario_xml` wraps its steps)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+CALLER_ENDPOINT = "sipp"  # asterisk-config/pjsip.conf: test callers, any number in From
+
+
+def dial(
+    *,
+    number: str,
+    password: str,
+    sdp: str,
+    exten: str = "102",
+    headers: Sequence[str] = (),
+    to_tag_into: str | None = None,
+) -> list[str]:
+    """The steps of a call from `number` to `exten` until the dialplan's 200 OK is ACKed.
+    `sdp`: the offer (sipp keywords such as [media_port] allowed); `headers`: extra lines of
+    both INVITEs; `to_tag_into`: a sipp variable that keeps the 200's To tag (`tag=…`), for a
+    caller that writes its dialog's headers itself later (its `last_` headers change with
+    every message it receives)."""
+    head = "\n".join(
+        [
+            "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]",
+            f"From: <sip:{number}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]",
+            f"To: <sip:{exten}@[remote_ip]:[remote_port]>",
+            "Call-ID: [call_id]",
+            f"Contact: <sip:{CALLER_ENDPOINT}@[local_ip]:[local_port]>",
+            "Max-Forwards: 70",
+            *headers,
+        ]
+    )
+    body = "Content-Type: application/sdp\nContent-Length: [len]\n\n" + sdp
+    invite = f"INVITE sip:{exten}@[remote_ip]:[remote_port] SIP/2.0\n{head}"
+    auth = f"[authentication username={CALLER_ENDPOINT} password={password}]"
+    keep_tag = (
+        ""
+        if to_tag_into is None
+        else '<action><ereg regexp="tag=[^;>[:space:]]+" search_in="hdr" header="To:" '
+        f'assign_to="{to_tag_into}"/></action>'
+    )
+    return [
+        f'<send retrans="500"><![CDATA[\n{invite}\nCSeq: 1 INVITE\n{body}\n]]></send>',
+        '<recv response="100" optional="true"/>',
+        '<recv response="401" auth="true"/>',
+        f"<send><![CDATA[\nACK sip:{exten}@[remote_ip]:[remote_port] SIP/2.0\n[last_Via:]\n"
+        "[last_From:]\n[last_To:]\nCall-ID: [call_id]\nCSeq: 1 ACK\nMax-Forwards: 70\n"
+        "Content-Length: 0\n\n]]></send>",
+        f'<send retrans="500"><![CDATA[\n{invite}\nCSeq: 2 INVITE\n{auth}\n{body}\n]]></send>',
+        '<recv response="100" optional="true"/>',
+        '<recv response="180" optional="true"/>',
+        '<recv response="183" optional="true"/>',
+        f'<recv response="200" rrs="true">{keep_tag}</recv>',
+        "<send><![CDATA[\nACK [next_url] SIP/2.0\n"
+        "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
+        "[last_From:]\n[last_To:]\nCall-ID: [call_id]\nCSeq: 2 ACK\nMax-Forwards: 70\n"
+        "Content-Length: 0\n\n]]></send>",
+    ]
+
+
+def scenario_xml(name: str, steps: Sequence[str]) -> str:
+    """A sipp scenario file of these steps."""
+    body = "\n".join(steps)
+    return (
+        f'<?xml version="1.0" encoding="UTF-8" ?>\n<scenario name="{name}">\n{body}\n</scenario>\n'
+    )
