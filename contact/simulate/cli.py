@@ -191,6 +191,7 @@ SCENARIO_CAPABILITY = {
         "alarm": ChannelKind.SCHOOL_ALARM,
     }.items()
 }
+        "camera": ChannelKind.CAMERA,
 
 
 def publish_days(scenario: Scenario, days: str | None) -> list[int]:
