@@ -36,6 +36,8 @@ from contact.simulate.chaos import (
     ChaosError,
     Stack,
     account,
+    citizen_channels,
+    edge_settings,
     faults_for,
     inject,
     not_done,
@@ -43,7 +45,7 @@ from contact.simulate.chaos import (
 )
 from contact.simulate.des import simulate
 from contact.simulate.drive import Credentials, DriveResult, OperatorBot, drive
-from contact.simulate.edges.run import open_edges
+from contact.simulate.edges.run import OpenEdges, open_edges
 from contact.simulate.edges.voice import (
     Opened,
     PbxFactory,
@@ -189,9 +191,9 @@ SCENARIO_CAPABILITY = {
         "whatsapp": ChannelKind.WHATSAPP,
         "kiosk": ChannelKind.KIOSK,
         "alarm": ChannelKind.SCHOOL_ALARM,
+        "camera": ChannelKind.CAMERA,
     }.items()
 }
-        "camera": ChannelKind.CAMERA,
 
 
 def publish_days(scenario: Scenario, days: str | None) -> list[int]:
@@ -587,9 +589,10 @@ async def _chaos(args: argparse.Namespace, scenario: Scenario) -> int:
         return 2
     stack = Stack(where / "chaos", url)
     wrap_up = max(1, round(scenario.wrap_up_s / args.speed))
+    channels = citizen_channels()
     try:
         pbx = None if args.no_voice else args.pbx
-        await stack.start(args.nodes, {"CONTACT_ROUTING_WRAP_UP_S": str(wrap_up)}, pbx)
+        await stack.start(args.nodes, {"CONTACT_ROUTING_WRAP_UP_S": str(wrap_up), **channels}, pbx)
         if args.no_voice:
             stack.asterisk = Opened(None, reason="--no-voice")
     except ChaosError as exc:
@@ -597,9 +600,25 @@ async def _chaos(args: argparse.Namespace, scenario: Scenario) -> int:
         print(f"contact simulate --chaos: {exc}", file=sys.stderr)
         return 2
     voice: VoiceEdge | None = None
+    opened: OpenEdges | None = None
     try:
         operators = await _bots(url, args.operators or scenario.operators[scenario.start_hour])
         arrivals = generate(scenario, args.seed)
+        run_id = f"sim{args.seed}-{secrets.token_hex(3)}"
+        # the citizens' own edges, the devices registered in the nodes' database (the real
+        # one, not through the relay); no units: the bots dispatch none under chaos
+        opened = await open_edges(
+            scenario.model_copy(update={"units": None}),
+            arrivals,
+            stack.urls,
+            edge_settings(channels),
+            run_id,
+            args.speed,
+            args.seed,
+            env={**stack.env, "CONTACT_DATABASE_URL": url},
+        )
+        for line in opened.notes:
+            print(f"note: {line}")
         if stack.asterisk is not None and stack.asterisk.pbx is not None:
             tag = f"{secrets.randbelow(10**5):05d}"
             voice = VoiceEdge(stack.asterisk.pbx, where / "voice", args.speed, tag)
@@ -628,18 +647,26 @@ async def _chaos(args: argparse.Namespace, scenario: Scenario) -> int:
             seed=args.seed,
             drain_s=args.drain_s,
             during=hurt,
+            edges=opened.edges,
+            run=run_id,
             voice=voice,
+            app_sos_share=scenario.app_sos_share,
         )
-        reports = [s for s in result.accepted if voice is None or s.arrival.channel != "voice"]
-        acknowledged = {s.device_id: s.contact_id for s in reports if s.contact_id}
-        books = await account(url, result.run, acknowledged)
+        # every edge's contacts by their run-unique citizens; the calls by their numbers
+        acknowledged = {s.device_id: s.contact_id for s in result.accepted if s.edge != "voice"}
+        books = await account(url, opened.prefixes, acknowledged)
+        settle(result, books)
         calls = await _calls_back(voice, stack.voice_reason, url, result)
     finally:
+        replies = opened.replies() if opened is not None else {}
+        if opened is not None:
+            await opened.close()
         if voice is not None:
             await voice.close()
         await stack.stop()
     report = drive_report(scenario, result, args.seed)
     report["voice"] = calls
+    report["replies_to_chats"] = replies
     report["chaos"] = {
         "nodes": len(stack.nodes),
         "backend": "postgresql+redis" if stack.postgres else "embedded",
