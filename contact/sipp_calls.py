@@ -1,6 +1,7 @@
 """sipp scenarios for the callers contact starts beside itself (the demo's 102 callers, the
-simulator's callers): the one way a caller dials an extension of Asterisk's test caller
-endpoint (asterisk-config/pjsip.conf `[sipp]`: digest credentials, any number in From).
+simulator's callers): the one way a caller dials an extension as one of Asterisk's test
+endpoints (asterisk-config/pjsip.conf `[sipp]` for 102, `[sipp-app]` for the app's SOS video:
+digest credentials, any number in From).
 
 The dial: INVITE without credentials, Asterisk's 401, the ACK for it, the INVITE again with
 the digest, the provisional answers (100, 180, 183, each optional) and the dialplan's 200 OK,
@@ -19,6 +20,7 @@ def dial(
     password: str,
     sdp: str,
     exten: str = "102",
+    user: str = CALLER_ENDPOINT,
     headers: Sequence[str] = (),
     to_tag_into: str | None = None,
 ) -> list[str]:
@@ -26,21 +28,21 @@ def dial(
     `sdp`: the offer (sipp keywords such as [media_port] allowed); `headers`: extra lines of
     both INVITEs; `to_tag_into`: a sipp variable that keeps the 200's To tag (`tag=…`), for a
     caller that writes its dialog's headers itself later (its `last_` headers change with
-    every message it receives)."""
+    every message it receives); `user`: the test endpoint it calls as (its digest user)."""
     head = "\n".join(
         [
             "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]",
             f"From: <sip:{number}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]",
             f"To: <sip:{exten}@[remote_ip]:[remote_port]>",
             "Call-ID: [call_id]",
-            f"Contact: <sip:{CALLER_ENDPOINT}@[local_ip]:[local_port]>",
+            f"Contact: <sip:{user}@[local_ip]:[local_port]>",
             "Max-Forwards: 70",
             *headers,
         ]
     )
     body = "Content-Type: application/sdp\nContent-Length: [len]\n\n" + sdp
     invite = f"INVITE sip:{exten}@[remote_ip]:[remote_port] SIP/2.0\n{head}"
-    auth = f"[authentication username={CALLER_ENDPOINT} password={password}]"
+    auth = f"[authentication username={user} password={password}]"
     keep_tag = (
         ""
         if to_tag_into is None

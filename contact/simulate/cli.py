@@ -461,6 +461,7 @@ async def _real(args: argparse.Namespace, scenario: Scenario) -> int:
                 on_dispatch=opened.on_dispatch,
                 voice=voice,
                 app_sos_share=scenario.app_sos_share,
+                app_sos_video_share=scenario.app_sos_video_share,
             )
         calls = await _calls_back(voice, note, settings.database.url, result)
     finally:
@@ -547,7 +548,11 @@ async def _calls_back(
         result.errors.append(f"call {number}: more than one contact")
     result.errors += [f"call contact {c}: left connected" for c in books.orphaned]
     result.errors += [f"call contact {c}" for c in books.not_settled if "connected" not in c]
-    return {**voice.figures(), "accounting": books.public()}
+    await voice.videos_done(30.0)  # their SOS closed: the center hangs them up
+    videos = await voice.read_back_videos(database_url)
+    for number in videos["not_joined"]:
+        result.errors.append(f"SOS video call {number}: not joined to its SOS in the database")
+    return {**voice.figures(), "accounting": books.public(), "sos_video": videos}
 
 
 def _voice_summary(calls: dict[str, Any]) -> None:
@@ -560,6 +565,13 @@ def _voice_summary(calls: dict[str, Any]) -> None:
         f"({books['callback_tasks']} callback tasks); screen pop p50 {pop['p50']} ms, "
         f"p95 {pop['p95']} ms (n={pop['n']})"
     )
+    video = calls["sos_video"]
+    if video["calls"]:
+        print(
+            f"SOS video: {video['calls']} calls, {video['answered_by_dialplan']} answered by the "
+            f"dialplan, {video['joined_their_sos']} joined their SOS, "
+            f"{video['hung_up_by_center']} hung up by the center"
+        )
 
 
 async def _bots(database_url: str, count: int) -> list[Any]:
@@ -651,6 +663,7 @@ async def _chaos(args: argparse.Namespace, scenario: Scenario) -> int:
             run=run_id,
             voice=voice,
             app_sos_share=scenario.app_sos_share,
+            app_sos_video_share=scenario.app_sos_video_share,
         )
         # every edge's contacts by their run-unique citizens; the calls by their numbers
         acknowledged = {s.device_id: s.contact_id for s in result.accepted if s.edge != "voice"}

@@ -137,6 +137,8 @@ class Scenario(_Strict):
     patient_channels: list[str] = ["app", "telegram", "whatsapp", "kiosk", "alarm", "camera"]
     needs_unit: dict[str, float]  # kind → share needing a patrol
     app_sos_share: float = Field(default=0.3, ge=0, le=1)  # app emergencies that press SOS
+    # SOS presses that also place the app's video call (a real run with Asterisk only)
+    app_sos_video_share: float = Field(default=0.5, ge=0, le=1)
     operators: list[int] = Field(min_length=24, max_length=24)  # staffed per hour of day
     target: Target = Target()
     burst: Burst | None = None

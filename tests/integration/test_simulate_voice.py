@@ -78,6 +78,25 @@ radius_km = 2.0
 """
 
 
+# the app's SOS button pressed twice a minute, each press placing its video call; a few 102
+# calls beside them (the voice edge, and so Asterisk, is opened for a run with calls)
+SOS = (
+    CALLS.replace('name = "calls"', 'name = "sos"')
+    .replace("voice = 2880", "voice = 360\napp = 2880")
+    .replace(
+        "emergency = 0.4\nordinary = 0.4\ninformational = 0.2",
+        "emergency = 1\nordinary = 0\ninformational = 0",
+    )
+    .replace(
+        "[handling_s.voice]",
+        "[handling_s.app]\nemergency = 60\nordinary = 60\ninformational = 60\n\n[handling_s.voice]",
+    )
+    .replace(
+        "patient_channels = []", "patient_channels = []\napp_sos_share = 1\napp_sos_video_share = 1"
+    )
+)
+
+
 def _contact(
     *args: str, env: dict[str, str] | None, timeout: float
 ) -> subprocess.CompletedProcess[str]:
@@ -170,6 +189,49 @@ async def test_calls_through_asterisk_are_answered_or_abandoned_and_none_is_lost
     callbacks = [r for r in rows if r[0] == "callback"]
     assert len(callbacks) == books["abandoned"]
     assert all(r[1].startswith("+999") for r in rows)  # numbers no phone has
+
+
+@pytest.mark.timeout(240)
+async def test_the_sos_button_places_its_video_call_which_joins_the_sos(
+    tmp_path: Path, node: Node
+) -> None:
+    await node.start()
+    db = await SqlDatabase.open(DatabaseSettings(url=node.env["CONTACT_DATABASE_URL"]))
+    try:
+        skills = Skills(frozenset(Language), frozenset(Capability))
+        for i in range(2):
+            bot = Operator(new_id(), f"sosbot{i}", f"SOS Bot {i}", Role.OPERATOR, skills)
+            await db.operators.add(bot, hash_password(PASSWORD))
+    finally:
+        await db.close()
+    scenario = tmp_path / "sos.toml"
+    scenario.write_text(SOS, "utf-8")
+    out = tmp_path / "report"
+    done = _contact(
+        *("simulate", str(scenario), "--minutes", "3", "--speed", "6", "--seed", "2"),
+        *("--operator", f"sosbot0:{PASSWORD}", "--operator", f"sosbot1:{PASSWORD}"),
+        *("--drain-s", "20", "--url", node.url, "--app-key", APP_KEY, "--out", str(out)),
+        env=node.env,
+        timeout=200,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text("utf-8"))
+    video = report["voice"]["sos_video"]
+    assert report["app_sos_presses"] >= 2
+    assert video["calls"] == report["app_sos_videos"] == report["app_sos_presses"]
+    # each call answered by [app-inbound] and joined to the SOS it was placed for, the
+    # operator who took the SOS hanging it up
+    assert video["answered_by_dialplan"] == video["calls"]
+    assert video["video_taken"] == video["calls"]  # Asterisk's answer took the VP8 stream
+    assert video["joined_their_sos"] == video["calls"] and video["not_joined"] == []
+    assert video["hung_up_by_center"] >= 1
+    assert report["not_waiting_or_terminal"] == []
+    with sqlite3.connect(tmp_path / "contact.db") as conn:
+        kinds = dict(conn.execute("SELECT kind, count(*) FROM calls GROUP BY kind").fetchall())
+        channels = {r[0] for r in conn.execute("SELECT channel FROM contacts").fetchall()}
+    assert kinds["sos_video"] == video["calls"]
+    assert "video" not in channels  # never a contact of its own
+    assert "SOS video:" in done.stdout
 
 
 @pytest.mark.timeout(300)

@@ -56,6 +56,7 @@ from contact.local_ports import free_udp_port, sipp_media_port
 from contact.persistence.database import SqlDatabase
 from contact.simulate.drive import Credentials, OperatorBot
 from contact.simulate.edges import Sent
+from contact.simulate.edges.video import APP_ENDPOINT, video_caller_scenario, write_video
 from contact.simulate.traffic import Arrival
 from contact.sipp_calls import CALLER_ENDPOINT, dial, scenario_xml
 
@@ -93,18 +94,24 @@ PbxFactory = Callable[[AsteriskSettings], PbxRunner]
 
 @dataclass(frozen=True)
 class Pbx:
-    """Where callers call: Asterisk's SIP address, the test caller's password, its RTP range."""
+    """Where callers call: Asterisk's SIP address, the test callers' passwords (102, and the
+    app's SOS video when its configuration has that endpoint), its RTP range."""
 
     sip_port: int
     caller_password: str
     rtp: tuple[int, int]
     host: str = "127.0.0.1"
+    app_password: str | None = None
 
     @classmethod
     def of(cls, runner: PbxRunner) -> Pbx:
         s = runner.settings
         password = runner.sip_password(f"{CALLER_ENDPOINT}-auth")
-        return cls(s.sip_port, password, (s.rtp_start, s.rtp_end))
+        try:
+            app = runner.sip_password(f"{APP_ENDPOINT}-auth")
+        except ContactError:  # an Asterisk configured before the endpoint existed
+            app = None
+        return cls(s.sip_port, password, (s.rtp_start, s.rtp_end), app_password=app)
 
 
 @dataclass
@@ -342,6 +349,19 @@ class CallLog:
     ended_by_center: bool = False  # the center's BYE
 
 
+def video_answered(log_path: Path) -> bool:
+    """Whether the answer (a 200 with SDP) the caller received took its video stream (a
+    `m=video` line with a port: not declined)."""
+    text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    parts = _BLOCK.split(text)
+    return any(
+        "received" in block.split("\n", 1)[0]
+        and "SIP/2.0 200" in block
+        and re.search(r"^m=video [1-9]", block, re.M) is not None
+        for block in parts[2::2]
+    )
+
+
 def read_log(log_path: Path) -> CallLog:
     out = CallLog()
     for at, way, first in _messages(log_path):
@@ -371,6 +391,17 @@ class Caller:
 
 
 @dataclass
+class VideoCall:
+    """The app's video call of one SOS."""
+
+    number: str
+    contact_id: str  # the SOS it joins (X-Contact-Id)
+    done: bool = False
+    video: bool = False  # Asterisk's answer took its video stream
+    log: CallLog = field(default_factory=CallLog)
+
+
+@dataclass
 class Phone:
     port: int
     proc: subprocess.Popen[bytes]
@@ -396,6 +427,9 @@ class VoiceEdge:
         self.numbers: dict[str, str] = {}  # voice contact id → number, as offered or stored
         self.callbacks: set[str] = set()  # callback tasks the bots took
         self.talks = 0  # calls a bot's phone was connected to
+        self.videos: dict[str, VideoCall] = {}  # SOS contact id → the app's video call
+        self._video_tasks: set[asyncio.Task[None]] = set()
+        self._video: Path | None = None  # the video callers' capture, written once
         self._signal: asyncio.DatagramTransport | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._count = itertools.count()
@@ -427,6 +461,9 @@ class VoiceEdge:
         return Phone(port, proc)
 
     async def close(self) -> None:
+        for task in list(self._video_tasks):
+            task.cancel()
+        await asyncio.gather(*self._video_tasks, return_exceptions=True)
         if self._watcher is not None:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -502,6 +539,104 @@ class VoiceEdge:
         else:
             for path in (log_path, out_path, scenario):
                 path.unlink(missing_ok=True)
+
+    # ----------------------------------------------------------------- the app's SOS video
+    def place_video(self, contact_id: str, arrival: Arrival) -> bool:
+        """The app's video call for the SOS `contact_id` (accepted by the center), placed
+        beside the run; False when this Asterisk has no endpoint for it."""
+        if self.pbx.app_password is None:
+            return False
+        number = f"{self.prefix}9{len(self.videos):05d}"  # beside the 102 callers' numbers
+        video = self.videos[contact_id] = VideoCall(number, contact_id)
+        task = asyncio.create_task(self._video_call(video, arrival))
+        self._video_tasks.add(task)
+        task.add_done_callback(self._video_tasks.discard)
+        return True
+
+    async def _video_call(self, video: VideoCall, arrival: Arrival) -> None:
+        assert self.pbx.app_password is not None
+        if self._video is None:
+            self._video = write_video(self.work / "video.pcap")
+        talk_max_ms = int((3 * arrival.handle_s / self.speed + 60) * 1000)
+        scenario = self.work / f"{video.number}.xml"
+        scenario.write_text(
+            video_caller_scenario(
+                number=video.number,
+                password=self.pbx.app_password,
+                contact_id=video.contact_id,
+                language=arrival.language,
+                talk_max_ms=talk_max_ms,
+                audio=self._caller_audio,
+                video=self._video,
+            )
+        )
+        log_path = self.work / f"{video.number}.log"
+        out_path = self.work / f"{video.number}.out"
+        limit_s = int(talk_max_ms / 1000) + 30
+        try:
+            for _ in range(3):  # a media port taken meanwhile: sipp exits 254 at once
+                argv = [
+                    *("sipp", f"{self.pbx.host}:{self.pbx.sip_port}", "-sf", str(scenario)),
+                    *("-m", "1", "-l", "1", "-i", "127.0.0.1", "-p", str(sip_port())),
+                    *("-mp", str(media_port(self.pbx.rtp)), "-cid_str", f"{video.number}-%u@%s"),
+                    *("-aa", "-nostdin", "-timeout", str(limit_s), "-timeout_error"),
+                    *("-trace_msg", "-message_file", str(log_path)),
+                ]
+                with out_path.open("wb") as out:
+                    proc = await asyncio.create_subprocess_exec(
+                        *argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out
+                    )
+                try:
+                    code = await proc.wait()
+                except asyncio.CancelledError:
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.kill()
+                    raise
+                if code != 254:
+                    break
+        finally:
+            video.done = True
+            video.log, video.video = read_log(log_path), video_answered(log_path)
+        if video.log.answered:
+            for path in (log_path, out_path, scenario):
+                path.unlink(missing_ok=True)
+
+    async def videos_done(self, within_s: float) -> None:
+        """Wait (at most `within_s`) for the video calls to end: their SOS were closed, so
+        the center hangs them up."""
+        if self._video_tasks:
+            await asyncio.wait(set(self._video_tasks), timeout=within_s)
+
+    async def read_back_videos(self, database_url: str) -> dict[str, Any]:
+        """Every video call the dialplan answered, as the database has it: one call, joined
+        to the SOS it was placed for (`sos_video`), never a contact of its own."""
+        from sqlalchemy import text
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        answered = {v.number: v for v in self.videos.values() if v.log.answered}
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                rows = (
+                    await conn.execute(
+                        text("SELECT number, contact_id, kind FROM calls WHERE number LIKE :p"),
+                        {"p": f"{self.prefix}9%"},
+                    )
+                ).all()
+        finally:
+            await engine.dispose()
+        calls: dict[str, list[tuple[str, str]]] = {}
+        for number, contact_id, kind in rows:
+            calls.setdefault(str(number), []).append((str(contact_id), str(kind)))
+        joined = [n for n, v in answered.items() if calls.get(n) == [(v.contact_id, "sos_video")]]
+        return {
+            "calls": len(self.videos),
+            "answered_by_dialplan": len(answered),
+            "video_taken": sum(1 for v in answered.values() if v.video),
+            "joined_their_sos": len(joined),
+            "not_joined": sorted(set(answered) - set(joined)),
+            "hung_up_by_center": sum(1 for v in answered.values() if v.log.ended_by_center),
+        }
 
     def until(self, stop_at: float) -> VoiceEdge:
         """The run's deadline (monotonic) for `send`; this edge."""
@@ -614,7 +749,7 @@ class VoiceEdge:
         await self.hang_up(bot, contact_id)
 
     async def hang_up(self, bot: OperatorBot, contact_id: str) -> None:
-        if contact_id in self.numbers or contact_id in self.callbacks:
+        if contact_id in self.numbers or contact_id in self.callbacks or contact_id in self.videos:
             with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
                 await bot.post(f"/api/v1/calls/{contact_id}/hangup")
 
