@@ -26,7 +26,7 @@ from pathlib import Path
 from contact.config import Settings
 from contact.domain.model import Language
 from contact.local_ports import free_udp_port, sipp_media_port
-from contact.sipp_calls import CALLER_ENDPOINT, dial, scenario_xml
+from contact.sipp_calls import CALLER_ENDPOINT, dial, scenario_xml, sdp
 from contact.telephony.runner import ROOTFS_STAMP, AsteriskError, AsteriskRunner
 
 log = logging.getLogger(__name__)
@@ -230,10 +230,7 @@ async def _end(proc: asyncio.subprocess.Process) -> None:
             await proc.wait()
 
 
-_SDP = (
-    "v=0\no=demo 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\n"
-    "m=audio {port} RTP/AVP 0\na=rtpmap:0 PCMU/8000\na=sendrecv\n"
-)
+_SDP = sdp("m=audio {port} RTP/AVP 0\na=rtpmap:0 PCMU/8000\na=sendrecv\n", owner="demo")
 
 
 def caller_scenario(*, caller: str, password: str, rtp_port: int, hangup_after_ms: int) -> str:

@@ -68,6 +68,12 @@ def dial(
     ]
 
 
+def sdp(media: str, owner: str = "sim") -> str:
+    """An SDP offer from 127.0.0.1 with these media lines (`m=`, `a=`, each ending in a
+    newline)."""
+    return f"v=0\no={owner} 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\n{media}"
+
+
 def scenario_xml(name: str, steps: Sequence[str]) -> str:
     """A sipp scenario file of these steps."""
     body = "\n".join(steps)

@@ -150,31 +150,40 @@ def node(tmp_path: Path, pbx: Pbx) -> Iterator[Node]:
     serve.stop()
 
 
-@pytest.mark.timeout(240)
-async def test_calls_through_asterisk_are_answered_or_abandoned_and_none_is_lost(
-    tmp_path: Path, node: Node
-) -> None:
+async def _run(
+    tmp_path: Path, node: Node, scenario: str, bots: list[str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`contact simulate` of `scenario` at ×6 against the node, its bots' accounts made first;
+    the report in tmp_path/report. It must exit 0."""
     await node.start()
     db = await SqlDatabase.open(DatabaseSettings(url=node.env["CONTACT_DATABASE_URL"]))
     try:
         skills = Skills(frozenset(Language), frozenset(Capability))
-        bot = Operator(new_id(), "voicebot", "Voice Bot", Role.OPERATOR, skills)
-        await db.operators.add(bot, hash_password(PASSWORD))
+        for name in bots:
+            bot = Operator(new_id(), name, f"Bot {name}", Role.OPERATOR, skills)
+            await db.operators.add(bot, hash_password(PASSWORD))
     finally:
         await db.close()
-    scenario = tmp_path / "calls.toml"
-    scenario.write_text(CALLS, "utf-8")
-    out = tmp_path / "report"
+    path = tmp_path / "scenario.toml"
+    path.write_text(scenario, "utf-8")
+    accounts = [a for name in bots for a in ("--operator", f"{name}:{PASSWORD}")]
     done = _contact(
-        *("simulate", str(scenario), "--minutes", "4", "--speed", "6", "--seed", "5"),
-        *("--operator", f"voicebot:{PASSWORD}", "--drain-s", "20"),
-        *("--url", node.url, "--app-key", APP_KEY, "--out", str(out)),
+        *("simulate", str(path), "--speed", "6", *args, *accounts, "--drain-s", "20"),
+        *("--url", node.url, "--app-key", APP_KEY, "--out", str(tmp_path / "report")),
         env=node.env,
         timeout=200,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+@pytest.mark.timeout(240)
+async def test_calls_through_asterisk_are_answered_or_abandoned_and_none_is_lost(
+    tmp_path: Path, node: Node
+) -> None:
+    done = await _run(tmp_path, node, CALLS, ["voicebot"], "--minutes", "4", "--seed", "5")
     assert "102 calls through Asterisk" in done.stdout
-    report = json.loads((out / "report.json").read_text("utf-8"))
+    report = json.loads((tmp_path / "report" / "report.json").read_text("utf-8"))
     assert report["carried_as_app"] == {}
     books = _assert_no_call_lost(report)
     assert report["voice"]["talked_to"] >= 1 and books["states"].get("closed", 0) >= 1
@@ -195,27 +204,8 @@ async def test_calls_through_asterisk_are_answered_or_abandoned_and_none_is_lost
 async def test_the_sos_button_places_its_video_call_which_joins_the_sos(
     tmp_path: Path, node: Node
 ) -> None:
-    await node.start()
-    db = await SqlDatabase.open(DatabaseSettings(url=node.env["CONTACT_DATABASE_URL"]))
-    try:
-        skills = Skills(frozenset(Language), frozenset(Capability))
-        for i in range(2):
-            bot = Operator(new_id(), f"sosbot{i}", f"SOS Bot {i}", Role.OPERATOR, skills)
-            await db.operators.add(bot, hash_password(PASSWORD))
-    finally:
-        await db.close()
-    scenario = tmp_path / "sos.toml"
-    scenario.write_text(SOS, "utf-8")
-    out = tmp_path / "report"
-    done = _contact(
-        *("simulate", str(scenario), "--minutes", "3", "--speed", "6", "--seed", "2"),
-        *("--operator", f"sosbot0:{PASSWORD}", "--operator", f"sosbot1:{PASSWORD}"),
-        *("--drain-s", "20", "--url", node.url, "--app-key", APP_KEY, "--out", str(out)),
-        env=node.env,
-        timeout=200,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    report = json.loads((out / "report.json").read_text("utf-8"))
+    done = await _run(tmp_path, node, SOS, ["sosbot0", "sosbot1"], "--minutes", "3", "--seed", "2")
+    report = json.loads((tmp_path / "report" / "report.json").read_text("utf-8"))
     video = report["voice"]["sos_video"]
     assert report["app_sos_presses"] >= 2
     assert video["calls"] == report["app_sos_videos"] == report["app_sos_presses"]

@@ -127,9 +127,9 @@ async def open_edges(
             )
             opened.prefixes.append(f"camera:{run}")
         elif "camera" in channels:
-            why = "CONTACT_CAMERA_ENABLED=false" if not settings.camera.enabled else None
+            off = "CONTACT_CAMERA_ENABLED=false" if not settings.camera.enabled else ""
             opened.notes.append(
-                f"camera carried by the app edge: {why or 'no CONTACT_CAMERA_API_KEYS'}"
+                f"camera carried by the app edge: {off or 'no CONTACT_CAMERA_API_KEYS'}"
             )
         opened.units = units
         if units is not None and scenario.units is not None:

@@ -22,24 +22,15 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from contact.sipp_calls import dial, scenario_xml
+from contact.sipp_calls import dial, scenario_xml, sdp
 
 APP_ENDPOINT = "sipp-app"  # asterisk-config/pjsip.conf: the app's SOS video as sipp places it
 VP8 = 96  # the RTP payload type the caller's SDP gives VP8
 
-_SDP = """\
-v=0
-o=sim 1 1 IN IP4 127.0.0.1
-s=-
-c=IN IP4 127.0.0.1
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-a=sendrecv
-m=video [media_port+2] RTP/AVP 96
-a=rtpmap:96 VP8/90000
-a=sendrecv
-"""
+_SDP = sdp(
+    "m=audio [media_port] RTP/AVP 0\na=rtpmap:0 PCMU/8000\na=sendrecv\n"
+    f"m=video [media_port+2] RTP/AVP {VP8}\na=rtpmap:{VP8} VP8/90000\na=sendrecv\n"
+)
 
 
 def video_caller_scenario(

@@ -58,7 +58,7 @@ from contact.simulate.drive import Credentials, OperatorBot
 from contact.simulate.edges import Sent
 from contact.simulate.edges.video import APP_ENDPOINT, video_caller_scenario, write_video
 from contact.simulate.traffic import Arrival
-from contact.sipp_calls import CALLER_ENDPOINT, dial, scenario_xml
+from contact.sipp_calls import CALLER_ENDPOINT, dial, scenario_xml, sdp
 
 log = logging.getLogger(__name__)
 
@@ -204,18 +204,10 @@ def sip_port() -> int:
 
 # --- sipp scenarios -----------------------------------------------------------------------------
 
-_SDP = """\
-v=0
-o=sim 1 1 IN IP4 127.0.0.1
-s=-
-c=IN IP4 127.0.0.1
-t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-15
-a=sendrecv
-"""
+_SDP = sdp(
+    "m=audio [media_port] RTP/AVP 0 101\na=rtpmap:0 PCMU/8000\n"
+    "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15\na=sendrecv\n"
+)
 
 
 def _response(status: str, *, to_tag: str = "", sdp: bool = False) -> str:
@@ -503,23 +495,50 @@ class VoiceEdge:
                 audio=self._caller_audio,
             )
         )
-        log_path = self.work / f"{number}.log"
-        out_path = self.work / f"{number}.out"  # sipp's screen: kept when the call failed
         # sipp's own deadline: past it a call would end without its BYE (stop_at: the run's)
         limit_s = int(max(stop_at - time.monotonic(), (patience_ms + talk_max_ms) / 1000)) + 30
         item.sent_at = time.monotonic()
-        for _ in range(3):  # a media port taken meanwhile: sipp exits 254 at once
-            caller.port = sip_port()
+
+        def tried(port: int) -> None:
+            caller.port, caller.spawned_at = port, time.monotonic()
+            item.tries += 1
+
+        code = await self._sipp(scenario, number, limit_s, on_try=tried)
+        caller.done = True
+        caller.log = read_log(self.work / f"{number}.log")
+        item.accepted = caller.log.answered
+        if not caller.log.answered:
+            item.refused = f"sipp exit {code}: not answered by the dialplan"
+        else:
+            self._forget(number)
+
+    async def _sipp(
+        self,
+        scenario: Path,
+        number: str,
+        limit_s: int,
+        *,
+        flags: Sequence[str] = (),
+        on_try: Callable[[int], None] | None = None,
+    ) -> int:
+        """One caller's sipp, to its end: its exit code. It logs the messages into
+        `<number>.log` and its screen into `<number>.out` (kept when the call failed); a
+        media port taken meanwhile makes it exit 254 at once: tried again on others."""
+        log_path = self.work / f"{number}.log"
+        code = 254
+        for _ in range(3):
+            port = sip_port()
             argv = [
                 *("sipp", f"{self.pbx.host}:{self.pbx.sip_port}", "-sf", str(scenario)),
-                *("-m", "1", "-l", "1", "-i", "127.0.0.1", "-p", str(caller.port)),
+                *("-m", "1", "-l", "1", "-i", "127.0.0.1", "-p", str(port)),
                 *("-mp", str(media_port(self.pbx.rtp)), "-cid_str", f"{number}-%u@%s"),
+                *flags,
                 *("-nostdin", "-timeout", str(limit_s), "-timeout_error"),
                 *("-trace_msg", "-message_file", str(log_path)),
             ]
-            caller.spawned_at = time.monotonic()
-            item.tries += 1
-            with out_path.open("wb") as out:
+            if on_try is not None:
+                on_try(port)
+            with (self.work / f"{number}.out").open("wb") as out:
                 proc = await asyncio.create_subprocess_exec(
                     *argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out
                 )
@@ -531,14 +550,12 @@ class VoiceEdge:
                 raise
             if code != 254:
                 break
-        caller.done = True
-        caller.log = read_log(log_path)
-        item.accepted = caller.log.answered
-        if not caller.log.answered:
-            item.refused = f"sipp exit {code}: not answered by the dialplan"
-        else:
-            for path in (log_path, out_path, scenario):
-                path.unlink(missing_ok=True)
+        return code
+
+    def _forget(self, number: str) -> None:
+        """A call that went well leaves no files behind."""
+        for suffix in (".log", ".out", ".xml"):
+            (self.work / f"{number}{suffix}").unlink(missing_ok=True)
 
     # ----------------------------------------------------------------- the app's SOS video
     def place_video(self, contact_id: str, arrival: Arrival) -> bool:
@@ -570,36 +587,14 @@ class VoiceEdge:
                 video=self._video,
             )
         )
-        log_path = self.work / f"{video.number}.log"
-        out_path = self.work / f"{video.number}.out"
-        limit_s = int(talk_max_ms / 1000) + 30
         try:
-            for _ in range(3):  # a media port taken meanwhile: sipp exits 254 at once
-                argv = [
-                    *("sipp", f"{self.pbx.host}:{self.pbx.sip_port}", "-sf", str(scenario)),
-                    *("-m", "1", "-l", "1", "-i", "127.0.0.1", "-p", str(sip_port())),
-                    *("-mp", str(media_port(self.pbx.rtp)), "-cid_str", f"{video.number}-%u@%s"),
-                    *("-aa", "-nostdin", "-timeout", str(limit_s), "-timeout_error"),
-                    *("-trace_msg", "-message_file", str(log_path)),
-                ]
-                with out_path.open("wb") as out:
-                    proc = await asyncio.create_subprocess_exec(
-                        *argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out
-                    )
-                try:
-                    code = await proc.wait()
-                except asyncio.CancelledError:
-                    with contextlib.suppress(ProcessLookupError):
-                        proc.kill()
-                    raise
-                if code != 254:
-                    break
+            await self._sipp(scenario, video.number, int(talk_max_ms / 1000) + 30, flags=["-aa"])
         finally:
+            log_path = self.work / f"{video.number}.log"
             video.done = True
             video.log, video.video = read_log(log_path), video_answered(log_path)
         if video.log.answered:
-            for path in (log_path, out_path, scenario):
-                path.unlink(missing_ok=True)
+            self._forget(video.number)
 
     async def videos_done(self, within_s: float) -> None:
         """Wait (at most `within_s`) for the video calls to end: their SOS were closed, so
