@@ -576,11 +576,27 @@ async def account(
     database_url: str,
     prefixes: str | Sequence[str],
     acknowledged: Mapping[str, str | None],
+    within_s: float = 0.0,
 ) -> Accounting:
     """`prefixes`: how this run's citizens begin (the app's device ids, the chats', the
-    kiosks' and schools'); `acknowledged`: citizen → the contact id the edge answered with,
-    or None when the edge names none (a chat's webhook): then the citizen's one contact is
-    it. Each citizen of a run is one contact."""
+    kiosks', schools' and cameras'); `acknowledged`: citizen → the contact id the edge
+    answered with, or None when the edge names none (a chat's webhook): then the citizen's one
+    contact is it. Each citizen of a run is one contact. A chat's message is acknowledged once
+    it is in the center's durable inbox and becomes its contact after: what is missing is
+    looked for again for up to `within_s`."""
+    deadline = time.monotonic() + within_s
+    while True:
+        books = await _account(database_url, prefixes, acknowledged)
+        if not books.missing or time.monotonic() >= deadline:
+            return books
+        await asyncio.sleep(1.0)
+
+
+async def _account(
+    database_url: str,
+    prefixes: str | Sequence[str],
+    acknowledged: Mapping[str, str | None],
+) -> Accounting:
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 

@@ -479,6 +479,7 @@ async def _real(args: argparse.Namespace, scenario: Scenario) -> int:
         settings.database.url,
         opened.prefixes,
         {s.device_id: s.contact_id for s in result.accepted if s.edge != "voice"},
+        within_s=30.0,
     )
     settle(result, books)
     report = drive_report(scenario, result, args.seed)
@@ -667,7 +668,7 @@ async def _chaos(args: argparse.Namespace, scenario: Scenario) -> int:
         )
         # every edge's contacts by their run-unique citizens; the calls by their numbers
         acknowledged = {s.device_id: s.contact_id for s in result.accepted if s.edge != "voice"}
-        books = await account(url, opened.prefixes, acknowledged)
+        books = await account(url, opened.prefixes, acknowledged, within_s=30.0)
         settle(result, books)
         calls = await _calls_back(voice, stack.voice_reason, url, result)
     finally:
