@@ -177,10 +177,14 @@ class Relay:
         self._open = True
 
     async def stop(self) -> None:
-        self.cut()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
+        self.cut()  # every pipe ends with its connection: its handler returns by itself
+        if self._handlers:
+            # a handler cancelled instead makes asyncio's stream callback log its
+            # CancelledError as an error (Python 3.11): cancelled only if it hangs
+            _, hanging = await asyncio.wait(set(self._handlers), timeout=5.0)
+            for task in hanging:
+                task.cancel()
+            await asyncio.gather(*hanging, return_exceptions=True)
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
