@@ -26,7 +26,7 @@ from pathlib import Path
 from contact.config import Settings
 from contact.domain.model import Language
 from contact.local_ports import free_udp_port, sipp_media_port
-from contact.sipp_calls import CALLER_ENDPOINT, dial, scenario_xml, sdp
+from contact.sipp_calls import CALLER_ENDPOINT, dial, scenario_xml, sdp, until_hung_up
 from contact.telephony.runner import ROOTFS_STAMP, AsteriskError, AsteriskRunner
 
 log = logging.getLogger(__name__)
@@ -243,14 +243,6 @@ def caller_scenario(*, caller: str, password: str, rtp_port: int, hangup_after_m
     steps = [
         *dial(number=caller, password=password, sdp=_SDP.format(port=rtp_port)),
         # Asterisk's BYE (the operator hung up) ends the call; else the caller gives up
-        f'<recv request="BYE" timeout="{hangup_after_ms}" ontimeout="bye"/>',
-        "<send><![CDATA[\nSIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:]\n"
-        "[last_Call-ID:]\n[last_CSeq:]\nContent-Length: 0\n\n]]></send>",
-        '<nop next="end"/>',
-        '<label id="bye"/>',
-        f'<send retrans="500"><![CDATA[\nBYE [next_url] SIP/2.0\n{dialog}\n'
-        "CSeq: 3 BYE\nContent-Length: 0\n\n]]></send>",
-        '<recv response="200" crlf="true"/>',
-        '<label id="end"/>',
+        *until_hung_up(hangup_after_ms, dialog),
     ]
     return scenario_xml("demo-caller", steps)

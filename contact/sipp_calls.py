@@ -68,6 +68,24 @@ def dial(
     ]
 
 
+def until_hung_up(wait_ms: int, dialog: str) -> list[str]:
+    """The end of an answered call: the center's BYE (answered 200 OK; label `hungup` for a
+    caller that received it elsewhere), or after `wait_ms` the caller's own BYE (label
+    `giveup`) with `dialog`'s Via, From, To, Call-ID and Max-Forwards lines."""
+    return [
+        f'<recv request="BYE" timeout="{wait_ms}" ontimeout="giveup"/>',
+        '<label id="hungup"/>',
+        "<send><![CDATA[\nSIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:]\n"
+        "[last_Call-ID:]\n[last_CSeq:]\nContent-Length: 0\n\n]]></send>",
+        '<nop next="end"/>',
+        '<label id="giveup"/>',
+        f'<send retrans="500"><![CDATA[\nBYE [next_url] SIP/2.0\n{dialog}\n'
+        "CSeq: 3 BYE\nContent-Length: 0\n\n]]></send>",
+        '<recv response="200" crlf="true"/>',
+        '<label id="end"/>',
+    ]
+
+
 def sdp(media: str, owner: str = "sim") -> str:
     """An SDP offer from 127.0.0.1 with these media lines (`m=`, `a=`, each ending in a
     newline)."""

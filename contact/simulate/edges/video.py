@@ -22,7 +22,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from contact.sipp_calls import dial, scenario_xml, sdp
+from contact.sipp_calls import dial, scenario_xml, sdp, until_hung_up
 
 APP_ENDPOINT = "sipp-app"  # asterisk-config/pjsip.conf: the app's SOS video as sipp places it
 VP8 = 96  # the RTP payload type the caller's SDP gives VP8
@@ -65,15 +65,7 @@ def video_caller_scenario(
         ),
         f'<nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>',
         f'<nop><action><exec play_pcap_video="{video}"/></action></nop>',
-        f'<recv request="BYE" timeout="{talk_max_ms}" ontimeout="giveup"/>',
-        "<send><![CDATA[\nSIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:]\n"
-        "[last_Call-ID:]\n[last_CSeq:]\nContent-Length: 0\n\n]]></send>",
-        '<nop next="end"/>',
-        '<label id="giveup"/>',
-        f'<send retrans="500"><![CDATA[\nBYE [next_url] SIP/2.0\n{dialog}\n'
-        "CSeq: 3 BYE\nContent-Length: 0\n\n]]></send>",
-        '<recv response="200" crlf="true"/>',
-        '<label id="end"/>',
+        *until_hung_up(talk_max_ms, dialog),
     ]
     return scenario_xml("sim-sos-video", steps)
 

@@ -58,7 +58,7 @@ from contact.simulate.drive import Credentials, OperatorBot
 from contact.simulate.edges import Sent
 from contact.simulate.edges.video import APP_ENDPOINT, video_caller_scenario, write_video
 from contact.simulate.traffic import Arrival
-from contact.sipp_calls import CALLER_ENDPOINT, dial, scenario_xml, sdp
+from contact.sipp_calls import CALLER_ENDPOINT, dial, scenario_xml, sdp, until_hung_up
 
 log = logging.getLogger(__name__)
 
@@ -255,15 +255,7 @@ def caller_scenario(
         f'<nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>',
         # talking, until the bot hangs up (at the latest talk_max_ms)
         '<label id="talking"/>',
-        f'<recv request="BYE" timeout="{talk_max_ms}" ontimeout="giveup"/>',
-        '<label id="hungup"/>',
-        f"<send><![CDATA[\n{_OK}\n]]></send>",
-        '<nop next="end"/>',
-        '<label id="giveup"/>',
-        f'<send retrans="500"><![CDATA[\nBYE [next_url] SIP/2.0\n{dialog}\n'
-        "CSeq: 3 BYE\nContent-Length: 0\n\n]]></send>",
-        '<recv response="200" crlf="true"/>',
-        '<label id="end"/>',
+        *until_hung_up(talk_max_ms, dialog),
     ]
     return scenario_xml("sim-caller", steps)
 
