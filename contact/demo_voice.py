@@ -26,13 +26,13 @@ from pathlib import Path
 from contact.config import Settings
 from contact.domain.model import Language
 from contact.local_ports import free_udp_port, sipp_media_port
+from contact.sipp_calls import CALLER_ENDPOINT, dial, scenario_xml, sdp, until_hung_up
 from contact.telephony.runner import ROOTFS_STAMP, AsteriskError, AsteriskRunner
 
 log = logging.getLogger(__name__)
 
 # what the demo's operators answer on (WebRTC endpoints of asterisk-config/pjsip.conf)
 ENDPOINTS = {"operator": "PJSIP/op1", "supervisor": "PJSIP/sup1"}
-CALLER_ENDPOINT = "sipp"  # the test-caller endpoint: any caller number in From
 SPEECH: dict[Language, tuple[str, ...]] = {
     Language.RU: (
         "Алло, полиция? У соседей драка, кто-то кричит о помощи. Приезжайте быстрее.",
@@ -134,7 +134,6 @@ class DemoVoice:
         scenario.write_text(
             caller_scenario(
                 caller=number,
-                user=CALLER_ENDPOINT,
                 password=self.runner.sip_password(f"{CALLER_ENDPOINT}-auth"),
                 rtp_port=transport.get_extra_info("sockname")[1],
                 hangup_after_ms=CALL_S * 1000,
@@ -231,55 +230,19 @@ async def _end(proc: asyncio.subprocess.Process) -> None:
             await proc.wait()
 
 
-_SDP = (
-    "v=0\no=demo 1 1 IN IP4 127.0.0.1\ns=-\nc=IN IP4 127.0.0.1\nt=0 0\n"
-    "m=audio {port} RTP/AVP 0\na=rtpmap:0 PCMU/8000\na=sendrecv\n"
-)
+_SDP = sdp("m=audio {port} RTP/AVP 0\na=rtpmap:0 PCMU/8000\na=sendrecv\n", owner="demo")
 
 
-def caller_scenario(
-    *, caller: str, user: str, password: str, rtp_port: int, hangup_after_ms: int
-) -> str:
+def caller_scenario(*, caller: str, password: str, rtp_port: int, hangup_after_ms: int) -> str:
     """A caller dialling 102 (digest auth), talking until Asterisk hangs up or, at the latest,
     hanging up itself after `hangup_after_ms`."""
-    head = (
-        "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
-        f"From: <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]\n"
-        "To: <sip:102@[remote_ip]:[remote_port]>\nCall-ID: [call_id]\n"
-        f"Contact: <sip:{user}@[local_ip]:[local_port]>\nMax-Forwards: 70"
-    )
     dialog = (
         "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
         "[last_From:]\n[last_To:]\nCall-ID: [call_id]\nMax-Forwards: 70"
     )
-    sdp = "Content-Type: application/sdp\nContent-Length: [len]\n\n" + _SDP.format(port=rtp_port)
-    invite = "INVITE sip:102@[remote_ip]:[remote_port] SIP/2.0\n" + head
-    auth = f"[authentication username={user} password={password}]"
     steps = [
-        f'<send retrans="500"><![CDATA[\n{invite}\nCSeq: 1 INVITE\n{sdp}\n]]></send>',
-        '<recv response="100" optional="true"/>',
-        '<recv response="401" auth="true"/>',
-        "<send><![CDATA[\nACK sip:102@[remote_ip]:[remote_port] SIP/2.0\n[last_Via:]\n"
-        "[last_From:]\n[last_To:]\nCall-ID: [call_id]\nCSeq: 1 ACK\nMax-Forwards: 70\n"
-        "Content-Length: 0\n\n]]></send>",
-        f'<send retrans="500"><![CDATA[\n{invite}\nCSeq: 2 INVITE\n{auth}\n{sdp}\n]]></send>',
-        '<recv response="100" optional="true"/>',
-        '<recv response="180" optional="true"/>',
-        '<recv response="183" optional="true"/>',
-        '<recv response="200" rrs="true"/>',
-        f"<send><![CDATA[\nACK [next_url] SIP/2.0\n{dialog}\nCSeq: 2 ACK\n"
-        "Content-Length: 0\n\n]]></send>",
+        *dial(number=caller, password=password, sdp=_SDP.format(port=rtp_port)),
         # Asterisk's BYE (the operator hung up) ends the call; else the caller gives up
-        f'<recv request="BYE" timeout="{hangup_after_ms}" ontimeout="bye"/>',
-        "<send><![CDATA[\nSIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:]\n"
-        "[last_Call-ID:]\n[last_CSeq:]\nContent-Length: 0\n\n]]></send>",
-        '<nop next="end"/>',
-        '<label id="bye"/>',
-        f'<send retrans="500"><![CDATA[\nBYE [next_url] SIP/2.0\n{dialog}\n'
-        "CSeq: 3 BYE\nContent-Length: 0\n\n]]></send>",
-        '<recv response="200" crlf="true"/>',
-        '<label id="end"/>',
+        *until_hung_up(hangup_after_ms, dialog),
     ]
-    body = "\n".join(steps)
-    head_xml = '<?xml version="1.0" encoding="UTF-8" ?>\n<scenario name="demo-caller">'
-    return f"{head_xml}\n{body}\n</scenario>\n"
+    return scenario_xml("demo-caller", steps)

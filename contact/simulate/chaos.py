@@ -11,9 +11,10 @@ With Asterisk at hand (provisioned for the project's runner, sipp installed) the
 starts an Asterisk of its own for the nodes (its own run directory and ports), 102 calls go
 through it (`edges/voice.py`), and one fault is its restart (stopped as a service manager stops
 it, started again): recovered when every node's telephony is up again. Without it, the calls
-are carried by the app edge and the report says why instead of pretending. The messengers,
-kiosks and alarms are not driven under chaos (its nodes are not pointed at messenger stand-ins
-and no devices are registered in it): their contacts go through the app edge.
+are carried by the app edge and the report says why instead of pretending. The nodes are
+pointed at the messengers' stand-ins and given an analytics key of the run's own
+(`citizen_channels`), so Telegram, WhatsApp, kiosks, school alarms and camera alerts travel
+their own edges through the faults too.
 """
 
 from __future__ import annotations
@@ -36,11 +37,19 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
+from pydantic import SecretStr
 
-from contact.config import AsteriskSettings
+from contact.config import (
+    AsteriskSettings,
+    CameraSettings,
+    Settings,
+    TelegramSettings,
+    WhatsAppSettings,
+)
 from contact.errors import ContactError
 from contact.simulate.drive import DriveResult
 from contact.simulate.edges.voice import Opened, PbxFactory, open_pbx, sip_port
+from contact.simulate.standins.whatsapp import PHONE_NUMBER_ID
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +72,43 @@ class FaultRecord:
     at_s: float
     recovered_s: float | None = None
     note: str = ""
+
+
+def citizen_channels() -> dict[str, str]:
+    """The nodes' settings for the citizens' own edges: Telegram and WhatsApp with secrets of
+    this run, calling the messengers' APIs on ports free now, where the run's stand-ins will
+    listen (`edges/chat.py`); a video analytics key of this run for camera alerts."""
+    return {
+        "CONTACT_TELEGRAM_TOKEN": f"{secrets.randbelow(9 * 10**8) + 10**8}:"
+        f"{secrets.token_urlsafe(27)}",
+        "CONTACT_TELEGRAM_WEBHOOK_SECRET": secrets.token_urlsafe(24),
+        "CONTACT_TELEGRAM_API_BASE": f"http://127.0.0.1:{free_port()}",
+        "CONTACT_WHATSAPP_VERIFY_TOKEN": secrets.token_urlsafe(16),
+        "CONTACT_WHATSAPP_APP_SECRET": secrets.token_urlsafe(24),
+        "CONTACT_WHATSAPP_ACCESS_TOKEN": secrets.token_urlsafe(32),
+        "CONTACT_WHATSAPP_PHONE_NUMBER_ID": PHONE_NUMBER_ID,
+        "CONTACT_WHATSAPP_API_BASE": f"http://127.0.0.1:{free_port()}",
+        "CONTACT_CAMERA_API_KEYS": secrets.token_urlsafe(24),
+    }
+
+
+def edge_settings(env: Mapping[str, str]) -> Settings:
+    """What the simulator's edges need to know of the nodes `citizen_channels` configured."""
+    return Settings(
+        telegram=TelegramSettings(
+            token=SecretStr(env["CONTACT_TELEGRAM_TOKEN"]),
+            webhook_secret=SecretStr(env["CONTACT_TELEGRAM_WEBHOOK_SECRET"]),
+            api_base=env["CONTACT_TELEGRAM_API_BASE"],
+        ),
+        whatsapp=WhatsAppSettings(
+            verify_token=SecretStr(env["CONTACT_WHATSAPP_VERIFY_TOKEN"]),
+            app_secret=SecretStr(env["CONTACT_WHATSAPP_APP_SECRET"]),
+            access_token=SecretStr(env["CONTACT_WHATSAPP_ACCESS_TOKEN"]),
+            phone_number_id=env["CONTACT_WHATSAPP_PHONE_NUMBER_ID"],
+            api_base=env["CONTACT_WHATSAPP_API_BASE"],
+        ),
+        camera=CameraSettings(api_keys=SecretStr(env["CONTACT_CAMERA_API_KEYS"])),
+    )
 
 
 def _spawn(
@@ -131,10 +177,14 @@ class Relay:
         self._open = True
 
     async def stop(self) -> None:
-        self.cut()
-        for task in list(self._handlers):
-            task.cancel()
-        await asyncio.gather(*self._handlers, return_exceptions=True)
+        self.cut()  # every pipe ends with its connection: its handler returns by itself
+        if self._handlers:
+            # a handler cancelled instead makes asyncio's stream callback log its
+            # CancelledError as an error (Python 3.11): cancelled only if it hangs
+            _, hanging = await asyncio.wait(set(self._handlers), timeout=5.0)
+            for task in hanging:
+                task.cancel()
+            await asyncio.gather(*hanging, return_exceptions=True)
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -267,6 +317,7 @@ class Stack:
     relay: Relay | None = None
     app_key: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     asterisk: Opened | None = None  # the nodes' own Asterisk, when it could be had
+    env: dict[str, str] = field(default_factory=dict)  # the nodes' CONTACT_* (but the port)
 
     @property
     def postgres(self) -> bool:
@@ -297,6 +348,7 @@ class Stack:
             # one address, one key: the whole city comes from this machine
             "CONTACT_APP_REPORTS_PER_MINUTE_PER_ADDRESS": "1000000",
             "CONTACT_APP_REPORTS_PER_MINUTE_PER_API_KEY": "1000000",
+            "CONTACT_APP_REGISTRATIONS_PER_MINUTE_PER_ADDRESS": "1000000",  # a phone per SOS
             "CONTACT_LOG_LEVEL": "WARNING",
             **extra_env,
         }
@@ -321,6 +373,7 @@ class Stack:
         if self.mqtt is not None:
             await self.mqtt.start()
             env["CONTACT_DISPATCH_MQTT_URL"] = f"mqtt://127.0.0.1:{self.mqtt.port}"
+        self.env = env
         self.nodes = [
             Node(chr(ord("a") + i), env, self.work / f"node-{chr(ord('a') + i)}.log")
             for i in range(node_count)
@@ -527,11 +580,27 @@ async def account(
     database_url: str,
     prefixes: str | Sequence[str],
     acknowledged: Mapping[str, str | None],
+    within_s: float = 0.0,
 ) -> Accounting:
     """`prefixes`: how this run's citizens begin (the app's device ids, the chats', the
-    kiosks' and schools'); `acknowledged`: citizen → the contact id the edge answered with,
-    or None when the edge names none (a chat's webhook): then the citizen's one contact is
-    it. Each citizen of a run is one contact."""
+    kiosks', schools' and cameras'); `acknowledged`: citizen → the contact id the edge
+    answered with, or None when the edge names none (a chat's webhook): then the citizen's one
+    contact is it. Each citizen of a run is one contact. A chat's message is acknowledged once
+    it is in the center's durable inbox and becomes its contact after: what is missing is
+    looked for again for up to `within_s`."""
+    deadline = time.monotonic() + within_s
+    while True:
+        books = await _account(database_url, prefixes, acknowledged)
+        if not books.missing or time.monotonic() >= deadline:
+            return books
+        await asyncio.sleep(1.0)
+
+
+async def _account(
+    database_url: str,
+    prefixes: str | Sequence[str],
+    acknowledged: Mapping[str, str | None],
+) -> Accounting:
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 

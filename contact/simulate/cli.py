@@ -36,6 +36,8 @@ from contact.simulate.chaos import (
     ChaosError,
     Stack,
     account,
+    citizen_channels,
+    edge_settings,
     faults_for,
     inject,
     not_done,
@@ -43,7 +45,7 @@ from contact.simulate.chaos import (
 )
 from contact.simulate.des import simulate
 from contact.simulate.drive import Credentials, DriveResult, OperatorBot, drive
-from contact.simulate.edges.run import open_edges
+from contact.simulate.edges.run import OpenEdges, open_edges
 from contact.simulate.edges.voice import (
     Opened,
     PbxFactory,
@@ -189,6 +191,7 @@ SCENARIO_CAPABILITY = {
         "whatsapp": ChannelKind.WHATSAPP,
         "kiosk": ChannelKind.KIOSK,
         "alarm": ChannelKind.SCHOOL_ALARM,
+        "camera": ChannelKind.CAMERA,
     }.items()
 }
 
@@ -458,6 +461,7 @@ async def _real(args: argparse.Namespace, scenario: Scenario) -> int:
                 on_dispatch=opened.on_dispatch,
                 voice=voice,
                 app_sos_share=scenario.app_sos_share,
+                app_sos_video_share=scenario.app_sos_video_share,
             )
         calls = await _calls_back(voice, note, settings.database.url, result)
     finally:
@@ -475,6 +479,7 @@ async def _real(args: argparse.Namespace, scenario: Scenario) -> int:
         settings.database.url,
         opened.prefixes,
         {s.device_id: s.contact_id for s in result.accepted if s.edge != "voice"},
+        within_s=30.0,
     )
     settle(result, books)
     report = drive_report(scenario, result, args.seed)
@@ -544,7 +549,11 @@ async def _calls_back(
         result.errors.append(f"call {number}: more than one contact")
     result.errors += [f"call contact {c}: left connected" for c in books.orphaned]
     result.errors += [f"call contact {c}" for c in books.not_settled if "connected" not in c]
-    return {**voice.figures(), "accounting": books.public()}
+    await voice.videos_done(30.0)  # their SOS closed: the center hangs them up
+    videos = await voice.read_back_videos(database_url)
+    for number in videos["not_joined"]:
+        result.errors.append(f"SOS video call {number}: not joined to its SOS in the database")
+    return {**voice.figures(), "accounting": books.public(), "sos_video": videos}
 
 
 def _voice_summary(calls: dict[str, Any]) -> None:
@@ -557,6 +566,13 @@ def _voice_summary(calls: dict[str, Any]) -> None:
         f"({books['callback_tasks']} callback tasks); screen pop p50 {pop['p50']} ms, "
         f"p95 {pop['p95']} ms (n={pop['n']})"
     )
+    video = calls["sos_video"]
+    if video["calls"]:
+        print(
+            f"SOS video: {video['calls']} calls, {video['answered_by_dialplan']} answered by the "
+            f"dialplan, {video['joined_their_sos']} joined their SOS, "
+            f"{video['hung_up_by_center']} hung up by the center"
+        )
 
 
 async def _bots(database_url: str, count: int) -> list[Any]:
@@ -586,9 +602,10 @@ async def _chaos(args: argparse.Namespace, scenario: Scenario) -> int:
         return 2
     stack = Stack(where / "chaos", url)
     wrap_up = max(1, round(scenario.wrap_up_s / args.speed))
+    channels = citizen_channels()
     try:
         pbx = None if args.no_voice else args.pbx
-        await stack.start(args.nodes, {"CONTACT_ROUTING_WRAP_UP_S": str(wrap_up)}, pbx)
+        await stack.start(args.nodes, {"CONTACT_ROUTING_WRAP_UP_S": str(wrap_up), **channels}, pbx)
         if args.no_voice:
             stack.asterisk = Opened(None, reason="--no-voice")
     except ChaosError as exc:
@@ -596,9 +613,25 @@ async def _chaos(args: argparse.Namespace, scenario: Scenario) -> int:
         print(f"contact simulate --chaos: {exc}", file=sys.stderr)
         return 2
     voice: VoiceEdge | None = None
+    opened: OpenEdges | None = None
     try:
         operators = await _bots(url, args.operators or scenario.operators[scenario.start_hour])
         arrivals = generate(scenario, args.seed)
+        run_id = f"sim{args.seed}-{secrets.token_hex(3)}"
+        # the citizens' own edges, the devices registered in the nodes' database (the real
+        # one, not through the relay); no units: the bots dispatch none under chaos
+        opened = await open_edges(
+            scenario.model_copy(update={"units": None}),
+            arrivals,
+            stack.urls,
+            edge_settings(channels),
+            run_id,
+            args.speed,
+            args.seed,
+            env={**stack.env, "CONTACT_DATABASE_URL": url},
+        )
+        for line in opened.notes:
+            print(f"note: {line}")
         if stack.asterisk is not None and stack.asterisk.pbx is not None:
             tag = f"{secrets.randbelow(10**5):05d}"
             voice = VoiceEdge(stack.asterisk.pbx, where / "voice", args.speed, tag)
@@ -627,18 +660,27 @@ async def _chaos(args: argparse.Namespace, scenario: Scenario) -> int:
             seed=args.seed,
             drain_s=args.drain_s,
             during=hurt,
+            edges=opened.edges,
+            run=run_id,
             voice=voice,
+            app_sos_share=scenario.app_sos_share,
+            app_sos_video_share=scenario.app_sos_video_share,
         )
-        reports = [s for s in result.accepted if voice is None or s.arrival.channel != "voice"]
-        acknowledged = {s.device_id: s.contact_id for s in reports if s.contact_id}
-        books = await account(url, result.run, acknowledged)
+        # every edge's contacts by their run-unique citizens; the calls by their numbers
+        acknowledged = {s.device_id: s.contact_id for s in result.accepted if s.edge != "voice"}
+        books = await account(url, opened.prefixes, acknowledged, within_s=30.0)
+        settle(result, books)
         calls = await _calls_back(voice, stack.voice_reason, url, result)
     finally:
+        replies = opened.replies() if opened is not None else {}
+        if opened is not None:
+            await opened.close()
         if voice is not None:
             await voice.close()
         await stack.stop()
     report = drive_report(scenario, result, args.seed)
     report["voice"] = calls
+    report["replies_to_chats"] = replies
     report["chaos"] = {
         "nodes": len(stack.nodes),
         "backend": "postgresql+redis" if stack.postgres else "embedded",

@@ -1,9 +1,10 @@
 """Play a scenario against a running `contact serve` through its public edges only.
 
 Citizens: each arrival goes to the edge of its channel (`contact.simulate.edges`): app
-reports, Telegram and WhatsApp webhooks (the stand-ins answer the center's replies), kiosks'
-signed presses and schools' alarms, and 102 calls through Asterisk when the voice edge is
-given (`edges/voice.py`: sipp callers; the bots answer on sipp phones). A channel without an
+reports and SOS presses, Telegram and WhatsApp webhooks (the stand-ins answer the center's
+replies), kiosks' signed presses, schools' alarms and camera analytics alerts, and 102 calls
+through Asterisk when the voice edge is given (`edges/voice.py`: sipp callers; the bots answer
+on sipp phones; an SOS's video call goes through it too). A channel without an
 edge in this run (102 voice without Asterisk; a chat whose center is not pointed at a
 stand-in) is carried by the app edge and counted under `carried_as_app`.
 Operators: bots that log in like a browser (the login form's CSRF token, the session cookie,
@@ -55,6 +56,7 @@ class DriveResult:
     started: int = 0  # arrivals handed to their edge so far
     dispatch_refused: dict[str, int] = field(default_factory=dict)  # why a bot sent no unit
     sos_presses: int = 0  # app emergencies sent as the SOS button
+    sos_videos: int = 0  # their video calls placed through Asterisk
 
     @property
     def accepted(self) -> list[Sent]:
@@ -340,6 +342,7 @@ async def drive(
     on_dispatch: Callable[[str, float | None], None] | None = None,
     voice: VoiceEdge | None = None,
     app_sos_share: float = 0.0,
+    app_sos_video_share: float = 0.0,
 ) -> DriveResult:
     """Send every arrival at its time / speed through its edge, let the bots work, then read
     every app report back. `base_url`: one node or several (citizens and bots move to the
@@ -349,7 +352,8 @@ async def drive(
     prefix of this run's ids (the edges' too); `dispatch_after_s`, `on_dispatch`: the bots
     send units (see OperatorBot); `voice`: the 102 edge (started, its phones given to the
     bots' accounts); its calls are read back by the caller (`VoiceEdge.read_back`);
-    `app_sos_share`: the app's emergencies that press SOS instead of writing."""
+    `app_sos_share`: the app's emergencies that press SOS instead of writing;
+    `app_sos_video_share`: the presses that place their video call (with `voice` only)."""
     bases = [base_url] if isinstance(base_url, str) else list(base_url)
     run = run or f"sim{seed}-{uuid.uuid4().hex[:6]}"
     carried: dict[str, int] = {}
@@ -396,7 +400,16 @@ async def drive(
     beside = asyncio.create_task(during(start, end)) if during is not None else None
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(timeout=timeout) as citizens:
-        app = AppEdge(citizens, bases, app_key, run, end + drain_s, app_sos_share)
+        app = AppEdge(
+            citizens,
+            bases,
+            app_key,
+            run,
+            end + drain_s,
+            app_sos_share,
+            video=voice.place_video if voice is not None else None,
+            video_share=app_sos_video_share,
+        )
         own = dict((edges(end + drain_s) if callable(edges) else edges) or {})
         if voice is not None:
             own["voice"] = voice.until(end + drain_s)
@@ -450,7 +463,7 @@ async def drive(
         apps = [t.result() for t in by_app if not t.cancelled() and t.exception() is None]
         apps = [s for s in apps if s.accepted and s.contact_id is not None]
         await app.read_back(apps)
-        result.sos_presses = app.sos
+        result.sos_presses, result.sos_videos = app.sos, app.videos
         for s in apps:
             if s.final_status not in WAITING_OR_TERMINAL:
                 result.errors.append(f"{s.contact_id}: {s.final_status}")

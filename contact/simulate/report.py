@@ -161,6 +161,7 @@ def drive_report(scenario: Scenario, result: DriveResult, seed: int) -> dict[str
         "not_waiting_or_terminal": result.errors,
         "carried_as_app": result.carried_as_app,
         "app_sos_presses": result.sos_presses,
+        "app_sos_videos": result.sos_videos,
         "edges": edge_figures(result),
         "channels": channel_figures(result, target.answer_s),
         "dispatched": len(result.dispatched),

@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 KINDS = ("emergency", "ordinary", "informational")
-CHANNELS = ("voice", "app", "telegram", "whatsapp", "kiosk", "alarm")
+CHANNELS = ("voice", "app", "telegram", "whatsapp", "kiosk", "alarm", "camera")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -134,9 +134,11 @@ class Scenario(_Strict):
     handling: Literal["lognormal", "exponential"] = "lognormal"
     wrap_up_s: float = Field(default=0.0, ge=0, le=3600)
     patience_s: dict[str, float]  # kind → mean patience (exponential); chats are patient
-    patient_channels: list[str] = ["app", "telegram", "whatsapp", "kiosk", "alarm"]
+    patient_channels: list[str] = ["app", "telegram", "whatsapp", "kiosk", "alarm", "camera"]
     needs_unit: dict[str, float]  # kind → share needing a patrol
     app_sos_share: float = Field(default=0.3, ge=0, le=1)  # app emergencies that press SOS
+    # SOS presses that also place the app's video call (a real run with Asterisk only)
+    app_sos_video_share: float = Field(default=0.5, ge=0, le=1)
     operators: list[int] = Field(min_length=24, max_length=24)  # staffed per hour of day
     target: Target = Target()
     burst: Burst | None = None

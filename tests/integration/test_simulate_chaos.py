@@ -1,9 +1,10 @@
 """`contact simulate --chaos` (issue 13, section 5): the city's traffic on two `contact serve`
-nodes over PostgreSQL and Redis, with 102 calls through their Asterisk, while a node is killed
+nodes over PostgreSQL and Redis, with 102 calls through their Asterisk and every other channel
+through its own edge (the app and its SOS button, Telegram and WhatsApp webhooks answered by
+the stand-ins, signed kiosk presses, school alarms, camera alerts), while a node is killed
 with SIGKILL, Redis comes back empty, the database link is cut for 10 s, the units' MQTT broker
-goes away and Asterisk restarts. Every contact an edge
-acknowledged is in the database exactly once, none left in an operator's hands, and each fault
-has a recovery time."""
+goes away and Asterisk restarts. Every contact an edge acknowledged is in the database exactly
+once, none left in an operator's hands, and each fault has a recovery time."""
 
 from __future__ import annotations
 
@@ -11,11 +12,33 @@ import asyncio
 import json
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
 from contact.simulate.chaos import Relay
+
+DEVICES_AND_CHATS = {  # per day, so that 40 minutes of a Friday evening has a few of each
+    "telegram = 60\n": "telegram = 150\n",
+    "whatsapp = 60\n": "whatsapp = 150\n",
+    "kiosk = 12\n": "kiosk = 150\n",
+    "alarm = 2\n": "alarm = 150\n",
+    "camera = 48\n": "camera = 150\n",
+}
+
+
+def friday_night(tmp_path: Path) -> Path:
+    """almaty-friday-night with more chats, kiosks, schools and cameras calling."""
+    text = (
+        resources.files("contact.simulate") / "scenarios" / "almaty-friday-night.toml"
+    ).read_text("utf-8")
+    for was, now in DEVICES_AND_CHATS.items():
+        assert was in text
+        text = text.replace(was, now)
+    path = tmp_path / "friday-night.toml"
+    path.write_text(text, "utf-8")
+    return path
 
 
 def _contact(*args: str, timeout: float) -> subprocess.CompletedProcess[str]:
@@ -29,7 +52,7 @@ def test_two_nodes_through_every_fault_lose_and_duplicate_nothing(
 ) -> None:
     out = tmp_path / "chaos"
     done = _contact(
-        *("simulate", "almaty-friday-night", "--chaos", "--nodes", "2"),
+        *("simulate", str(friday_night(tmp_path)), "--chaos", "--nodes", "2"),
         *("--database-url", postgres_url, "--minutes", "40", "--speed", "30"),
         *("--operators", "10", "--drain-s", "20", "--seed", "3", "--out", str(out)),
         timeout=540,
@@ -68,6 +91,14 @@ def test_two_nodes_through_every_fault_lose_and_duplicate_nothing(
     assert sum(books["states"].values()) == books["acknowledged"] + books["stored_unacknowledged"]
     assert report["not_waiting_or_terminal"] == []
     assert "recovered in" in done.stdout
+    # every channel through its own edge, each contact acknowledged through the faults
+    edges = report["edges"]
+    for edge in ("app", "telegram", "whatsapp", "kiosk", "alarm", "camera"):
+        assert edges[edge]["sent"] >= 2, edges
+        assert edges[edge]["accepted"] == edges[edge]["sent"], edges
+    assert report["carried_as_app"] == {}
+    assert report["replies_to_chats"]["telegram"] >= edges["telegram"]["sent"]
+    assert report["replies_to_chats"]["whatsapp"] >= edges["whatsapp"]["sent"]
 
 
 def test_several_nodes_need_postgresql(tmp_path: Path) -> None:

@@ -1,9 +1,10 @@
 """`contact simulate` against a real `contact serve` (embedded defaults: SQLite, in-process
 queue): a compressed mass incident through the app (reports and the SOS button), Telegram and
-WhatsApp webhooks (the center pointed at the simulator's stand-ins), signed kiosk presses and
-school alarms (the devices registered by the simulator with the CLI), with bots dispatching
-the scenario's units; every contact an edge accepted is in the database exactly once, waiting
-or finished, none left in an operator's hands, and nothing else is there."""
+WhatsApp webhooks (the center pointed at the simulator's stand-ins), signed kiosk presses,
+school alarms and camera analytics alerts (the devices and cameras registered by the simulator
+with the CLI), with bots dispatching the scenario's units; every contact an edge accepted is
+in the database exactly once, waiting or finished, none left in an operator's hands, and
+nothing else is there."""
 
 from __future__ import annotations
 
@@ -35,8 +36,10 @@ def city(tmp_path: Path) -> Path:
         "utf-8"
     )
     text = text.replace("kiosk = 12\n", "kiosk = 400\n").replace("alarm = 2\n", "alarm = 300\n")
+    text = text.replace("camera = 48\n", "camera = 300\n")
     text = "app_sos_share = 0.5\n" + text.replace("\napp = 150\n", "\napp = 900\n")
     assert "kiosk = 400" in text and "alarm = 300" in text and "app = 900" in text
+    assert "camera = 300" in text
     text += "\n[units]\nper_district = 4\non_scene_min = 3\ndispatch_s = 30\n"
     path = tmp_path / "city.toml"
     path.write_text(text, "utf-8")
@@ -53,6 +56,7 @@ def node(tmp_path: Path) -> Iterator[ServeProcess]:
         "CONTACT_DISPATCH_RELOAD_CHECK_S": "1",  # learn the units the simulator imports
         "CONTACT_APP_REPORTS_PER_MINUTE_PER_API_KEY": "100000",  # the fire comes from one key
         "CONTACT_APP_REGISTRATIONS_PER_MINUTE_PER_ADDRESS": "1000",  # every SOS phone is new
+        "CONTACT_CAMERA_API_KEYS": "sim-analytics-key",  # the city's video analytics
     }
     serve = ServeProcess(env, tmp_path / "serve.log")
     yield serve
@@ -112,7 +116,7 @@ async def test_a_compressed_mass_incident_loses_and_duplicates_nothing(
     assert report["not_waiting_or_terminal"] == []
     assert report["handled_by_bots"] >= 20  # the bots did work the queue
     edges = report["edges"]
-    for edge in ("app", "telegram", "whatsapp", "kiosk", "alarm"):
+    for edge in ("app", "telegram", "whatsapp", "kiosk", "alarm", "camera"):
         assert edges[edge]["sent"] >= 2, edges
         assert edges[edge]["accepted"] == edges[edge]["sent"], edges
     assert set(report["carried_as_app"]) == {"voice"}  # sipp is another edge
@@ -151,6 +155,7 @@ async def test_a_compressed_mass_incident_loses_and_duplicates_nothing(
     assert channels["whatsapp"] == edges["whatsapp"]["sent"]
     assert channels["kiosk"] == edges["kiosk"]["sent"]
     assert channels["school_alarm"] == edges["alarm"]["sent"]
+    assert channels["camera"] == edges["camera"]["sent"]
     # the app's SOS button: registered phones pressing it, each an SOS contact of its own
     assert report["app_sos_presses"] >= 2
     assert channels["app_sos"] == report["app_sos_presses"]

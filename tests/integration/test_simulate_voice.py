@@ -78,6 +78,25 @@ radius_km = 2.0
 """
 
 
+# the app's SOS button pressed twice a minute, each press placing its video call; a few 102
+# calls beside them (the voice edge, and so Asterisk, is opened for a run with calls)
+SOS = (
+    CALLS.replace('name = "calls"', 'name = "sos"')
+    .replace("voice = 2880", "voice = 360\napp = 2880")
+    .replace(
+        "emergency = 0.4\nordinary = 0.4\ninformational = 0.2",
+        "emergency = 1\nordinary = 0\ninformational = 0",
+    )
+    .replace(
+        "[handling_s.voice]",
+        "[handling_s.app]\nemergency = 60\nordinary = 60\ninformational = 60\n\n[handling_s.voice]",
+    )
+    .replace(
+        "patient_channels = []", "patient_channels = []\napp_sos_share = 1\napp_sos_video_share = 1"
+    )
+)
+
+
 def _contact(
     *args: str, env: dict[str, str] | None, timeout: float
 ) -> subprocess.CompletedProcess[str]:
@@ -131,31 +150,40 @@ def node(tmp_path: Path, pbx: Pbx) -> Iterator[Node]:
     serve.stop()
 
 
-@pytest.mark.timeout(240)
-async def test_calls_through_asterisk_are_answered_or_abandoned_and_none_is_lost(
-    tmp_path: Path, node: Node
-) -> None:
+async def _run(
+    tmp_path: Path, node: Node, scenario: str, bots: list[str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """`contact simulate` of `scenario` at ×6 against the node, its bots' accounts made first;
+    the report in tmp_path/report. It must exit 0."""
     await node.start()
     db = await SqlDatabase.open(DatabaseSettings(url=node.env["CONTACT_DATABASE_URL"]))
     try:
         skills = Skills(frozenset(Language), frozenset(Capability))
-        bot = Operator(new_id(), "voicebot", "Voice Bot", Role.OPERATOR, skills)
-        await db.operators.add(bot, hash_password(PASSWORD))
+        for name in bots:
+            bot = Operator(new_id(), name, f"Bot {name}", Role.OPERATOR, skills)
+            await db.operators.add(bot, hash_password(PASSWORD))
     finally:
         await db.close()
-    scenario = tmp_path / "calls.toml"
-    scenario.write_text(CALLS, "utf-8")
-    out = tmp_path / "report"
+    path = tmp_path / "scenario.toml"
+    path.write_text(scenario, "utf-8")
+    accounts = [a for name in bots for a in ("--operator", f"{name}:{PASSWORD}")]
     done = _contact(
-        *("simulate", str(scenario), "--minutes", "4", "--speed", "6", "--seed", "5"),
-        *("--operator", f"voicebot:{PASSWORD}", "--drain-s", "20"),
-        *("--url", node.url, "--app-key", APP_KEY, "--out", str(out)),
+        *("simulate", str(path), "--speed", "6", *args, *accounts, "--drain-s", "20"),
+        *("--url", node.url, "--app-key", APP_KEY, "--out", str(tmp_path / "report")),
         env=node.env,
         timeout=200,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+@pytest.mark.timeout(240)
+async def test_calls_through_asterisk_are_answered_or_abandoned_and_none_is_lost(
+    tmp_path: Path, node: Node
+) -> None:
+    done = await _run(tmp_path, node, CALLS, ["voicebot"], "--minutes", "4", "--seed", "5")
     assert "102 calls through Asterisk" in done.stdout
-    report = json.loads((out / "report.json").read_text("utf-8"))
+    report = json.loads((tmp_path / "report" / "report.json").read_text("utf-8"))
     assert report["carried_as_app"] == {}
     books = _assert_no_call_lost(report)
     assert report["voice"]["talked_to"] >= 1 and books["states"].get("closed", 0) >= 1
@@ -170,6 +198,30 @@ async def test_calls_through_asterisk_are_answered_or_abandoned_and_none_is_lost
     callbacks = [r for r in rows if r[0] == "callback"]
     assert len(callbacks) == books["abandoned"]
     assert all(r[1].startswith("+999") for r in rows)  # numbers no phone has
+
+
+@pytest.mark.timeout(240)
+async def test_the_sos_button_places_its_video_call_which_joins_the_sos(
+    tmp_path: Path, node: Node
+) -> None:
+    done = await _run(tmp_path, node, SOS, ["sosbot0", "sosbot1"], "--minutes", "3", "--seed", "2")
+    report = json.loads((tmp_path / "report" / "report.json").read_text("utf-8"))
+    video = report["voice"]["sos_video"]
+    assert report["app_sos_presses"] >= 2
+    assert video["calls"] == report["app_sos_videos"] == report["app_sos_presses"]
+    # each call answered by [app-inbound] and joined to the SOS it was placed for, the
+    # operator who took the SOS hanging it up
+    assert video["answered_by_dialplan"] == video["calls"]
+    assert video["video_taken"] == video["calls"]  # Asterisk's answer took the VP8 stream
+    assert video["joined_their_sos"] == video["calls"] and video["not_joined"] == []
+    assert video["hung_up_by_center"] >= 1
+    assert report["not_waiting_or_terminal"] == []
+    with sqlite3.connect(tmp_path / "contact.db") as conn:
+        kinds = dict(conn.execute("SELECT kind, count(*) FROM calls GROUP BY kind").fetchall())
+        channels = {r[0] for r in conn.execute("SELECT channel FROM contacts").fetchall()}
+    assert kinds["sos_video"] == video["calls"]
+    assert "video" not in channels  # never a contact of its own
+    assert "SOS video:" in done.stdout
 
 
 @pytest.mark.timeout(300)

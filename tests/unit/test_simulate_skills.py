@@ -57,7 +57,11 @@ def test_a_scenario_whose_skills_leave_contacts_untaken_is_refused() -> None:
     voice = {"name": "102", "languages": ["kk", "ru"], "channels": ["voice", "kiosk", "alarm"]}
     data["skills"] = [
         voice,
-        {"name": "text", "languages": ["ru"], "channels": ["app", "telegram", "whatsapp"]},
+        {
+            "name": "text",
+            "languages": ["ru"],
+            "channels": ["app", "telegram", "whatsapp", "camera"],
+        },
     ]
     with pytest.raises(ValidationError, match="nobody takes app contacts in kk"):
         Scenario.model_validate(data)

@@ -45,7 +45,7 @@ def test_the_caller_presses_its_digit_talks_and_waits_its_patience() -> None:
     patience = {int(e.get("timeout") or 0) for e in waits if e.get("request") != "BYE"}
     assert patience == {5000 - BEFORE_TALK_MS}  # counted from the answer, digit included
     # the caller's own BYE carries its dialog's tags, not the INFO's
-    assert "tag=[$totag]" in xml and '<Reference variables="junk"/>' in xml
+    assert ">;[$totag]\n" in xml and 'assign_to="totag"' in xml
 
 
 def test_an_impatient_caller_still_waits_a_moment() -> None:
@@ -127,14 +127,15 @@ class FakeRunner:
         self.stopped += 1
 
     def sip_password(self, auth_section: str) -> str:
-        assert auth_section == "sipp-auth"
+        assert auth_section in ("sipp-auth", "sipp-app-auth")  # 102, the app's SOS video
         return "pw"
 
 
 async def test_a_running_asterisk_is_used_and_left_running() -> None:
     runner = FakeRunner(running=True, why=None)
     opened = await open_pbx(runner)
-    assert opened.pbx == Pbx(5999, "pw", (30000, 30999)) and opened.reason is None
+    assert opened.pbx == Pbx(5999, "pw", (30000, 30999), app_password="pw")
+    assert opened.reason is None
     await opened.close()
     assert runner.started == 0 and runner.stopped == 0
 

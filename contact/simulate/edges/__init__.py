@@ -10,15 +10,18 @@ its own in a run is carried by the app edge and counted as such.
   (X-Hub-Signature-256) send them; the stand-ins answer what the center replies;
 - `devices.py` (kiosk, alarm): the kiosk's HMAC-signed button press, the school's alarm with
   its site key; the devices registered as an administrator registers them;
+- `camera.py` (camera): the video analytics platform's alert with its key, one camera per
+  alert registered as an administrator registers the city's cameras;
 - `voice.py` (voice): 102 calls through Asterisk, one sipp caller each, and the bots'
-  phones (sipp too); only when Asterisk is there (`open_pbx`);
+  phones (sipp too); only when Asterisk is there (`open_pbx`); with `video.py`, the video
+  call an app SOS places through the same Asterisk;
 - `units.py` (no channel): the patrols the bots dispatch, registered and placed through their
   own API, driving to the scene at the run's speed.
 
 Every edge retries until an edge node accepts (202/200) or the run's deadline passes, in a
 way that can never make two contacts of one (the app's Idempotency-Key, the update id, the
-message id, the press id, the alarm's event id), and moves to the next node on a refused
-connection or a 5xx.
+message id, the press id, the alarm's event id, the camera's dedupe window), and moves to the
+next node on a refused connection or a 5xx.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 device id of this run and an Idempotency-Key, so a retry after a 429 or 5xx (honouring
 Retry-After) can never duplicate it; or, for a share of the emergencies (`sos_share`), the SOS
 button: the phone registers its device (`POST /api/v1/app/devices`, its token kept) and
-presses SOS (`POST /api/v1/app/sos` with X-Device-Token, its place and an Idempotency-Key).
+presses SOS (`POST /api/v1/app/sos` with X-Device-Token, its place and an Idempotency-Key),
+and for a share of the presses places the SOS's video call through Asterisk when the run has
+it (`edges/video.py`).
 At the end each is read back as the app reads it (`GET /api/v1/app/reports/{id}`, `GET
 /api/v1/app/sos/{id}`)."""
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import aiohttp
 
@@ -33,14 +35,20 @@ class AppEdge:
         run: str,
         stop_at: float,
         sos_share: float = 0.0,
+        video: Callable[[str, Arrival], bool] | None = None,
+        video_share: float = 0.0,
     ) -> None:
-        """`sos_share`: the share of emergencies that press the SOS button instead of writing."""
+        """`sos_share`: the share of emergencies that press the SOS button instead of writing;
+        `video(sos id, arrival)`: places the app's video call of an SOS the center accepted
+        (False: it cannot), for `video_share` of the presses."""
         self._session, self._bases, self._key = session, list(bases), app_key
         self._run, self.stop_at = run, stop_at
         self._n = itertools.count()
         self._sos_share, self._emergencies = sos_share, itertools.count(1)
+        self._video, self._video_share, self._presses = video, video_share, itertools.count(1)
         self.tokens: dict[str, str] = {}  # an SOS's device id → its device token
         self.sos = 0  # SOS presses sent
+        self.videos = 0  # their video calls placed
 
     async def send(self, arrival: Arrival) -> Sent:
         i = next(self._n)
@@ -121,6 +129,13 @@ class AppEdge:
             self.stop_at,
         )
         item.contact_id = contact_id(answer)
+        if (
+            self._video is not None
+            and item.contact_id is not None
+            and (next(self._presses) * GOLDEN) % 1.0 < self._video_share
+            and self._video(item.contact_id, arrival)
+        ):
+            self.videos += 1  # as the app does on the 202: its video call to the SOS
         return item
 
     async def read_back(self, items: Sequence[Sent]) -> None:

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -133,23 +133,27 @@ def registry_csv(rows: Sequence[tuple[str, str, float, float, str]]) -> str:
     return out.getvalue()
 
 
-async def _contact_cli(*args: str) -> None:
+async def contact_cli(*args: str, env: Mapping[str, str] | None = None) -> None:
+    """`contact ARGS…` with the center's CONTACT_* environment (`env`, else this command's)."""
     exe = str(Path(sys.executable).with_name("contact"))
     proc = await asyncio.create_subprocess_exec(
         exe,
         *args,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        env=os.environ,
+        env=dict(env) if env is not None else os.environ,
     )
     _, err = await proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"contact {' '.join(args[:2])} failed: {err.decode()[-800:]}")
 
 
-async def register(arrivals: Sequence[Arrival], channel: str, run: str) -> list[tuple[str, str]]:
+async def register(
+    arrivals: Sequence[Arrival], channel: str, run: str, env: Mapping[str, str] | None = None
+) -> list[tuple[str, str]]:
     """One device per arrival of `channel` ("kiosk" or "alarm"), imported with the CLI an
-    administrator uses; (id, key) in arrival order."""
+    administrator uses (`env`: the center's environment, else this command's); (id, key) in
+    arrival order."""
     mine = [a for a in arrivals if a.channel == channel]
     if not mine:
         return []
@@ -162,7 +166,7 @@ async def register(arrivals: Sequence[Arrival], channel: str, run: str) -> list[
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(registry_csv(rows))
-        await _contact_cli(what, "import", path)
+        await contact_cli(what, "import", path, env=env)
     finally:
         os.unlink(path)
     return [(r[0], r[4]) for r in rows]

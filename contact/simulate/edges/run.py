@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
 
 from contact.config import Settings
 from contact.simulate.edges import Edge
+from contact.simulate.edges.camera import ALERT_KINDS, CameraEdge, register_cameras
 from contact.simulate.edges.chat import TelegramEdge, WhatsAppEdge, open_telegram, open_whatsapp
 from contact.simulate.edges.devices import AlarmEdge, KioskEdge, register
 from contact.simulate.edges.units import Units, register_units
@@ -29,7 +30,7 @@ async def _none() -> None:
 class OpenEdges:
     run: str
     session: aiohttp.ClientSession
-    by_channel: dict[str, TelegramEdge | WhatsAppEdge | KioskEdge | AlarmEdge] = field(
+    by_channel: dict[str, TelegramEdge | WhatsAppEdge | KioskEdge | AlarmEdge | CameraEdge] = field(
         default_factory=dict
     )
     notes: list[str] = field(default_factory=list)
@@ -73,8 +74,10 @@ async def open_edges(
     run: str,
     speed: float,
     seed: int,
+    env: Mapping[str, str] | None = None,
 ) -> OpenEdges:
-    """Every edge the run's traffic needs, as far as the center allows it."""
+    """Every edge the run's traffic needs, as far as the center allows it (`settings`: the
+    center's; `env`: its CONTACT_* environment for the registries' CLI, else this command's)."""
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
     opened = OpenEdges(run, session, prefixes=[run])
     channels = {a.channel for a in arrivals}
@@ -95,9 +98,12 @@ async def open_edges(
                 opened.by_channel["whatsapp"] = whatsapp
         # the registries' imports are processes of their own: run side by side
         wanted_units = scenario.units is not None and settings.dispatch.enabled
-        kiosks, sites, units = await asyncio.gather(
-            register(arrivals, "kiosk", run) if settings.kiosk.enabled else _none(),
-            register(arrivals, "alarm", run) if settings.alarm.enabled else _none(),
+        camera_key = next(iter(sorted(settings.camera.keys())), None)
+        cameras_on = settings.camera.enabled and camera_key is not None
+        kiosks, sites, cameras, units = await asyncio.gather(
+            register(arrivals, "kiosk", run, env) if settings.kiosk.enabled else _none(),
+            register(arrivals, "alarm", run, env) if settings.alarm.enabled else _none(),
+            register_cameras(arrivals, run, env) if cameras_on else _none(),
             register_units(session, bases, scenario, run, speed, seed) if wanted_units else _none(),
         )
         if kiosks:
@@ -110,6 +116,21 @@ async def open_edges(
             opened.prefixes.append(f"site:{run}")
         elif "alarm" in channels:
             opened.notes.append("alarm carried by the app edge: CONTACT_ALARM_ENABLED=false")
+        if cameras and camera_key is not None:
+            thresholds = {
+                kind: settings.camera.threshold(kind)
+                for kinds in ALERT_KINDS.values()
+                for kind in kinds
+            }
+            opened.by_channel["camera"] = CameraEdge(
+                session, bases, camera_key, cameras, thresholds, math.inf
+            )
+            opened.prefixes.append(f"camera:{run}")
+        elif "camera" in channels:
+            off = "CONTACT_CAMERA_ENABLED=false" if not settings.camera.enabled else ""
+            opened.notes.append(
+                f"camera carried by the app edge: {off or 'no CONTACT_CAMERA_API_KEYS'}"
+            )
         opened.units = units
         if units is not None and scenario.units is not None:
             opened.dispatch_after_s = scenario.units.dispatch_s

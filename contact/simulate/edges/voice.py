@@ -56,12 +56,13 @@ from contact.local_ports import free_udp_port, sipp_media_port
 from contact.persistence.database import SqlDatabase
 from contact.simulate.drive import Credentials, OperatorBot
 from contact.simulate.edges import Sent
+from contact.simulate.edges.video import APP_ENDPOINT, video_caller_scenario, write_video
 from contact.simulate.traffic import Arrival
+from contact.sipp_calls import CALLER_ENDPOINT, dial, scenario_xml, sdp, until_hung_up
 
 log = logging.getLogger(__name__)
 
 SIPP_PCAPS = Path("/usr/share/sip-tester")  # Debian's sip-tester: dtmf_2833_<digit>.pcap
-CALLER_ENDPOINT = "sipp"  # asterisk-config/pjsip.conf: test callers, any number in From
 PHONE_ENDPOINT = "sipp-op"  # asterisk-config/pjsip.conf: test operators' phones
 ANSWER_MS = 300  # a bot picks up its ringing phone after this
 MENU_DIGIT = {"ru": "1", "kk": "2"}  # asterisk-config/extensions.conf [contact-language]
@@ -93,18 +94,24 @@ PbxFactory = Callable[[AsteriskSettings], PbxRunner]
 
 @dataclass(frozen=True)
 class Pbx:
-    """Where callers call: Asterisk's SIP address, the test caller's password, its RTP range."""
+    """Where callers call: Asterisk's SIP address, the test callers' passwords (102, and the
+    app's SOS video when its configuration has that endpoint), its RTP range."""
 
     sip_port: int
     caller_password: str
     rtp: tuple[int, int]
     host: str = "127.0.0.1"
+    app_password: str | None = None
 
     @classmethod
     def of(cls, runner: PbxRunner) -> Pbx:
         s = runner.settings
         password = runner.sip_password(f"{CALLER_ENDPOINT}-auth")
-        return cls(s.sip_port, password, (s.rtp_start, s.rtp_end))
+        try:
+            app = runner.sip_password(f"{APP_ENDPOINT}-auth")
+        except ContactError:  # an Asterisk configured before the endpoint existed
+            app = None
+        return cls(s.sip_port, password, (s.rtp_start, s.rtp_end), app_password=app)
 
 
 @dataclass
@@ -197,18 +204,10 @@ def sip_port() -> int:
 
 # --- sipp scenarios -----------------------------------------------------------------------------
 
-_SDP = """\
-v=0
-o=sim 1 1 IN IP4 127.0.0.1
-s=-
-c=IN IP4 127.0.0.1
-t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-15
-a=sendrecv
-"""
+_SDP = sdp(
+    "m=audio [media_port] RTP/AVP 0 101\na=rtpmap:0 PCMU/8000\n"
+    "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15\na=sendrecv\n"
+)
 
 
 def _response(status: str, *, to_tag: str = "", sdp: bool = False) -> str:
@@ -224,52 +223,24 @@ def _response(status: str, *, to_tag: str = "", sdp: bool = False) -> str:
 _OK = _response("200 OK")
 
 
-def _xml(name: str, steps: list[str]) -> str:
-    body = "\n".join(steps)
-    head = f'<?xml version="1.0" encoding="UTF-8" ?>\n<scenario name="{name}">'
-    return f"{head}\n{body}\n</scenario>\n"
-
-
 def caller_scenario(
     *, number: str, password: str, digit: str, patience_ms: int, talk_max_ms: int, audio: Path
 ) -> str:
     """One 102 caller. Answered by the dialplan, it presses `digit`, talks (`audio`, looped)
     and waits: for an INFO (a bot's phone is connected: it then waits for the center's BYE, at
     most `talk_max_ms`), for the center's BYE, or `patience_ms` before hanging up itself. The
-    dialog's own From and To (its tags captured) are written out: the INFO changes sipp's
-    `last_` headers."""
+    dialog's own From and To (the 200's To tag kept) are written out for its BYE: the INFO
+    changes sipp's `last_` headers."""
     me = f"<sip:{number}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]"
-    head = (
-        "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
-        f"From: {me}\nTo: <sip:102@[remote_ip]:[remote_port]>\nCall-ID: [call_id]\n"
-        f"Contact: <sip:{CALLER_ENDPOINT}@[local_ip]:[local_port]>\nMax-Forwards: 70"
-    )
     dialog = (
         "Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\n"
-        f"From: {me}\nTo: <sip:102@[remote_ip]:[remote_port]>;tag=[$totag]\n"
+        f"From: {me}\nTo: <sip:102@[remote_ip]:[remote_port]>;[$totag]\n"
         "Call-ID: [call_id]\nMax-Forwards: 70"
     )
-    sdp = "Content-Type: application/sdp\nContent-Length: [len]\n\n" + _SDP
-    invite = "INVITE sip:102@[remote_ip]:[remote_port] SIP/2.0\n" + head
-    auth = f"[authentication username={CALLER_ENDPOINT} password={password}]"
     dtmf = SIPP_PCAPS / f"dtmf_2833_{digit}.pcap"
     wait_ms = max(100, patience_ms - BEFORE_TALK_MS)
     steps = [
-        f'<send retrans="500"><![CDATA[\n{invite}\nCSeq: 1 INVITE\n{sdp}\n]]></send>',
-        '<recv response="100" optional="true"/>',
-        '<recv response="401" auth="true"/>',
-        "<send><![CDATA[\nACK sip:102@[remote_ip]:[remote_port] SIP/2.0\n[last_Via:]\n"
-        "[last_From:]\n[last_To:]\nCall-ID: [call_id]\nCSeq: 1 ACK\nMax-Forwards: 70\n"
-        "Content-Length: 0\n\n]]></send>",
-        f'<send retrans="500"><![CDATA[\n{invite}\nCSeq: 2 INVITE\n{auth}\n{sdp}\n]]></send>',
-        '<recv response="100" optional="true"/>',
-        '<recv response="180" optional="true"/>',
-        '<recv response="183" optional="true"/>',
-        '<recv response="200" rrs="true"><action>'
-        '<ereg regexp="tag=([^;>[:space:]]+)" search_in="hdr" header="To:" '
-        'assign_to="junk,totag"/></action></recv>',
-        f"<send><![CDATA[\nACK [next_url] SIP/2.0\n{dialog}\nCSeq: 2 ACK\n"
-        "Content-Length: 0\n\n]]></send>",
+        *dial(number=number, password=password, sdp=_SDP, to_tag_into="totag"),
         # pauses that an INFO or the center's BYE may cut short: a message sipp does not
         # expect aborts the call with a BYE the center does not know (the call would stay)
         *_waiting(300, then="digit", info="early"),
@@ -284,18 +255,9 @@ def caller_scenario(
         f'<nop><action><exec rtp_stream="{audio},-1,0"/></action></nop>',
         # talking, until the bot hangs up (at the latest talk_max_ms)
         '<label id="talking"/>',
-        f'<recv request="BYE" timeout="{talk_max_ms}" ontimeout="giveup"/>',
-        '<label id="hungup"/>',
-        f"<send><![CDATA[\n{_OK}\n]]></send>",
-        '<nop next="end"/>',
-        '<label id="giveup"/>',
-        f'<send retrans="500"><![CDATA[\nBYE [next_url] SIP/2.0\n{dialog}\n'
-        "CSeq: 3 BYE\nContent-Length: 0\n\n]]></send>",
-        '<recv response="200" crlf="true"/>',
-        '<label id="end"/>',
-        '<Reference variables="junk"/>',  # the regexp's whole match, unused
+        *until_hung_up(talk_max_ms, dialog),
     ]
-    return _xml("sim-caller", steps)
+    return scenario_xml("sim-caller", steps)
 
 
 def _waiting(ms: int, *, then: str, info: str) -> list[str]:
@@ -323,7 +285,7 @@ def phone_scenario(*, audio: Path, answer_ms: int = ANSWER_MS) -> str:
         '<recv request="BYE"/>',
         f"<send><![CDATA[\n{_OK}\n]]></send>",
     ]
-    return _xml("sim-phone", steps)
+    return scenario_xml("sim-phone", steps)
 
 
 def write_audio(path: Path, hz: float, seconds: float = 1.0) -> Path:
@@ -371,6 +333,19 @@ class CallLog:
     ended_by_center: bool = False  # the center's BYE
 
 
+def video_answered(log_path: Path) -> bool:
+    """Whether the answer (a 200 with SDP) the caller received took its video stream (a
+    `m=video` line with a port: not declined)."""
+    text = log_path.read_text(errors="replace") if log_path.exists() else ""
+    parts = _BLOCK.split(text)
+    return any(
+        "received" in block.split("\n", 1)[0]
+        and "SIP/2.0 200" in block
+        and re.search(r"^m=video [1-9]", block, re.M) is not None
+        for block in parts[2::2]
+    )
+
+
 def read_log(log_path: Path) -> CallLog:
     out = CallLog()
     for at, way, first in _messages(log_path):
@@ -400,6 +375,17 @@ class Caller:
 
 
 @dataclass
+class VideoCall:
+    """The app's video call of one SOS."""
+
+    number: str
+    contact_id: str  # the SOS it joins (X-Contact-Id)
+    done: bool = False
+    video: bool = False  # Asterisk's answer took its video stream
+    log: CallLog = field(default_factory=CallLog)
+
+
+@dataclass
 class Phone:
     port: int
     proc: subprocess.Popen[bytes]
@@ -425,6 +411,9 @@ class VoiceEdge:
         self.numbers: dict[str, str] = {}  # voice contact id → number, as offered or stored
         self.callbacks: set[str] = set()  # callback tasks the bots took
         self.talks = 0  # calls a bot's phone was connected to
+        self.videos: dict[str, VideoCall] = {}  # SOS contact id → the app's video call
+        self._video_tasks: set[asyncio.Task[None]] = set()
+        self._video: Path | None = None  # the video callers' capture, written once
         self._signal: asyncio.DatagramTransport | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._count = itertools.count()
@@ -456,6 +445,9 @@ class VoiceEdge:
         return Phone(port, proc)
 
     async def close(self) -> None:
+        for task in list(self._video_tasks):
+            task.cancel()
+        await asyncio.gather(*self._video_tasks, return_exceptions=True)
         if self._watcher is not None:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -495,23 +487,50 @@ class VoiceEdge:
                 audio=self._caller_audio,
             )
         )
-        log_path = self.work / f"{number}.log"
-        out_path = self.work / f"{number}.out"  # sipp's screen: kept when the call failed
         # sipp's own deadline: past it a call would end without its BYE (stop_at: the run's)
         limit_s = int(max(stop_at - time.monotonic(), (patience_ms + talk_max_ms) / 1000)) + 30
         item.sent_at = time.monotonic()
-        for _ in range(3):  # a media port taken meanwhile: sipp exits 254 at once
-            caller.port = sip_port()
+
+        def tried(port: int) -> None:
+            caller.port, caller.spawned_at = port, time.monotonic()
+            item.tries += 1
+
+        code = await self._sipp(scenario, number, limit_s, on_try=tried)
+        caller.done = True
+        caller.log = read_log(self.work / f"{number}.log")
+        item.accepted = caller.log.answered
+        if not caller.log.answered:
+            item.refused = f"sipp exit {code}: not answered by the dialplan"
+        else:
+            self._forget(number)
+
+    async def _sipp(
+        self,
+        scenario: Path,
+        number: str,
+        limit_s: int,
+        *,
+        flags: Sequence[str] = (),
+        on_try: Callable[[int], None] | None = None,
+    ) -> int:
+        """One caller's sipp, to its end: its exit code. It logs the messages into
+        `<number>.log` and its screen into `<number>.out` (kept when the call failed); a
+        media port taken meanwhile makes it exit 254 at once: tried again on others."""
+        log_path = self.work / f"{number}.log"
+        code = 254
+        for _ in range(3):
+            port = sip_port()
             argv = [
                 *("sipp", f"{self.pbx.host}:{self.pbx.sip_port}", "-sf", str(scenario)),
-                *("-m", "1", "-l", "1", "-i", "127.0.0.1", "-p", str(caller.port)),
+                *("-m", "1", "-l", "1", "-i", "127.0.0.1", "-p", str(port)),
                 *("-mp", str(media_port(self.pbx.rtp)), "-cid_str", f"{number}-%u@%s"),
+                *flags,
                 *("-nostdin", "-timeout", str(limit_s), "-timeout_error"),
                 *("-trace_msg", "-message_file", str(log_path)),
             ]
-            caller.spawned_at = time.monotonic()
-            item.tries += 1
-            with out_path.open("wb") as out:
+            if on_try is not None:
+                on_try(port)
+            with (self.work / f"{number}.out").open("wb") as out:
                 proc = await asyncio.create_subprocess_exec(
                     *argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out
                 )
@@ -523,14 +542,88 @@ class VoiceEdge:
                 raise
             if code != 254:
                 break
-        caller.done = True
-        caller.log = read_log(log_path)
-        item.accepted = caller.log.answered
-        if not caller.log.answered:
-            item.refused = f"sipp exit {code}: not answered by the dialplan"
-        else:
-            for path in (log_path, out_path, scenario):
-                path.unlink(missing_ok=True)
+        return code
+
+    def _forget(self, number: str) -> None:
+        """A call that went well leaves no files behind."""
+        for suffix in (".log", ".out", ".xml"):
+            (self.work / f"{number}{suffix}").unlink(missing_ok=True)
+
+    # ----------------------------------------------------------------- the app's SOS video
+    def place_video(self, contact_id: str, arrival: Arrival) -> bool:
+        """The app's video call for the SOS `contact_id` (accepted by the center), placed
+        beside the run; False when this Asterisk has no endpoint for it."""
+        if self.pbx.app_password is None:
+            return False
+        number = f"{self.prefix}9{len(self.videos):05d}"  # beside the 102 callers' numbers
+        video = self.videos[contact_id] = VideoCall(number, contact_id)
+        task = asyncio.create_task(self._video_call(video, arrival))
+        self._video_tasks.add(task)
+        task.add_done_callback(self._video_tasks.discard)
+        return True
+
+    async def _video_call(self, video: VideoCall, arrival: Arrival) -> None:
+        assert self.pbx.app_password is not None
+        if self._video is None:
+            self._video = write_video(self.work / "video.pcap")
+        talk_max_ms = int((3 * arrival.handle_s / self.speed + 60) * 1000)
+        scenario = self.work / f"{video.number}.xml"
+        scenario.write_text(
+            video_caller_scenario(
+                number=video.number,
+                password=self.pbx.app_password,
+                contact_id=video.contact_id,
+                language=arrival.language,
+                talk_max_ms=talk_max_ms,
+                audio=self._caller_audio,
+                video=self._video,
+            )
+        )
+        try:
+            await self._sipp(scenario, video.number, int(talk_max_ms / 1000) + 30, flags=["-aa"])
+        finally:
+            log_path = self.work / f"{video.number}.log"
+            video.done = True
+            video.log, video.video = read_log(log_path), video_answered(log_path)
+        if video.log.answered:
+            self._forget(video.number)
+
+    async def videos_done(self, within_s: float) -> None:
+        """Wait (at most `within_s`) for the video calls to end: their SOS were closed, so
+        the center hangs them up."""
+        if self._video_tasks:
+            await asyncio.wait(set(self._video_tasks), timeout=within_s)
+
+    async def read_back_videos(self, database_url: str) -> dict[str, Any]:
+        """Every video call the dialplan answered, as the database has it: one call, joined
+        to the SOS it was placed for (`sos_video`), never a contact of its own."""
+        from sqlalchemy import text
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        answered = {v.number: v for v in self.videos.values() if v.log.answered}
+        engine = create_async_engine(database_url)
+        try:
+            async with engine.connect() as conn:
+                rows = (
+                    await conn.execute(
+                        text("SELECT number, contact_id, kind FROM calls WHERE number LIKE :p"),
+                        {"p": f"{self.prefix}9%"},
+                    )
+                ).all()
+        finally:
+            await engine.dispose()
+        calls: dict[str, list[tuple[str, str]]] = {}
+        for number, contact_id, kind in rows:
+            calls.setdefault(str(number), []).append((str(contact_id), str(kind)))
+        joined = [n for n, v in answered.items() if calls.get(n) == [(v.contact_id, "sos_video")]]
+        return {
+            "calls": len(self.videos),
+            "answered_by_dialplan": len(answered),
+            "video_taken": sum(1 for v in answered.values() if v.video),
+            "joined_their_sos": len(joined),
+            "not_joined": sorted(set(answered) - set(joined)),
+            "hung_up_by_center": sum(1 for v in answered.values() if v.log.ended_by_center),
+        }
 
     def until(self, stop_at: float) -> VoiceEdge:
         """The run's deadline (monotonic) for `send`; this edge."""
@@ -643,7 +736,7 @@ class VoiceEdge:
         await self.hang_up(bot, contact_id)
 
     async def hang_up(self, bot: OperatorBot, contact_id: str) -> None:
-        if contact_id in self.numbers or contact_id in self.callbacks:
+        if contact_id in self.numbers or contact_id in self.callbacks or contact_id in self.videos:
             with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
                 await bot.post(f"/api/v1/calls/{contact_id}/hangup")
 

@@ -17,11 +17,11 @@ import itertools
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 from aiohttp import web
+
+from contact.simulate.standins.server import StandIn
 
 TOKEN = "123456789:AAStandInTokenForTests_0123456789ab"
 SECRET = "stand-in-webhook-secret_0123"
@@ -38,11 +38,11 @@ def _error(code: int, description: str, **parameters: Any) -> web.Response:
     return web.json_response(body, status=code)
 
 
-class BotApiStandIn:
+class BotApiStandIn(StandIn):
     def __init__(self, token: str = TOKEN, secret: str = SECRET) -> None:
         self.token = token
         self.secret = secret
-        self.sent: list[dict[str, Any]] = []  # sendMessage parameters, in order
+        super().__init__()  # `sent`: sendMessage parameters, in order
         self.answered: list[str] = []  # callback query ids
         self.calls: Counter[str] = Counter()
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id → (file_path, content)
@@ -53,14 +53,10 @@ class BotApiStandIn:
         self.webhook_secret: str | None = None
         self._updates: list[dict[str, Any]] = []
         self._new_update = asyncio.Event()
-        self._sent_event = asyncio.Event()
         self._update_ids = itertools.count(100_000)
         self._message_ids = itertools.count(1)
         self._bot_message_ids = itertools.count(10_000)
         self._file_ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self.url = ""
 
     # --- server --------------------------------------------------------------------------
 
@@ -69,22 +65,6 @@ class BotApiStandIn:
         app.router.add_route("*", "/bot{token}/{method}", self._method)
         app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         return app
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        sockets = site._server.sockets if isinstance(site._server, asyncio.Server) else []
-        self.url = f"http://{host}:{sockets[0].getsockname()[1]}"
-        self._session = aiohttp.ClientSession()
-        return self.url
-
-    async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
         if request.content_type == "application/json":
@@ -180,8 +160,7 @@ class BotApiStandIn:
         if chat_id in self.blocked:
             return _error(403, "Forbidden: bot was blocked by the user")
         message_id = next(self._bot_message_ids)
-        self.sent.append({**params, "chat_id": chat_id, "message_id": message_id})
-        self._sent_event.set()
+        self._took({**params, "chat_id": chat_id, "message_id": message_id})
         return _ok(
             {
                 "message_id": message_id,
@@ -322,18 +301,6 @@ class BotApiStandIn:
 
     def pending_updates(self) -> int:
         return len(self._updates)
-
-    async def wait_sent(
-        self, predicate: Callable[[dict[str, Any]], bool], within_s: float = 5.0
-    ) -> dict[str, Any]:
-        """The first message the bot sent that matches (waits for it, bounded)."""
-        async with asyncio.timeout(within_s):
-            while True:
-                for message in self.sent:
-                    if predicate(message):
-                        return message
-                self._sent_event.clear()
-                await self._sent_event.wait()
 
     def sent_to(self, chat_id: int) -> list[str]:
         return [str(m.get("text", "")) for m in self.sent if m["chat_id"] == chat_id]

@@ -10,18 +10,17 @@ benchmarks alike; `contact simulate` runs it next to the center it drives.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import itertools
 import json
 import time
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
-import aiohttp
 from aiohttp import web
+
+from contact.simulate.standins.server import StandIn
 
 ACCESS_TOKEN = "EAAG-stand-in-access-token-0123456789"
 APP_SECRET = "stand-in-app-secret-0123456789"
@@ -41,7 +40,7 @@ def _error(status: int, code: int, message: str) -> web.Response:
     )
 
 
-class GraphApiStandIn:
+class GraphApiStandIn(StandIn):
     def __init__(
         self,
         *,
@@ -52,16 +51,12 @@ class GraphApiStandIn:
         self.access_token = access_token
         self.app_secret = app_secret
         self.phone_number_id = phone_number_id
-        self.sent: list[dict[str, Any]] = []  # message bodies, with "id" (the wamid) added
+        super().__init__()  # `sent`: message bodies, with "id" (the wamid) added
         self.calls: Counter[str] = Counter()
         self.media: dict[str, tuple[bytes, str]] = {}  # media id → (content, mime type)
         self.fail_sends = 0  # the next N sends answer 500
         self.outside_window: set[str] = set()  # recipients a free-form message fails for
-        self._sent_event = asyncio.Event()
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self._session: aiohttp.ClientSession | None = None
-        self.url = ""
 
     # --- server --------------------------------------------------------------------------
 
@@ -71,22 +66,6 @@ class GraphApiStandIn:
         app.router.add_get("/{version}/{media_id}", self._media_info)
         app.router.add_get("/download/{media_id}", self._download)
         return app
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        sockets = site._server.sockets if isinstance(site._server, asyncio.Server) else []
-        self.url = f"http://{host}:{sockets[0].getsockname()[1]}"
-        self._session = aiohttp.ClientSession()
-        return self.url
-
-    async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     def _authorized(self, request: web.Request) -> bool:
         return request.headers.get("Authorization") == f"Bearer {self.access_token}"
@@ -109,8 +88,7 @@ class GraphApiStandIn:
         if who in self.outside_window and body.get("type") != "template":
             return _error(400, 131047, "Re-engagement message: more than 24 hours have passed")
         wamid = f"wamid.HBgL{next(self._ids):012d}"
-        self.sent.append({**body, "id": wamid})
-        self._sent_event.set()
+        self._took({**body, "id": wamid})
         return web.json_response(
             {
                 "messaging_product": "whatsapp",
@@ -292,14 +270,3 @@ class GraphApiStandIn:
             except ValueError:
                 data = await response.text()
             return response.status, data
-
-    async def wait_sent(
-        self, predicate: Callable[[dict[str, Any]], bool], within_s: float = 5.0
-    ) -> dict[str, Any]:
-        async with asyncio.timeout(within_s):
-            while True:
-                for message in self.sent:
-                    if predicate(message):
-                        return message
-                self._sent_event.clear()
-                await self._sent_event.wait()
