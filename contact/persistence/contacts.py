@@ -64,20 +64,19 @@ class SqlContactRepository:
             ) from error
         return contact.id
 
+    # get, save, messages and attachments run several times in every contact's life (offer,
+    # accept, close, and each push that shows it): one hop each, on the driver's cursor
+
     async def get(self, contact_id: str) -> Contact:
-        async with self._store.read() as session:
-            row = await session.get(ContactRow, contact_id)
-        if row is None:
+        rows = await self._store.read_sync(lambda conn: _CONTACT.records(conn, {"id": contact_id}))
+        if not rows:
             raise _not_found(contact_id)
-        return _to_contact(row)
+        return _to_contact(rows[0])
 
     async def save(self, contact: Contact) -> None:
-        async with self._store.write() as session:
-            row = await session.get(ContactRow, contact.id)
-            if row is None:
-                raise _not_found(contact.id)
-            for name, value in _columns(contact).items():
-                setattr(row, name, value)
+        values = {"b_id": contact.id, **_columns(contact)}
+        if not await self._store.write_sync(lambda conn: _UPDATE_CONTACT.count(conn, values)):
+            raise _not_found(contact.id)
 
     async def save_if(
         self,
@@ -241,23 +240,15 @@ class SqlContactRepository:
         return True
 
     async def messages(self, contact_id: str) -> list[Message]:
-        statement = (
-            select(MessageRow)
-            .where(MessageRow.contact_id == contact_id)
-            .order_by(col(MessageRow.created_at).asc(), col(MessageRow.id).asc())
+        rows = await self._store.read_sync(
+            lambda conn: _MESSAGES.records(conn, {"contact_id": contact_id})
         )
-        async with self._store.read() as session:
-            rows = (await session.exec(statement)).all()
         return [_to_message(row) for row in rows]
 
     async def attachments(self, contact_id: str) -> list[Attachment]:
-        statement = (
-            select(AttachmentRow)
-            .where(AttachmentRow.contact_id == contact_id)
-            .order_by(col(AttachmentRow.position).asc(), col(AttachmentRow.id).asc())
+        rows = await self._store.read_sync(
+            lambda conn: _ATTACHMENTS.records(conn, {"contact_id": contact_id})
         )
-        async with self._store.read() as session:
-            rows = (await session.exec(statement)).all()
         return [_to_attachment(row) for row in rows]
 
     async def attachment_content(self, attachment_id: str) -> tuple[Attachment, bytes]:
@@ -375,6 +366,29 @@ _BY_EXTERNAL_ID = Prepared(
 )
 
 
+_CONTACTS = ContactRow.__table__  # type: ignore[attr-defined]
+_MESSAGE_ROWS = MessageRow.__table__  # type: ignore[attr-defined]
+_ATTACHMENT_ROWS = AttachmentRow.__table__  # type: ignore[attr-defined]
+_NEVER_SAVED = ("id", "external_id", "request_sha256")  # set once, by the intake
+# the lifecycle's reads and its save, compiled once
+_CONTACT = Prepared(sa_select(_CONTACTS).where(_CONTACTS.c.id == bindparam("id")))
+_UPDATE_CONTACT = Prepared(
+    update(_CONTACTS)
+    .where(_CONTACTS.c.id == bindparam("b_id"))
+    .values({c.name: bindparam(c.name) for c in _CONTACTS.c if c.name not in _NEVER_SAVED})
+)
+_MESSAGES = Prepared(
+    sa_select(_MESSAGE_ROWS)
+    .where(_MESSAGE_ROWS.c.contact_id == bindparam("contact_id"))
+    .order_by(_MESSAGE_ROWS.c.created_at.asc(), _MESSAGE_ROWS.c.id.asc())
+)
+_ATTACHMENTS = Prepared(
+    sa_select(_ATTACHMENT_ROWS)
+    .where(_ATTACHMENT_ROWS.c.contact_id == bindparam("contact_id"))
+    .order_by(_ATTACHMENT_ROWS.c.position.asc(), _ATTACHMENT_ROWS.c.id.asc())
+)
+
+
 async def _id_by_external_id(
     session: AsyncSession, channel: ChannelKind, external_id: str
 ) -> str | None:
@@ -389,7 +403,7 @@ def _not_found(contact_id: str) -> NotFound:
 
 
 def _columns(contact: Contact) -> dict[str, Any]:
-    """Every column `save` may change (all but id, external_id)."""
+    """Every column `save` may change (all but _NEVER_SAVED)."""
     return {
         "channel": contact.channel.value,
         "state": contact.state.value,
