@@ -42,6 +42,8 @@ from contact.errors import Conflict, NotFound
 from contact.persistence.prepared import Prepared
 
 _UNITS = UnitRow.__table__  # type: ignore[attr-defined]
+_DISPATCHES = DispatchRow.__table__  # type: ignore[attr-defined]
+_DISPATCH = Prepared(sa_select(_DISPATCHES).where(_DISPATCHES.c.id == bindparam("id")))
 _UNIT_TOKEN = Prepared(
     sa_select(_UNITS.c.token_hash, _UNITS.c.active).where(_UNITS.c.id == bindparam("id"))
 )
@@ -279,11 +281,13 @@ class SqlUnits(SqlPart):
             return _to_unit(row)
 
     async def get_dispatch(self, dispatch_id: str) -> DispatchRecord:
-        async with self._store.read() as session:
-            row = await session.get(DispatchRow, dispatch_id)
-        if row is None:
+        # every dispatch event's projection reads it: one hop on the driver's cursor
+        rows = await self._store.read_sync(
+            lambda conn: _DISPATCH.records(conn, {"id": dispatch_id})
+        )
+        if not rows:
             raise NotFound(f"dispatch {dispatch_id} not found", error_id="dispatch_not_found")
-        return _to_dispatch(row)
+        return _to_dispatch(rows[0])
 
     async def acknowledge(
         self, unit_id: str, dispatch_id: str, at: datetime
