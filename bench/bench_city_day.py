@@ -61,6 +61,7 @@ from _processes import Processes, cpu_seconds, free_port, run_with_processes, wa
 from bench_report_to_screen import Screen, login
 
 from contact.config import AsteriskSettings
+from contact.simulate.chaos import driving
 from contact.simulate.cli import _bots
 from contact.simulate.edges.voice import Opened, open_pbx
 from contact.simulate.scenario import BUILT_IN, load_scenario
@@ -368,17 +369,7 @@ async def asterisk(tmp: Path, args: argparse.Namespace) -> tuple[Opened | None, 
     if opened.pbx is None:
         print(f"note: no voice screen pop: {opened.reason}", flush=True)
         return None, {}
-    return opened, {
-        "CONTACT_ASTERISK_ENABLED": "true",
-        "CONTACT_ASTERISK_RUN_DIR": str(settings.effective_run_dir),
-        "CONTACT_ASTERISK_AMI_PORT": str(settings.ami_port),
-        "CONTACT_ASTERISK_SIP_PORT": str(settings.sip_port),
-        "CONTACT_ASTERISK_HTTP_PORT": str(settings.http_port),
-        "CONTACT_ASTERISK_RTP_START": str(settings.rtp_start),
-        "CONTACT_ASTERISK_RTP_END": str(settings.rtp_end),
-        # no speech model here: transcription would keep /healthz from saying `up`
-        "CONTACT_TRANSCRIBE_ENABLED": "false",
-    }
+    return opened, driving(settings)
 
 
 async def bench(procs: Processes, tmp: Path, args: argparse.Namespace) -> list[Run]:

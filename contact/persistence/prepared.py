@@ -59,7 +59,7 @@ class Prepared:
             found = _Compiled(str(compiled), names, processors)
             self._types[key] = tuple(column[3] for column in compiled._result_columns)
             names = tuple(column[0] for column in compiled._result_columns)
-            self._records[key] = namedtuple("Record", names, rename=True)  # type: ignore[misc]
+            self._records[key] = namedtuple("Record", names, rename=True)
             self._by_dialect[key] = found
         return found
 

@@ -172,7 +172,9 @@ class SqlIncidents(SqlPart):
         table = IncidentRow
         statements = []
         for state in _OPEN_INCIDENT_STATES:
-            statement = sa_select(table.created_at, table.id).where(table.state == state)
+            statement = sa_select(col(table.created_at), col(table.id)).where(
+                col(table.state) == state
+            )
             if before is not None:
                 at, last_id = before
                 statement = statement.where(
