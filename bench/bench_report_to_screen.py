@@ -37,7 +37,7 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,10 +92,15 @@ class Result:
 
 
 class Screen:
-    """One operator's WebSocket: the arrival time of every `contact.queued` by contact id."""
+    """One operator's WebSocket: the arrival time of every `contact.queued` by contact id, on
+    `clock` (perf_counter here; bench_city_day compares with another process's send times,
+    so it passes time.monotonic, the clock both processes share)."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    def __init__(
+        self, ws: aiohttp.ClientWebSocketResponse, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
         self.ws = ws
+        self.clock = clock
         self.arrived: dict[str, float] = {}
         self.closed_early = False
         self._new = asyncio.Event()
@@ -103,7 +108,7 @@ class Screen:
 
     async def _read(self) -> None:
         async for msg in self.ws:
-            now = time.perf_counter()
+            now = self.clock()
             if msg.type is not aiohttp.WSMsgType.TEXT:
                 continue
             data = json.loads(msg.data).get("data") or {}
@@ -113,12 +118,12 @@ class Screen:
         self.closed_early = True
 
     async def wait_for(self, ids: Iterable[str], deadline: float) -> None:
-        """Until every id has arrived or the perf_counter deadline passes."""
+        """Until every id has arrived or the deadline (on the screen's clock) passes."""
         missing = {i for i in ids if i not in self.arrived}
         while missing:
             self._new.clear()
             missing = {i for i in missing if i not in self.arrived}
-            remaining = deadline - time.perf_counter()
+            remaining = deadline - self.clock()
             if not missing or remaining <= 0:
                 return
             with contextlib.suppress(TimeoutError):
@@ -308,14 +313,16 @@ def contact_env(tmp: Path, port: int) -> dict[str, str]:
     return env
 
 
-async def login(browser: aiohttp.ClientSession, url: str) -> None:
+async def login(
+    browser: aiohttp.ClientSession, url: str, username: str = USERNAME, password: str = PASSWORD
+) -> None:
     """Like the login page in a browser: form token and cookie, POST the form, then /me."""
     async with browser.get(f"{url}/login") as r:
         page = await r.text()
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     if token is None:
         raise RuntimeError("no csrf_token on the login page")
-    form = {"username": USERNAME, "password": PASSWORD, "csrf_token": token.group(1)}
+    form = {"username": username, "password": password, "csrf_token": token.group(1)}
     async with browser.post(f"{url}/login", data=form, allow_redirects=False) as r:
         if r.status != 303:
             raise RuntimeError(f"login answered {r.status}: {await r.text()}")

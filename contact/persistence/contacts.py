@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import namedtuple
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -66,22 +65,19 @@ class SqlContactRepository:
             ) from error
         return contact.id
 
+    # get, save, messages and attachments run several times in every contact's life (offer,
+    # accept, close, and each push that shows it): one hop each, on the driver's cursor
+
     async def get(self, contact_id: str) -> Contact:
-        # the most frequent read (projections, offers, every operator action): one hop on
-        # the driver's cursor, not an ORM session's several (measured: a keyword alert's
-        # read-back of its contact was 8 % of the interpreter at 50 reports/s)
-        rows = await self._store.read_sync(lambda conn: _BY_ID.rows(conn, {"id": contact_id}))
+        rows = await self._store.read_sync(lambda conn: _CONTACT.records(conn, {"id": contact_id}))
         if not rows:
             raise _not_found(contact_id)
-        return _to_contact(_ContactColumns._make(rows[0]))
+        return _to_contact(rows[0])
 
     async def save(self, contact: Contact) -> None:
-        async with self._store.write() as session:
-            row = await session.get(ContactRow, contact.id)
-            if row is None:
-                raise _not_found(contact.id)
-            for name, value in _columns(contact).items():
-                setattr(row, name, value)
+        values = {"b_id": contact.id, **_columns(contact)}
+        if not await self._store.write_sync(lambda conn: _UPDATE_CONTACT.count(conn, values)):
+            raise _not_found(contact.id)
 
     async def save_if(
         self,
@@ -251,23 +247,15 @@ class SqlContactRepository:
         return True
 
     async def messages(self, contact_id: str) -> list[Message]:
-        statement = (
-            select(MessageRow)
-            .where(MessageRow.contact_id == contact_id)
-            .order_by(col(MessageRow.created_at).asc(), col(MessageRow.id).asc())
+        rows = await self._store.read_sync(
+            lambda conn: _MESSAGES.records(conn, {"contact_id": contact_id})
         )
-        async with self._store.read() as session:
-            rows = (await session.exec(statement)).all()
         return [_to_message(row) for row in rows]
 
     async def attachments(self, contact_id: str) -> list[Attachment]:
-        statement = (
-            select(AttachmentRow)
-            .where(AttachmentRow.contact_id == contact_id)
-            .order_by(col(AttachmentRow.position).asc(), col(AttachmentRow.id).asc())
+        rows = await self._store.read_sync(
+            lambda conn: _ATTACHMENTS.records(conn, {"contact_id": contact_id})
         )
-        async with self._store.read() as session:
-            rows = (await session.exec(statement)).all()
         return [_to_attachment(row) for row in rows]
 
     async def attachment_content(self, attachment_id: str) -> tuple[Attachment, bytes]:
@@ -395,15 +383,26 @@ _FINGERPRINT = Prepared(
 )
 
 
-# what _to_contact reads, by name, from a Core row of _BY_ID
-_ContactColumns = namedtuple(  # type: ignore[misc]  # the names are ContactRow's columns
-    "_ContactColumns",
-    [c.name for c in ContactRow.__table__.columns],  # type: ignore[attr-defined]
+_CONTACTS = ContactRow.__table__  # type: ignore[attr-defined]
+_MESSAGE_ROWS = MessageRow.__table__  # type: ignore[attr-defined]
+_ATTACHMENT_ROWS = AttachmentRow.__table__  # type: ignore[attr-defined]
+_NEVER_SAVED = ("id", "external_id", "request_sha256")  # set once, by the intake
+# the lifecycle's reads and its save, compiled once
+_CONTACT = Prepared(sa_select(_CONTACTS).where(_CONTACTS.c.id == bindparam("id")))
+_UPDATE_CONTACT = Prepared(
+    update(_CONTACTS)
+    .where(_CONTACTS.c.id == bindparam("b_id"))
+    .values({c.name: bindparam(c.name) for c in _CONTACTS.c if c.name not in _NEVER_SAVED})
 )
-_BY_ID = Prepared(
-    sa_select(ContactRow.__table__).where(  # type: ignore[attr-defined]
-        col(ContactRow.id) == bindparam("id")
-    )
+_MESSAGES = Prepared(
+    sa_select(_MESSAGE_ROWS)
+    .where(_MESSAGE_ROWS.c.contact_id == bindparam("contact_id"))
+    .order_by(_MESSAGE_ROWS.c.created_at.asc(), _MESSAGE_ROWS.c.id.asc())
+)
+_ATTACHMENTS = Prepared(
+    sa_select(_ATTACHMENT_ROWS)
+    .where(_ATTACHMENT_ROWS.c.contact_id == bindparam("contact_id"))
+    .order_by(_ATTACHMENT_ROWS.c.position.asc(), _ATTACHMENT_ROWS.c.id.asc())
 )
 
 
@@ -421,7 +420,7 @@ def _not_found(contact_id: str) -> NotFound:
 
 
 def _columns(contact: Contact) -> dict[str, Any]:
-    """Every column `save` may change (all but id, external_id)."""
+    """Every column `save` may change (all but _NEVER_SAVED)."""
     return {
         "channel": contact.channel.value,
         "state": contact.state.value,
@@ -443,7 +442,7 @@ def _columns(contact: Contact) -> dict[str, Any]:
     }
 
 
-def _to_contact(row: ContactRow | Any) -> Contact:  # an ORM row or _ContactColumns
+def _to_contact(row: ContactRow | Any) -> Contact:  # an ORM row or a Core record
     return Contact(
         id=row.id,
         channel=ChannelKind(row.channel),

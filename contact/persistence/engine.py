@@ -247,16 +247,18 @@ class Store:
                     log.info("a pooled database connection was dead; running the unit again")
             raise AssertionError("unreachable")
 
-    async def read_sync(self, work: Callable[[Connection], T]) -> T:
+    async def read_sync(self, work: Callable[[Connection], T], *, snapshot: bool = False) -> T:
         """`work(connection)` in one read-only transaction: on SQLite in a reader thread of
         the sqlite3 twin (WAL: readers never wait for the writer), on PostgreSQL through the
-        async engine. `work` must not write."""
+        async engine. `work` must not write. `snapshot`: as for `read`."""
         engine = self._sync_engine
         with translate_errors():
             if engine is None:
                 for attempt in range(2):
                     try:
                         async with self.engine.connect() as conn:
+                            if snapshot and not self.is_sqlite:
+                                await conn.execution_options(isolation_level="REPEATABLE READ")
                             return await conn.run_sync(work)  # rolled back when it closes
                     except exc.DBAPIError as error:
                         if attempt or not error.connection_invalidated:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import bindparam, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
@@ -18,6 +20,7 @@ from contact.domain.model import (
 )
 from contact.errors import Conflict, NotFound
 from contact.persistence.engine import Store
+from contact.persistence.prepared import Prepared
 from contact.persistence.tables import OperatorRow
 from contact.ports import Credentials
 
@@ -51,11 +54,13 @@ class SqlOperatorRepository:
             ) from error
 
     async def get(self, operator_id: str) -> Operator:
-        async with self._store.read() as session:
-            row = await session.get(OperatorRow, operator_id)
-        if row is None:
+        # every presence change reads her skills: one hop on the driver's cursor
+        rows = await self._store.read_sync(
+            lambda conn: _OPERATOR.records(conn, {"id": operator_id})
+        )
+        if not rows:
             raise _not_found(operator_id)
-        return _to_operator(row)
+        return _to_operator(rows[0])
 
     async def by_username(self, username: str) -> Credentials | None:
         async with self._store.read() as session:
@@ -100,11 +105,10 @@ class SqlOperatorRepository:
             row.gender = None if gender is Gender.OTHER else gender.value
 
     async def set_presence(self, operator_id: str, presence: Presence) -> None:
-        async with self._store.write() as session:
-            row = await session.get(OperatorRow, operator_id)
-            if row is None:
-                raise _not_found(operator_id)
-            row.presence = presence.value
+        # four times in every contact's life (offered, busy, wrap-up, ready): one hop
+        values = {"b_id": operator_id, "presence": presence.value}
+        if not await self._store.write_sync(lambda conn: _SET_PRESENCE.count(conn, values)):
+            raise _not_found(operator_id)
 
     async def presences(self) -> dict[str, Presence]:
         """Operators whose presence was ever recorded."""
@@ -114,6 +118,15 @@ class SqlOperatorRepository:
         async with self._store.read() as session:
             rows = (await session.exec(statement)).all()
         return {operator_id: Presence(presence) for operator_id, presence in rows if presence}
+
+
+_OPERATORS = OperatorRow.__table__  # type: ignore[attr-defined]
+_OPERATOR = Prepared(sa_select(_OPERATORS).where(_OPERATORS.c.id == bindparam("id")))
+_SET_PRESENCE = Prepared(
+    update(_OPERATORS)
+    .where(_OPERATORS.c.id == bindparam("b_id"))
+    .values(presence=bindparam("presence"))
+)
 
 
 def _not_found(operator_id: str) -> NotFound:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, update
+from sqlalchemy import bindparam, delete, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from contact.domain.model import Role
 from contact.errors import Conflict, NotFound
 from contact.persistence.engine import Store
+from contact.persistence.prepared import Prepared
 from contact.persistence.tables import OperatorRow, SessionRow
 from contact.ports import Session
 
@@ -41,9 +43,11 @@ class SqlSessionRepository:
             raise Conflict("the session already exists") from error
 
     async def get(self, token_hash: str) -> Session | None:
-        async with self._store.read() as tx:
-            row = await tx.get(SessionRow, token_hash)
-        return None if row is None else _session(row)
+        # before every request of a logged-in page: one hop on the driver's cursor
+        rows = await self._store.read_sync(
+            lambda conn: _SESSION.records(conn, {"token": token_hash})
+        )
+        return _session(rows[0]) if rows else None
 
     async def for_operator(self, operator_id: str) -> list[Session]:
         """The operator's stored sessions, expired ones included (expiry is the reader's)."""
@@ -68,6 +72,10 @@ class SqlSessionRepository:
     async def delete_for_operator(self, operator_id: str) -> None:
         async with self._store.write() as tx:
             await tx.exec(delete(SessionRow).where(col(SessionRow.operator_id) == operator_id))
+
+
+_SESSIONS = SessionRow.__table__  # type: ignore[attr-defined]
+_SESSION = Prepared(sa_select(_SESSIONS).where(_SESSIONS.c.token_hash == bindparam("token")))
 
 
 def _session(row: SessionRow) -> Session:

@@ -305,6 +305,21 @@ def _through(url: str, port: int) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+def driving(settings: AsteriskSettings) -> dict[str, str]:
+    """The environment of a `contact serve` that drives this Asterisk (transcription off: no
+    speech model here, and its "down" would keep the node from being healthy)."""
+    return {
+        "CONTACT_ASTERISK_ENABLED": "true",
+        "CONTACT_ASTERISK_RUN_DIR": str(settings.effective_run_dir),
+        "CONTACT_ASTERISK_AMI_PORT": str(settings.ami_port),
+        "CONTACT_ASTERISK_SIP_PORT": str(settings.sip_port),
+        "CONTACT_ASTERISK_HTTP_PORT": str(settings.http_port),
+        "CONTACT_ASTERISK_RTP_START": str(settings.rtp_start),
+        "CONTACT_ASTERISK_RTP_END": str(settings.rtp_end),
+        "CONTACT_TRANSCRIBE_ENABLED": "false",
+    }
+
+
 @dataclass
 class Stack:
     """The nodes and the helper servers of one chaos run."""
@@ -394,17 +409,7 @@ class Stack:
         self.asterisk = await open_pbx(pbx(settings))
         if self.asterisk.pbx is None:
             return {}
-        return {
-            "CONTACT_ASTERISK_ENABLED": "true",
-            "CONTACT_ASTERISK_RUN_DIR": str(settings.effective_run_dir),
-            "CONTACT_ASTERISK_AMI_PORT": str(settings.ami_port),
-            "CONTACT_ASTERISK_SIP_PORT": str(settings.sip_port),
-            "CONTACT_ASTERISK_HTTP_PORT": str(settings.http_port),
-            "CONTACT_ASTERISK_RTP_START": str(settings.rtp_start),
-            "CONTACT_ASTERISK_RTP_END": str(settings.rtp_end),
-            # no speech model here: its "down" would keep every node from being healthy
-            "CONTACT_TRANSCRIBE_ENABLED": "false",
-        }
+        return driving(settings)
 
     async def stop(self) -> None:
         if self.asterisk is not None:

@@ -142,7 +142,11 @@ async def capture(url: str, probe: Probe) -> list[tuple[str, Any]]:
         if statement.lstrip().upper().startswith("SELECT"):
             seen.statements.append((statement, params))
 
-    event.listen(db._store.engine.sync_engine, "before_cursor_execute", record)
+    # reads through Store.read_sync run on SQLite's sqlite3 twin of the engine: listened too
+    engines = [db._store.engine.sync_engine, db._store._sync_engine]
+    for engine in engines:
+        if engine is not None:
+            event.listen(engine, "before_cursor_execute", record)
     try:
         await probe.run(db)
     finally:

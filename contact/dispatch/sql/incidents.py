@@ -153,13 +153,15 @@ class SqlIncidents(SqlPart):
             await session.exec(_grouping_lock())  # type: ignore[call-overload]
 
     async def incident(self, incident_id: str) -> IncidentView:
-        async with self._store.read(snapshot=True) as session:
-            return await _incident_view(session, incident_id)
+        return await self._store.read_sync(
+            lambda conn: _incident_view(conn, incident_id), snapshot=True
+        )
 
     async def incident_of_contact(self, contact_id: str) -> str | None:
-        async with self._store.read() as session:
-            row = await session.get(IncidentContactRow, contact_id)
-        return None if row is None else row.incident_id
+        found = await self._store.read_sync(
+            lambda conn: _INCIDENT_OF_MEMBER.scalar(conn, {"p_contact_id": contact_id})
+        )
+        return None if found is None else str(found)
 
     async def open_incidents(
         self, limit: int = 200, before: tuple[datetime, str] | None = None
@@ -168,22 +170,29 @@ class SqlIncidents(SqlPart):
         (created_at, id) of the last one of the previous page). One indexed range per state:
         incidents are rarely closed, so the open ones grow with history."""
         table = IncidentRow
-        ids: list[tuple[datetime, str]] = []
-        async with self._store.read(snapshot=True) as session:
-            for state in _OPEN_INCIDENT_STATES:
-                statement = select(table.created_at, table.id).where(table.state == state)
-                if before is not None:
-                    at, last_id = before
-                    statement = statement.where(
-                        (col(table.created_at) < at)
-                        | ((col(table.created_at) == at) & (col(table.id) < last_id))
-                    )
-                statement = statement.order_by(
-                    col(table.created_at).desc(), col(table.id).desc()
-                ).limit(limit)
-                ids.extend((await session.exec(statement)).all())
+        statements = []
+        for state in _OPEN_INCIDENT_STATES:
+            statement = sa_select(col(table.created_at), col(table.id)).where(
+                col(table.state) == state
+            )
+            if before is not None:
+                at, last_id = before
+                statement = statement.where(
+                    (col(table.created_at) < at)
+                    | ((col(table.created_at) == at) & (col(table.id) < last_id))
+                )
+            statements.append(
+                statement.order_by(col(table.created_at).desc(), col(table.id).desc()).limit(limit)
+            )
+
+        def work(conn: Connection) -> list[IncidentView]:
+            ids: list[tuple[datetime, str]] = []
+            for statement in statements:
+                ids.extend((at, str(i)) for at, i in conn.execute(statement).all())
             ids.sort(reverse=True)
-            return [await _incident_view(session, i) for _, i in ids[:limit]]
+            return [_incident_view(conn, i) for _, i in ids[:limit]]
+
+        return await self._store.read_sync(work, snapshot=True)
 
     async def merge(self, incident_id: str, other_id: str, at: datetime) -> tuple[str, ...]:
         """Move every contact of `other_id` into `incident_id` and close `other_id` as merged.
@@ -408,16 +417,16 @@ async def _has_active_dispatch(
     return (await session.exec(statement)).first() is not None
 
 
-async def _incident_view(session: AsyncSession, incident_id: str) -> IncidentView:
-    row = await session.get(IncidentRow, incident_id)
-    if row is None:
+def _incident_view(conn: Connection, incident_id: str) -> IncidentView:
+    """The incident, its dispatch side and its members: three prepared statements in the
+    caller's read transaction (each dispatch event and dispatch panel reads one)."""
+    found = _INCIDENT.records(conn, {"p_id": incident_id})
+    if not found:
         raise _incident_not_found(incident_id)
-    extra = await session.get(IncidentDispatchRow, incident_id)
-    members = (
-        await session.exec(
-            select(IncidentContactRow).where(IncidentContactRow.incident_id == incident_id)
-        )
-    ).all()
+    row = found[0]
+    extras = _INCIDENT_EXTRA.records(conn, {"p_id": incident_id})
+    extra = extras[0] if extras else None
+    members = _MEMBERS_OF.records(conn, {"p_id": incident_id})
     order = {c: i for i, c in enumerate(json.loads(row.contact_ids))}
     location = (
         Location(
@@ -504,6 +513,21 @@ _INSERT_MEMBER = Prepared(insert(_member.__table__))  # type: ignore[attr-define
 _INCIDENT_MEMBERS = Prepared(
     sa_select(IncidentRow.contact_ids, IncidentRow.category).where(  # type: ignore[call-overload]
         col(IncidentRow.id) == bindparam("p_incident_id")
+    )
+)
+_INCIDENT = Prepared(
+    sa_select(IncidentRow.__table__).where(  # type: ignore[attr-defined]
+        col(IncidentRow.id) == bindparam("p_id")
+    )
+)
+_INCIDENT_EXTRA = Prepared(
+    sa_select(IncidentDispatchRow.__table__).where(  # type: ignore[attr-defined]
+        col(IncidentDispatchRow.incident_id) == bindparam("p_id")
+    )
+)
+_MEMBERS_OF = Prepared(
+    sa_select(_member.__table__).where(  # type: ignore[attr-defined]
+        col(_member.incident_id) == bindparam("p_id")
     )
 )
 _ADD_TO_INCIDENT = Prepared(

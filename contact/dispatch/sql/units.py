@@ -10,7 +10,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,6 +39,14 @@ from contact.dispatch.sql.tables import (
 )
 from contact.dispatch.units import UnitPosition, UnitStatus
 from contact.errors import Conflict, NotFound
+from contact.persistence.prepared import Prepared
+
+_UNITS = UnitRow.__table__  # type: ignore[attr-defined]
+_DISPATCHES = DispatchRow.__table__  # type: ignore[attr-defined]
+_DISPATCH = Prepared(sa_select(_DISPATCHES).where(_DISPATCHES.c.id == bindparam("id")))
+_UNIT_TOKEN = Prepared(
+    sa_select(_UNITS.c.token_hash, _UNITS.c.active).where(_UNITS.c.id == bindparam("id"))
+)
 
 
 class SqlUnits(SqlPart):
@@ -118,9 +127,9 @@ class SqlUnits(SqlPart):
         return [_to_unit(row) for row in rows]
 
     async def unit_token_hash(self, unit_id: str) -> str | None:
-        async with self._store.read() as session:
-            row = await session.get(UnitRow, unit_id)
-        return None if row is None or not row.active else row.token_hash
+        # before every request of a unit's device: one hop on the driver's cursor
+        rows = await self._store.read_sync(lambda conn: _UNIT_TOKEN.rows(conn, {"id": unit_id}))
+        return rows[0][0] if rows and rows[0][1] else None
 
     async def set_unit_token(self, unit_id: str, token_hash: str) -> None:
         async with self._store.write() as session:
@@ -272,11 +281,13 @@ class SqlUnits(SqlPart):
             return _to_unit(row)
 
     async def get_dispatch(self, dispatch_id: str) -> DispatchRecord:
-        async with self._store.read() as session:
-            row = await session.get(DispatchRow, dispatch_id)
-        if row is None:
+        # every dispatch event's projection reads it: one hop on the driver's cursor
+        rows = await self._store.read_sync(
+            lambda conn: _DISPATCH.records(conn, {"id": dispatch_id})
+        )
+        if not rows:
             raise NotFound(f"dispatch {dispatch_id} not found", error_id="dispatch_not_found")
-        return _to_dispatch(row)
+        return _to_dispatch(rows[0])
 
     async def acknowledge(
         self, unit_id: str, dispatch_id: str, at: datetime
