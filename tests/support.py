@@ -214,7 +214,7 @@ class ServeProcess:
         return f"http://127.0.0.1:{self.port}"
 
     async def start(self, within_s: float = 60.0) -> None:
-        # a cold start imports aiogram, SQLAlchemy, vosk…: seconds when quiet, much more on a busy machine
+        # a cold start imports aiogram, SQLAlchemy, vosk…: seconds when quiet, more when busy
         import subprocess
         import sys
 
