@@ -376,6 +376,8 @@ class ContactLifecycle:
         contact = await self._contacts.get(command.contact_id)
         if contact.operator_id != command.operator_id:
             raise Conflict("this contact is handled by another operator", error_id="not_yours")
+        if contact.state is ContactState.WRAP_UP and command.wrap_up:
+            return contact  # already there (a call's end racing the operator's own)
         if contact.state is ContactState.CONNECTED and command.wrap_up:
             contact.transition(ContactState.WRAP_UP, self._now())
             contact.disposition = command.disposition or contact.disposition

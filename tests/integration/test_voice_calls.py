@@ -8,17 +8,21 @@ a kiosk's SOS call."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from openapi_spec_validator import validate
 
+from contact.domain.commands import Close
 from contact.domain.model import ChannelKind, ContactState, Role
 from contact.ports import CallState
 from tests.integration.test_voice_harness import (
@@ -117,6 +121,50 @@ async def _get_bytes(browser: object, path: str) -> bytes:
         assert r.status == 200, await r.text()
         assert r.headers["Content-Type"] == "audio/wav"
         return await r.read()
+
+
+@pytest.mark.parametrize("hers", ["wrap_up", "closed"])
+async def test_a_close_racing_the_callers_hangup_leaves_the_operators_close_standing(
+    vc: VoiceCenter, parties: Parties, caplog: pytest.LogCaptureFixture, hers: str
+) -> None:
+    """The operator closes the contact (to wrap-up, or for good) just as the caller's BYE
+    arrives: the hang-up read the contact as connected, then found it moved on. Her close
+    stands, and the call's end is still stored and pushed (it failed with "a closed contact
+    cannot be closed" and was handled as a failure; a wrap-up was closed for good)."""
+    phone = await parties.phone(1000.0)
+    op = await vc.operator("dana", phone)
+    await op.ready()
+    await parties.caller(hold_ms=4000)
+    offer = await op.next_offer(within_s=10)
+    contact_id = offer["data"]["contact"]["id"]
+    await op.post(f"/api/v1/contacts/{contact_id}/accept")
+    await op.next_event("call.connected", within_s=10)
+
+    bus = vc.center.container.bus
+    execute = bus.execute
+
+    async def operator_first(command: Any) -> Any:
+        # her close commits between the hang-up's read of the contact and its own close
+        if isinstance(command, Close) and command.disposition == "caller_hangup":
+            await execute(replace(command, disposition="advised", wrap_up=hers == "wrap_up"))
+        return await execute(command)
+
+    with caplog.at_level(logging.INFO, logger="contact"):
+        bus.execute = operator_first  # type: ignore[method-assign]
+        try:
+            ended = await op.next_event("call.ended", within_s=15)
+        finally:
+            del bus.execute  # the class's method again
+    assert ended["data"]["reason"] == "caller_hangup"
+    contact = await vc.center.container.db.contacts.get(contact_id)
+    assert contact.state.value == hers and contact.disposition == "advised"
+    (call,) = await vc.telephony.calls.for_contact(contact_id)
+    assert call.state == CallState.ENDED and call.end_reason == "caller_hangup"
+    failed = [r for r in caplog.records if "failed" in r.getMessage()]
+    assert not failed, failed[0].getMessage()
+    if hers == "wrap_up":
+        await op.post(f"/api/v1/contacts/{contact_id}/close", {"disposition": "advised"})
+    await op.close()
 
 
 async def test_an_unanswered_operator_phone_returns_the_call_to_its_place(

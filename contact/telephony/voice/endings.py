@@ -18,7 +18,7 @@ import logging
 from contact.domain import events as ev
 from contact.domain.commands import Abandon, Close, ReturnToQueue
 from contact.domain.model import ContactState, new_id
-from contact.errors import ContactError
+from contact.errors import Conflict, ContactError
 from contact.ports import Call, CallState, Recording
 from contact.telephony import parse
 from contact.telephony.voice.callbacks import Callbacks
@@ -111,9 +111,9 @@ class Endings:
             ):
                 # waiting, offered, or the accepting operator's phone ringing; or put back in
                 # the queue while still bridged (her workplace was lost): nobody has it now
-                await k.bus.execute(Abandon(contact_id=contact.id))
+                await self._settle(Abandon(contact_id=contact.id))
             elif contact.state is ContactState.CONNECTED and operator_id is not None:
-                await k.bus.execute(
+                await self._settle(
                     Close(
                         contact_id=contact.id,
                         operator_id=operator_id,
@@ -130,7 +130,7 @@ class Endings:
                 and operator_id is not None
                 and call.answered_at is not None
             ):
-                await k.bus.execute(
+                await self._settle(
                     Close(
                         contact_id=contact.id,
                         operator_id=operator_id,
@@ -162,6 +162,20 @@ class Endings:
                 ended_at=call.ended_at,
             )
             k.spawn(k.on_recording_closed(recording), "voice-recording")
+
+    async def _settle(self, command: Abandon | Close) -> None:
+        """End the contact as the call's end says, unless it moved on since it was read (the
+        operator closed it while the caller's BYE was on its way): hers stands, and the call's
+        end is still recorded, published and called back as it should be."""
+        try:
+            await self._k.bus.execute(command)
+        except Conflict as error:
+            log.info(
+                "voice: %s not needed, the contact moved on (%s)",
+                command.name,
+                error.error_id,
+                extra={"contact_id": command.contact_id},
+            )
 
     async def _operator_leg_gone(self, call: Call, cause: int | None, leg: str) -> None:
         k = self._k
