@@ -103,6 +103,7 @@ def _discard_unusable(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
     if driver.is_closed():
         raise exc.DisconnectionError("the server closed this pooled connection")
     if driver.is_in_transaction() or getattr(driver, "_top_xact", None) is not None:
+        log.warning("a pooled database connection was left inside a transaction: discarded")
         raise exc.DisconnectionError("a pooled connection was left inside a transaction")
 
 

@@ -114,6 +114,24 @@ async def test_a_connection_dead_after_checkout_runs_the_unit_again(
     assert await store.read_sync(_count) == 2 * POOLED
 
 
+async def test_an_intake_whose_connection_died_after_checkout_runs_again(
+    store: Store, postgres_database_url: str
+) -> None:
+    """The same with a unit whose first statement is a Prepared one, as every intake's is,
+    on a pool of one connection: it is handed out dead, and the unit runs once more on a new
+    one instead of answering 503."""
+    one = Store(create_engine(DatabaseSettings(url=postgres_database_url, pool_size=1)))
+    event.remove(one.engine.sync_engine.pool, "checkout", engine_module._discard_unusable)
+    try:
+        await one.write_sync(_prepared_insert(1))
+        assert await _restart(postgres_database_url) >= 1
+        await asyncio.sleep(0.1)  # asyncpg has seen the socket close
+        await one.write_sync(_prepared_insert(2))
+        assert await store.read_sync(_count) == 2
+    finally:
+        await one.close()
+
+
 class _HeldReplies:
     """A TCP relay to PostgreSQL that, once armed, holds the server's replies from the moment
     a client's BEGIN passes through it until `release`."""
