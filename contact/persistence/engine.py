@@ -79,17 +79,32 @@ def create_engine(
         # checkout, without pool_pre_ping's three round trips (BEGIN, ";", ROLLBACK) on every
         # checkout (measured: 3.8 % of the interpreter at 40 reports/s). One that dies after
         # its checkout fails its first statement: read_sync and write_sync run again once.
+        # So is one still inside a transaction block (see _discard_unusable).
         engine = create_async_engine(url, **kwargs)
-        event.listen(engine.sync_engine.pool, "checkout", _discard_closed)
+        event.listen(engine.sync_engine.pool, "checkout", _discard_unusable)
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _discard_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+def _discard_unusable(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled asyncpg connection that is closed, or still inside a transaction block, is
+    never used again: the pool invalidates it and checks out another (a new one if none is
+    left).
+
+    A task cancelled while its BEGIN was on the wire (a timeout, a service stopping its
+    tasks) leaves asyncpg holding that transaction block (its `_top_xact`) while SQLAlchemy's
+    adapter, which records a transaction only once BEGIN has answered, knows of none: the
+    rollback when the connection is returned is a no-op, the server stays in the transaction,
+    and every later transaction on that connection became a SAVEPOINT inside it, whose
+    "commit" (RELEASE SAVEPOINT) commits nothing. Intakes answered 202 were lost that way."""
     driver = getattr(dbapi_connection, "driver_connection", None)
-    if driver is not None and driver.is_closed():
-        # the pool invalidates it and checks out another (a new one if none is left)
+    if driver is None:
+        return
+    if driver.is_closed():
         raise exc.DisconnectionError("the server closed this pooled connection")
+    if driver.is_in_transaction() or getattr(driver, "_top_xact", None) is not None:
+        log.warning("a pooled database connection was left inside a transaction: discarded")
+        raise exc.DisconnectionError("a pooled connection was left inside a transaction")
 
 
 def _ensure_parent_dir(url: URL) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.util import is_exit_exception
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +82,26 @@ class Prepared:
             cursor.execute(compiled.sql, values)
         except dialect.loaded_dbapi.Error as error:
             cursor.close()
+            # as Connection.execute does: a connection the driver lost is invalidated, and
+            # the error says so (Store.write_sync and read_sync run such a unit once more)
+            lost = dialect.is_disconnect(error, conn.connection.dbapi_connection, cursor)
+            if lost:
+                conn.invalidate(error)
             raise exc.DBAPIError.instance(
                 compiled.sql,
                 values,
                 error,
                 dialect.loaded_dbapi.Error,
                 hide_parameters=True,  # they hold a citizen's data
+                connection_invalidated=lost,
                 dialect=dialect,
             ) from error
+        except BaseException as error:
+            # cancelled mid-statement (its BEGIN, even): the driver's state is unknown, so the
+            # connection is closed, never handed out again (as Connection.execute does)
+            if is_exit_exception(error):
+                conn.invalidate(error)
+            raise
         return cursor
 
     def scalar(self, conn: Connection, params: Mapping[str, Any]) -> Any:

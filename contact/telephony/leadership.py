@@ -42,6 +42,8 @@ FENCE_GUARD_SHARE = 0.125
 # a standby asks again this long after the lease it saw should have expired
 EXPIRY_SLACK_S = 0.05
 MIN_WAIT_S = 0.02
+# a claim still unanswered after this many lease periods is given up (cancelled) and sent anew
+STALE_CLAIM_TTLS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +97,10 @@ class Leadership:
         self._hold_off_until = 0.0
         self._reachable = True
         self._task: asyncio.Task[None] | None = None
+        # the claim on its way, and when it was sent: a round that stops waiting for it
+        # leaves it running for the next round (see _claimed)
+        self._claim: asyncio.Task[LeaseState] | None = None
+        self._claim_sent = 0.0
         # one round at a time: a stop never interleaves with a claim (which could renew the
         # lease between the stop's fence and its release, and so outlive the release)
         self._round = asyncio.Lock()
@@ -143,6 +149,11 @@ class Leadership:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         async with self._round:
+            claim, self._claim = self._claim, None
+            if claim is not None:  # a late renewal must not outlive the release
+                claim.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await claim
             if self.leading:
                 await self._demote("released", self.state)
             else:
@@ -176,11 +187,9 @@ class Leadership:
         now = self._clock()
         if not self.leading and now < self._hold_off_until:
             return self._hold_off_until - now
-        sent = now
-        budget = self._valid_until - sent if self.leading else self._renew_s
+        budget = self._valid_until - now if self.leading else self._renew_s
         try:
-            async with asyncio.timeout(max(budget, MIN_WAIT_S)):
-                state = await self._store.claim(self.name, self.holder, self._ttl_s)
+            state, sent = await self._claimed(max(budget, MIN_WAIT_S))
         except Exception as error:  # unreachable, slow; or a bug: logged, and asked again
             if self._reachable and not isinstance(error, ContactError | TimeoutError | OSError):
                 log.exception("telephony lease %s: the claim failed", self.name)
@@ -212,6 +221,30 @@ class Leadership:
                     state.epoch,
                 )
         return self._next_wait()
+
+    async def _claimed(self, within_s: float) -> tuple[LeaseState, float]:
+        """The store's answer to this node's claim, and when the claim was sent; TimeoutError
+        when none came within `within_s`. A claim that outlasts its round is not cancelled:
+        the next round waits for the same one. Cancelling it threw its connection away, so
+        on a loaded machine every round began again with a new connection, slower than the
+        round itself, and no node led for minutes. Timed from its sending, a late answer is
+        still fenced right (and one confirmed too late is not acted on)."""
+        now = self._clock()
+        claim = self._claim
+        if claim is not None and now - self._claim_sent > STALE_CLAIM_TTLS * self._ttl_s:
+            claim.cancel()  # hung: its answer could never be acted on
+            claim = None
+        if claim is None:
+            self._claim_sent = now
+            claim = self._claim = asyncio.create_task(
+                self._store.claim(self.name, self.holder, self._ttl_s),
+                name="telephony-lease-claim",
+            )
+        done, _ = await asyncio.wait({claim}, timeout=within_s)
+        if not done:
+            raise TimeoutError
+        self._claim = None
+        return claim.result(), self._claim_sent
 
     def _next_wait(self) -> float:
         now = self._clock()

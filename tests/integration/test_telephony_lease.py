@@ -206,3 +206,76 @@ async def test_nodes_racing_for_one_lease_never_overlap_and_one_takes_over_soon(
             longest_gap, gap_from = max(longest_gap, at - gap_from), None
     print(f"\n{len(epochs)} terms; the longest time without a leader: {longest_gap:.2f} s")
     assert longest_gap < TTL + RENEW
+
+
+# ------------------------------------------------------------ a slow way to the database
+
+
+class SlowReplies:
+    """A TCP relay to PostgreSQL whose every answer arrives `delay_s` late, in order: a
+    database far away, or a machine so loaded that each round trip costs that much."""
+
+    def __init__(self, port: int, delay_s: float) -> None:
+        self._port, self._delay_s = port, delay_s
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._port)
+
+        async def requests() -> None:
+            while data := await reader.read(65536):
+                up_writer.write(data)
+                await up_writer.drain()
+            up_writer.close()
+
+        async def replies() -> None:
+            while data := await up_reader.read(65536):
+                await asyncio.sleep(self._delay_s)
+                writer.write(data)
+                await writer.drain()
+            writer.close()
+
+        await asyncio.gather(requests(), replies(), return_exceptions=True)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+
+async def test_a_node_whose_first_claim_outlasts_a_renewal_period_still_leads(
+    postgres_url: str,
+) -> None:
+    """The production periods (4 s lease, 1 s renewal) over a link where a new connection
+    and its first claim take longer than the renewal period, and a claim on it much less:
+    a claim that outlasts its round is waited for in the next one, not cancelled (which threw
+    its connection away, so every round began again with a new connection: no node led for
+    minutes on a loaded machine)."""
+    await upgrade(postgres_url)
+    host_and_db = postgres_url.rsplit("@", 1)[1]
+    relay = SlowReplies(int(host_and_db.split(":")[1].split("/")[0]), delay_s=0.12)
+    port = await relay.start()
+    url = postgres_url.replace(host_and_db.split("/")[0], f"127.0.0.1:{port}")
+    store = SqlLeaseStore.open(DatabaseSettings(url=url))
+    driving: list[bool] = []
+    leads = asyncio.Event()
+
+    async def drive(leading: bool) -> None:
+        driving.append(leading)
+        if leading:
+            leads.set()
+
+    lead = Leadership(
+        store, f"telephony:slow-{time.time()}:5038", "n1", ttl_s=4.0, renew_s=1.0, drive=drive
+    )
+    try:
+        await lead.start()
+        await asyncio.wait_for(leads.wait(), 60)
+        assert driving == [True]
+    finally:
+        await lead.stop()
+        await store.close()
+        await relay.close()
