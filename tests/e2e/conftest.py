@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, async_playwright
+from playwright.async_api import Browser, BrowserContext, async_playwright, expect
 
 from tests.support import Center, make_settings, start_center
 
@@ -23,6 +23,14 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+
+@pytest.fixture(autouse=True)
+def patient_expect() -> None:
+    """Playwright's expect waits on a condition: 15 s, not its 5 s default, so a loaded
+    machine (a full run beside other work) does not fail a page that is only slow. A module
+    may set its own after this one."""
+    expect.set_options(timeout=15_000)
 
 
 def need_chromium() -> None:

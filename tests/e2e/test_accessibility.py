@@ -23,7 +23,7 @@ from tests.support import PASSWORD, Center
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
 AXE = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "axe-core" / "axe.min.js"
-WAIT_MS = 10_000
+WAIT_MS = 15_000  # waits on a condition: generous, a loaded machine can take seconds
 SHOTS = Path("/tmp/axe")
 # WCAG 2.0/2.1 A and AA, and axe's best practices (landmarks, headings, focus order…)
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]

@@ -42,7 +42,7 @@ from tests.support import PASSWORD, Center, make_settings, start_center
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
-WAIT_MS = 5_000
+WAIT_MS = 15_000  # waits on a condition: generous, a loaded machine can take seconds
 PUSH_MS = 2_000  # far below the 30 s fallback poll: only a push gets there in time
 MAP_SHOT = "/tmp/contact-dispatch-map.png"
 TILES_SHOT = "/tmp/contact-dispatch-tiles.png"

@@ -15,7 +15,7 @@ from tests.support import Center
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
-WAIT_MS = 5_000
+WAIT_MS = 15_000  # waits on a condition: generous, a loaded machine can take seconds
 SHOT = "/tmp/contact-keyword.png"
 
 

@@ -18,7 +18,7 @@ from tests.support import APP_KEY, PASSWORD, Center
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
-WAIT_MS = 5_000
+WAIT_MS = 15_000  # waits on a condition: generous, a loaded machine can take seconds
 OPERATOR_SHOT = "/tmp/contact-operator.png"
 SUPERVISOR_SHOT = "/tmp/contact-supervisor.png"
 OFFER_SHOT = "/tmp/contact-offer.png"

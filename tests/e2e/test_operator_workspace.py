@@ -49,7 +49,7 @@ from tests.support import PASSWORD, Center, make_settings, start_center
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
-WAIT_MS = 5_000
+WAIT_MS = 15_000  # waits on a condition: generous, a loaded machine can take seconds
 VIEW: ViewportSize = {"width": 1366, "height": 768}
 ACCURACY_M = 150.0  # a network fix: the ring must be plain to see around the dot
 

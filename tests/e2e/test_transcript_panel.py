@@ -35,7 +35,7 @@ from tests.support import Center, make_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 
-WAIT_MS = 5_000
+WAIT_MS = 15_000  # waits on a condition: generous, a loaded machine can take seconds
 SHOT = "/tmp/contact-transcript.png"
 TELEPHONY_ON = """new MutationObserver((_, obs) => {
   const live = document.getElementById("sv-live");
