@@ -15,7 +15,7 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -156,6 +156,54 @@ def item(lane: str, n: int, words: str) -> InboxItem:
         payload=f'{{"n": {n}, "text": "{words}"}}',
         received_at=datetime.now(UTC),
     )
+
+
+async def test_the_retry_of_an_item_whose_commit_answer_was_lost_is_handled_at_once(
+    plain: Center,
+) -> None:
+    """The inbox's COMMIT reached the database but its answer did not (a connection cut): the
+    webhook answered 503, the messenger retried, and the retry was a duplicate. The stored item
+    is handled now; it used to wait for the orphan sweep (5 minutes and more)."""
+    from contact.errors import Unavailable
+
+    store = chat_store(plain)
+    handled: list[str] = []
+
+    async def handler(stored: InboxItem) -> Outcome:
+        handled.append(stored.external_id)
+        return Outcome("contact")
+
+    add = store.inbox_add
+    cut = True
+
+    async def commit_then_lose_the_answer(items: Sequence[InboxItem]) -> list[int | None]:
+        nonlocal cut
+        seqs = await add(items)
+        if cut:
+            cut = False
+            raise Unavailable("the connection was cut during COMMIT")
+        return seqs
+
+    store.inbox_add = commit_then_lose_the_answer  # type: ignore[method-assign]
+    inbox = Inbox(store)
+    processor = InboxProcessor(ChannelKind.TELEGRAM, store, handler, retry_s=0.01)
+    inbox.attach(processor)
+    await inbox.start()
+    await processor.start()
+    sos = item("D", 1, "помогите, сосед с ножом")
+    try:
+        with pytest.raises(Unavailable):
+            await inbox.put([sos])
+        assert await inbox.put([sos]) == [False]  # the messenger's retry: stored already
+        await processor.drained(10)
+        assert handled == ["update:D:1"]
+        assert await inbox.put([sos]) == [False]  # handled: a further retry changes nothing
+        await processor.drained(10)
+        assert handled == ["update:D:1"]
+    finally:
+        await processor.stop()  # marks what it handled
+        await inbox.stop()
+    assert await store.inbox_pending(ChannelKind.TELEGRAM) == []
 
 
 def contact_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -80,9 +80,15 @@ class CachedChatStore:
         return await self._store.inbox_add(items)
 
     async def inbox_pending(
-        self, channel: ChannelKind, *, received_before: datetime | None = None
+        self,
+        channel: ChannelKind,
+        *,
+        received_before: datetime | None = None,
+        external_ids: Sequence[str] | None = None,
     ) -> list[InboxItem]:
-        return await self._store.inbox_pending(channel, received_before=received_before)
+        return await self._store.inbox_pending(
+            channel, received_before=received_before, external_ids=external_ids
+        )
 
     async def inbox_done(self, done: Sequence[InboxDone], at: datetime) -> None:
         await self._store.inbox_done(done, at)

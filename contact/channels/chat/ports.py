@@ -107,9 +107,13 @@ class ChatStore(Protocol):
         ...
 
     async def inbox_pending(
-        self, channel: ChannelKind, *, received_before: datetime | None = None
+        self,
+        channel: ChannelKind,
+        *,
+        received_before: datetime | None = None,
+        external_ids: Sequence[str] | None = None,
     ) -> list[InboxItem]:
-        """Items not yet handled, in seq order."""
+        """Items not yet handled, in seq order (only those ids, when given)."""
         ...
 
     async def inbox_done(self, done: Sequence[InboxDone], at: datetime) -> None: ...

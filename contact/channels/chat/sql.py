@@ -59,13 +59,19 @@ class SqlChatStore:
         return result
 
     async def inbox_pending(
-        self, channel: ChannelKind, *, received_before: datetime | None = None
+        self,
+        channel: ChannelKind,
+        *,
+        received_before: datetime | None = None,
+        external_ids: Sequence[str] | None = None,
     ) -> list[InboxItem]:
         statement = select(ChatInboxRow).where(
             col(ChatInboxRow.processed_at).is_(None), ChatInboxRow.channel == channel.value
         )
         if received_before is not None:
             statement = statement.where(col(ChatInboxRow.received_at) < received_before)
+        if external_ids is not None:
+            statement = statement.where(col(ChatInboxRow.external_id).in_(list(external_ids)))
         async with self._store.read() as session:
             rows = (await session.exec(statement.order_by(col(ChatInboxRow.seq)))).all()
         return [_to_item(row) for row in rows]
