@@ -152,7 +152,8 @@ class SqlContactRepository:
                 guard(conn)
             if external_id is None:
                 return None
-            rows = _FINGERPRINT.rows(conn, {"channel": channel.value, "external_id": external_id})
+            key = {"channel": channel.value, "external_id": external_id}
+            rows = _BY_EXTERNAL_ID.rows(conn, key)
             return None if not rows else (rows[0][0], rows[0][1])
 
         return await self._store.read_sync(work)
@@ -369,13 +370,8 @@ def _check_parts(
 # every intake's statements, compiled once (see prepared.py)
 _INSERT_CONTACT = Prepared(insert(ContactRow.__table__))  # type: ignore[attr-defined]
 _INSERT_MESSAGE = Prepared(insert(MessageRow.__table__))  # type: ignore[attr-defined]
+# the contact a channel's own id names, and the fingerprint of the request that stored it
 _BY_EXTERNAL_ID = Prepared(
-    sa_select(ContactRow.id).where(  # type: ignore[call-overload]
-        col(ContactRow.channel) == bindparam("channel"),
-        col(ContactRow.external_id) == bindparam("external_id"),
-    )
-)
-_FINGERPRINT = Prepared(
     sa_select(ContactRow.id, ContactRow.request_sha256).where(  # type: ignore[call-overload]
         col(ContactRow.channel) == bindparam("channel"),
         col(ContactRow.external_id) == bindparam("external_id"),
