@@ -29,7 +29,7 @@ CHROMIUM_ARGS = [
 def patient_expect() -> None:
     """Playwright's expect waits on a condition: 15 s, not its 5 s default, so a loaded
     machine (a full run beside other work) does not fail a page that is only slow. A module
-    may set its own after this one."""
+    may set its own after this one (the rota panel reads every 15 s: 20 s)."""
     expect.set_options(timeout=15_000)
 
 

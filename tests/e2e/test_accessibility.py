@@ -38,11 +38,6 @@ RUN = """async (tags) => {
 }"""
 
 
-@pytest.fixture(autouse=True)
-def quick_expect() -> None:
-    expect.set_options(timeout=WAIT_MS)
-
-
 SHOTS.mkdir(parents=True, exist_ok=True)
 
 

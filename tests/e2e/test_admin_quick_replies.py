@@ -24,11 +24,6 @@ WAIT_MS = 15_000  # waits on a condition: generous, a loaded machine can take se
 LABEL, TEXT = "Күтіңіз", "Біраз күте тұрыңыз, жасақ жолда."
 
 
-@pytest.fixture(autouse=True)
-def quick_expect() -> None:
-    expect.set_options(timeout=WAIT_MS)
-
-
 @pytest.fixture
 def artifacts(request: pytest.FixtureRequest) -> Path:
     root = Path(os.environ.get("CONTACT_TEST_ARTIFACTS") or Path(tempfile.gettempdir()))

@@ -89,11 +89,6 @@ DISPATCHED_JS = """(id) => {
 }"""
 
 
-@pytest.fixture(autouse=True)
-def quick_expect() -> None:
-    expect.set_options(timeout=WAIT_MS)
-
-
 # --- the city around the scene ------------------------------------------------------------------
 
 

@@ -19,11 +19,6 @@ WAIT_MS = 15_000  # waits on a condition: generous, a loaded machine can take se
 SHOT = "/tmp/contact-keyword.png"
 
 
-@pytest.fixture(autouse=True)
-def quick_expect() -> None:
-    expect.set_options(timeout=WAIT_MS)
-
-
 async def test_the_keyword_badge_for_operator_and_supervisor(
     center: Center, context: BrowserContext, chromium: Browser
 ) -> None:

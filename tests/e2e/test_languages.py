@@ -22,11 +22,6 @@ COUNTS = (0, 1, 2, 5, 11, 21, 22, 25, 101, 68000)
 SPANS = (0, 7, 59, 60, 103, 3599, 3600, 17_290)
 
 
-@pytest.fixture(autouse=True)
-def quick_expect() -> None:
-    expect.set_options(timeout=WAIT_MS)
-
-
 async def signed_in(chromium: Browser, center: Center, username: str, lang: str) -> Page:
     # the browser's own locale is American English with a 12-hour clock: the pages ignore it
     ctx = await chromium.new_context(locale="en-US", timezone_id="America/New_York")

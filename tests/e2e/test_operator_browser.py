@@ -53,11 +53,6 @@ async def citizen_view(center: Center, report_id: str, device: str) -> Any:
         return await r.json()
 
 
-@pytest.fixture(autouse=True)
-def quick_expect() -> None:
-    expect.set_options(timeout=WAIT_MS)
-
-
 async def test_operator_accepts_replies_and_closes(center: Center, context: BrowserContext) -> None:
     await center.add_operator("aigerim")
     page, errors = await open_page(context)

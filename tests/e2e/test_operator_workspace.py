@@ -54,11 +54,6 @@ VIEW: ViewportSize = {"width": 1366, "height": 768}
 ACCURACY_M = 150.0  # a network fix: the ring must be plain to see around the dot
 
 
-@pytest.fixture(autouse=True)
-def quick_expect() -> None:
-    expect.set_options(timeout=WAIT_MS)
-
-
 @pytest.fixture
 def artifacts(request: pytest.FixtureRequest) -> Path:
     root = Path(os.environ.get("CONTACT_TEST_ARTIFACTS") or Path(tempfile.gettempdir()))

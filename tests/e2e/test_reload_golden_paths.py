@@ -25,7 +25,6 @@ from tests.e2e.test_operator_workspace import artifacts as artifacts
 from tests.e2e.test_operator_workspace import city as city
 from tests.e2e.test_operator_workspace import desk as desk
 from tests.e2e.test_operator_workspace import places as places
-from tests.e2e.test_operator_workspace import quick_expect as quick_expect
 from tests.support import PASSWORD, Center
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]

@@ -25,7 +25,6 @@ from tests.e2e.test_supervisor_softphone import voice as voice
 from tests.e2e.webrtc import Ami, add_operator, operator_tab, wait_stats
 from tests.e2e.webrtc import ami as ami
 from tests.e2e.webrtc import asterisk as asterisk
-from tests.e2e.webrtc import patient_expect as patient_expect
 from tests.e2e.webrtc import webrtc_chromium as webrtc_chromium
 from tests.integration.test_voice_harness import Parties, VoiceCenter
 

@@ -16,11 +16,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 WAIT_MS = 15_000  # waits on a condition: generous, a loaded machine can take seconds
 
 
-@pytest.fixture(autouse=True)
-def quick_expect() -> None:
-    expect.set_options(timeout=WAIT_MS)
-
-
 async def test_the_operators_table_shows_ten_and_the_rest_on_demand(
     center: Center, context: BrowserContext
 ) -> None:

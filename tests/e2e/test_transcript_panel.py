@@ -44,11 +44,6 @@ TELEPHONY_ON = """new MutationObserver((_, obs) => {
 SUPERVISOR_SHOT = "/tmp/contact-transcript-supervisor.png"
 
 
-@pytest.fixture(autouse=True)
-def quick_expect() -> None:
-    expect.set_options(timeout=WAIT_MS)
-
-
 @pytest_asyncio.fixture(loop_scope="module")
 async def center(tmp_path: Path) -> AsyncIterator[Center]:
     """A whole center on a real port, with transcripts but no telephony."""

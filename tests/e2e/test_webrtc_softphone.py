@@ -53,7 +53,6 @@ from tests.e2e.webrtc import (
 )
 from tests.e2e.webrtc import ami as ami
 from tests.e2e.webrtc import asterisk as asterisk
-from tests.e2e.webrtc import patient_expect as patient_expect
 from tests.e2e.webrtc import webrtc_chromium as webrtc_chromium
 from tests.integration.test_voice_harness import VoiceCenter
 from tests.ports import free_tcp_port

@@ -26,11 +26,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.asyncio(loop_scope="module")]
 WAIT_MS = 15_000  # waits on a condition: generous, a loaded machine can take seconds
 
 
-@pytest.fixture(autouse=True)
-def quick_expect() -> None:
-    expect.set_options(timeout=WAIT_MS)
-
-
 @pytest.fixture
 def artifacts(request: pytest.FixtureRequest) -> Path:
     root = Path(os.environ.get("CONTACT_TEST_ARTIFACTS") or Path(tempfile.gettempdir()))

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from panoramisk import Manager  # type: ignore[import-untyped]
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from contact.config import AsteriskSettings
 from contact.domain.model import Capability, Language, Operator, Role, Skills, new_id
@@ -121,11 +121,6 @@ async def ami(asterisk: AsteriskRunner) -> AsyncIterator[Ami]:
         yield client
     finally:
         manager.close()
-
-
-@pytest.fixture(autouse=True)
-def patient_expect() -> None:
-    expect.set_options(timeout=WAIT_MS)
 
 
 # ---------------------------------------------------------------------- people and tabs
