@@ -214,6 +214,11 @@ class Telephony:
             "Calls whose registration or end waits for the database to answer",
             registry=container.metrics.registry,
         ).set_function(lambda: self.voice.book.awaiting())
+        Gauge(
+            "contact_telephony_resyncs",
+            "Resyncs with Asterisk's channels in this node's current term as the driver",
+            registry=container.metrics.registry,
+        ).set_function(lambda: self.voice.resyncs)
         self.spy = SpyService(
             control=self.control,
             audit=container.db.audit,

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from panoramisk import Manager  # type: ignore[import-untyped]
 
@@ -40,7 +41,7 @@ from tests.integration.test_voice_harness import (
 from tests.integration.test_voice_harness import parties as parties
 from tests.integration.test_voice_harness import pbx as pbx
 from tests.ports import free_udp_port
-from tests.support import PASSWORD, Browser, ServeProcess
+from tests.support import METRICS_AUTH, PASSWORD, Browser, ServeProcess
 
 pytestmark = pytest.mark.timeout(240)
 REPO = Path(__file__).resolve().parents[2]
@@ -99,8 +100,8 @@ TABLE: dict[str, dict[str, End | str]] = {
         "transfer": NO_TRANSFER,
         "asterisk_stop": End("abandoned", "asterisk_shutdown", True, "ready"),
         "asterisk_kill": End("abandoned", "link_lost", True, "ready"),
-        # the restarted node finds the ring unanswered: hung up, back in the queue
-        "contact_kill": End("abandoned", "caller_hangup", True, "away"),
+        # the restarted node lets her phone ring on: nobody answered, called back, she is ready
+        "contact_kill": End("abandoned", "caller_hangup", True, "ready"),
     },
     "connected": {
         "caller": End("wrap_up", "caller_hangup", False, "busy"),
@@ -168,7 +169,7 @@ TABLE: dict[str, dict[str, End | str]] = {
 # outlived contact, and the new node found it in this state
 REDISCOVERED = {
     "waiting": "holding",
-    "ringing": "holding",
+    "ringing": "ringing",
     "connected": "connected",
     "held": "held",
     "transferring": "transferring",
@@ -233,10 +234,12 @@ async def _caller(parties: Parties, number: str) -> Party:
     return parties.add(Party(sipp, rtp))
 
 
-async def _phone(parties: Parties, *, answers: bool) -> Party:
+async def _phone(parties: Parties, *, answers: bool, answer_after_ms: int = 200) -> Party:
     rtp = await rtp_peer(1000.0)
     xml = harness.phone_scenario(
-        rtp_port=rtp.port, answer_after_ms=200 if answers else None, hangup_after_ms=None
+        rtp_port=rtp.port,
+        answer_after_ms=answer_after_ms if answers else None,
+        hangup_after_ms=None,
     )
     if answers:
         xml = _hang_up_on_message(xml)
@@ -382,6 +385,24 @@ async def _set_up(centre: Centre, parties: Parties, states: list[str]) -> list[L
     if "waiting" in states:
         legs.append(await _place(centre, parties, "waiting", len(order)))
     return legs
+
+
+async def _resynced(serve: ServeProcess, within_s: float = 30.0) -> None:
+    """Wait for the node's first resync with Asterisk's channels (its /metrics)."""
+    deadline = time.monotonic() + within_s
+    async with aiohttp.ClientSession(headers=METRICS_AUTH) as session:
+        while True:
+            async with session.get(f"{serve.url}/metrics") as r:
+                text = await r.text()
+            done = [
+                float(line.split()[-1])
+                for line in text.splitlines()
+                if line.startswith("contact_telephony_resyncs ")
+            ]
+            if done and done[0] >= 1:
+                return
+            assert time.monotonic() < deadline, "the restarted node never resynced"
+            await asyncio.sleep(0.2)
 
 
 async def _caller_hangs_up(centre: Centre, leg: Leg) -> None:
@@ -548,6 +569,9 @@ async def test_every_call_outlives_contact_killed_and_ends_as_the_table_says(
                 )
 
             await until(rediscovered, 20, "every call rediscovered in its state")
+            # the states above are the database's; the resync is what judges them live
+            await _resynced(restarted)
+            assert rediscovered(), "the restarted node's resync changed a call's state"
             for leg in legs:
                 await _caller_hangs_up(centre, leg)
             await _check(centre, legs, ending)
@@ -555,3 +579,47 @@ async def test_every_call_outlives_contact_killed_and_ends_as_the_table_says(
         serve.stop()
         if restarted is not None:
             restarted.stop()
+
+
+async def test_a_ring_outlives_the_leaders_lease_lapsing_and_is_answered(
+    pbx: Pbx, parties: Parties, tmp_path: Path
+) -> None:
+    """The driving node's lease lapses for a moment (its store slower than the lease's
+    budget, as on a loaded machine) and it takes its lease back: it drives again from a fresh
+    picture while the operator's phone rings. Her phone rings on (it used to be hung up and
+    the call put back in the queue), and her answer connects her to the caller."""
+    vc: VoiceCenter = await start_voice_center(
+        voice_settings(tmp_path, pbx, free_udp_port(), offer_timeout_s=120.0, operator_ring_s=60.0)
+    )
+    db = Path(vc.center.container.settings.database.url.split("///", 1)[1])
+    try:
+        async with _ami(pbx) as ami:
+            centre = Centre(db, vc.operator, ami)
+            phone = await _phone(parties, answers=True, answer_after_ms=8000)
+            op = await centre.operator("op-lapse", phone)
+            centre.browsers.append(op)
+            await op.ready()
+            await _caller(parties, "+77015550999")
+            offer = await op.next_offer(within_s=15)
+            contact_id = offer["data"]["contact"]["id"]
+            await op.post(f"/api/v1/contacts/{contact_id}/accept")
+            await op.next_event("call.ringing", within_s=10)
+            ringing_leg = centre.call(contact_id)["operator_leg"]
+            assert ringing_leg
+            lead = vc.telephony.leadership
+            term = vc.telephony.voice
+            async with lead._round:  # what a round does when its renewal came too late
+                await lead._demote("expired", lead.state)
+            assert not lead.valid()
+            await lead.step()  # its own lease, taken back at the next round
+            assert lead.valid()
+            new = vc.telephony
+            await vc.until(lambda: new.voice is not term and new.voice.resyncs, what="the resync")
+            assert centre.call(contact_id)["state"] == "ringing"
+            await op.next_event("call.connected", within_s=20)
+            call = centre.call(contact_id)
+            assert (call["state"], call["operator_leg"]) == ("connected", ringing_leg)
+            for browser in centre.browsers:
+                await browser.close()
+    finally:
+        await vc.center.client.close()

@@ -2,7 +2,8 @@
 
 After every AMI (re)login (a full resync: events were missed): calls gone meanwhile were
 dropped (by Asterisk's announced stop, or while the link or contact itself was down) and are
-offered for callback; the legs of calls still there are reconciled; live callers unknown to
+offered for callback; the legs of calls still there are reconciled (an operator's phone
+still ringing rings on: a takeover never takes a ring from her); live callers unknown to
 the book are registered; orphaned operator legs are hung up. Periodically (a drift check) only
 what drifted: a call that vanished without its Hangup reaching us, a caller whose
 announcement we failed to register."""
@@ -210,6 +211,15 @@ class Resync:
                 move(call, CallState.RINGING, "resync_answered")
                 await k.repo.save(call)
                 await self._phone.connect(call, leg)
+                return
+            if call.state == CallState.RINGING and leg is not None and call.operator_id:
+                # still ringing (a restart, a takeover, this node's lease regained): it keeps
+                # ringing; its answer or failure comes as an OriginateResponse on this link,
+                # the guard stands in for one that never comes (the ring's timers were the
+                # last term's)
+                self._phone.guard(call.uniqueid, leg)
+                if changed:
+                    await k.repo.save(call)
                 return
             if leg is not None:
                 with contextlib.suppress(ContactError):
