@@ -15,7 +15,7 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from contact.channels.chat.ports import InboxItem
 from contact.channels.telegram.routes import TELEGRAM_PART, TelegramRuntime
 from contact.channels.whatsapp.routes import WHATSAPP_PART, WhatsAppRuntime
 from contact.domain.model import ChannelKind
+from contact.errors import Unavailable
 from tests.integration.chat_support import chat_settings, chat_store
 from tests.standins.telegram import BotApiStandIn
 from tests.standins.whatsapp import GraphApiStandIn
@@ -164,8 +165,6 @@ async def test_the_retry_of_an_item_whose_commit_answer_was_lost_is_handled_at_o
     """The inbox's COMMIT reached the database but its answer did not (a connection cut): the
     webhook answered 503, the messenger retried, and the retry was a duplicate. The stored item
     is handled now; it used to wait for the orphan sweep (5 minutes and more)."""
-    from contact.errors import Unavailable
-
     store = chat_store(plain)
     handled: list[str] = []
 
@@ -203,6 +202,57 @@ async def test_the_retry_of_an_item_whose_commit_answer_was_lost_is_handled_at_o
     finally:
         await processor.stop()  # marks what it handled
         await inbox.stop()
+    assert await store.inbox_pending(ChannelKind.TELEGRAM) == []
+
+
+async def test_a_retry_reaching_another_node_is_handled_there_at_once(plain: Center) -> None:
+    """Node A stored the item but lost the COMMIT's answer (503, never handed on); the
+    messenger's retry reaches node B, a duplicate there: B hands the unhandled item to its own
+    processor at once, not after the orphan sweep. A duplicate of an item handled already, or
+    one B is handling, changes nothing."""
+    store = chat_store(plain)
+    handled: dict[str, list[str]] = {"A": [], "B": []}
+
+    def handler(node: str) -> Callable[[InboxItem], Awaitable[Outcome]]:
+        async def handle(stored: InboxItem) -> Outcome:
+            handled[node].append(stored.external_id)
+            return Outcome("contact")
+
+        return handle
+
+    add = store.inbox_add
+
+    async def commit_then_lose_the_answer(items: Sequence[InboxItem]) -> list[int | None]:
+        await add(items)
+        raise Unavailable("the connection was cut during COMMIT")
+
+    nodes = {}
+    for node in ("A", "B"):
+        inbox = Inbox(store)
+        processor = InboxProcessor(ChannelKind.TELEGRAM, store, handler(node), retry_s=0.01)
+        inbox.attach(processor)
+        nodes[node] = (inbox, processor)
+    inbox_a = nodes["A"][0]
+    inbox_b, processor_b = nodes["B"]
+    sos = item("E", 1, "горит подъезд")
+    for inbox, processor in nodes.values():
+        await inbox.start()
+        await processor.start()
+    try:
+        store.inbox_add = commit_then_lose_the_answer  # type: ignore[method-assign]
+        with pytest.raises(Unavailable):
+            await inbox_a.put([sos])
+        store.inbox_add = add  # type: ignore[method-assign]
+        assert await inbox_b.put([sos]) == [False]  # the retry, on B: stored already
+        await processor_b.drained(10)
+        assert handled == {"A": [], "B": ["update:E:1"]}
+        assert await inbox_b.put([sos]) == [False]
+        await processor_b.drained(10)
+        assert handled == {"A": [], "B": ["update:E:1"]}
+    finally:
+        for inbox, processor in nodes.values():
+            await processor.stop()  # marks what it handled
+            await inbox.stop()
     assert await store.inbox_pending(ChannelKind.TELEGRAM) == []
 
 
@@ -292,8 +342,6 @@ async def test_an_item_the_database_refuses_as_unavailable_does_not_wedge_its_la
     """A statement refused for its content but reported as "database unavailable" (SQLite
     says OperationalError for both) was waited on forever, holding its conversation. While
     other items are handled meanwhile, it is a failed attempt; in a real outage nothing is."""
-    from contact.errors import Unavailable
-
     store = chat_store(plain)
     handled: list[str] = []
     outage = True

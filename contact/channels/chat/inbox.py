@@ -17,10 +17,12 @@ the citizen's later messages go on: counted in `contact_inbox_failed_total`, log
 error (its seq and the error's type, never the citizen's text), listed by
 `contact inbox failed` and handed back to the processors by `contact inbox retry SEQ`.
 
-A commit whose answer was lost (the connection cut during COMMIT) may have committed: the
-messenger got a 503 and retries, and its retry is a duplicate. This node remembers such items,
-and a duplicate of one that is still unhandled goes to its processor at once, not after the
-orphan sweep.
+A messenger's retry of an item stored already is a duplicate. When that item is still
+unhandled, the node that took the retry hands it to its own processor at once: the commit's
+answer may have been lost (the connection cut during COMMIT: the first node answered 503 and
+never handed the item on), and the retry may reach another node, so nobody else is sure to
+handle it before the orphan sweep (minutes). A node handling an item it already has is a
+no-op, and two nodes handling the same item store its effects once (handling is idempotent).
 """
 
 from __future__ import annotations
@@ -42,7 +44,6 @@ from contact.errors import Unavailable
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 500  # items per group commit
-IN_DOUBT_MAX = 10_000  # items whose commit's outcome this node does not know, oldest dropped
 FAILED_AFTER = 3  # attempts at an item failing with an unexpected error
 SWEEP_S = 60.0  # how often items left behind (by a node that died) are looked for
 ORPHAN_AFTER_S = 300.0  # an unhandled item this old is taken over by any node
@@ -123,10 +124,6 @@ class Inbox:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._processors: dict[ChannelKind, InboxProcessor] = {}
-        # items whose commit failed here: it may have committed all the same (the COMMIT's
-        # answer lost), so the messenger's retry, seen as a duplicate, is looked up and handed
-        # to the processor instead of waiting for the orphan sweep (minutes)
-        self._in_doubt: dict[tuple[ChannelKind, str], None] = {}
 
     def attach(self, processor: InboxProcessor) -> None:
         self._processors[processor.channel] = processor
@@ -182,51 +179,41 @@ class Inbox:
             if not isinstance(error, Unavailable):
                 log.exception("storing %d chat items failed", len(batch))
                 error = Unavailable("the inbox could not store the message", error_id="inbox")
-            for item, future in batch:
-                self._doubt(item)
+            for _, future in batch:
                 if not future.done():
                     future.set_exception(error)
             return
-        doubted: list[InboxItem] = []
+        retried: list[InboxItem] = []
         for (item, _), seq in zip(batch, seqs, strict=True):
-            if seq is not None:
-                self._in_doubt.pop((item.channel, item.external_id), None)
-                processor = self._processors.get(item.channel)
-                if processor is not None:
-                    processor.submit(replace(item, seq=seq))
-            elif (item.channel, item.external_id) in self._in_doubt:
-                doubted.append(item)
-        if doubted:
-            await self._settle_doubts(doubted)
+            if seq is None:
+                retried.append(item)
+                continue
+            processor = self._processors.get(item.channel)
+            if processor is not None:
+                processor.submit(replace(item, seq=seq))
+        if retried:
+            await self._hand_on_retried(retried)
         for (_, future), seq in zip(batch, seqs, strict=True):
             if not future.done():
                 future.set_result(seq)
 
-    def _doubt(self, item: InboxItem) -> None:
-        self._in_doubt[(item.channel, item.external_id)] = None
-        while len(self._in_doubt) > IN_DOUBT_MAX:
-            del self._in_doubt[next(iter(self._in_doubt))]
-
-    async def _settle_doubts(self, items: list[InboxItem]) -> None:
-        """A retry of an item in doubt is a duplicate: it was committed after all. Still
-        unhandled: it goes to its processor now (handled already: nothing to do)."""
+    async def _hand_on_retried(self, items: list[InboxItem]) -> None:
+        """Duplicates: those still unhandled go to this node's processor now (see above)."""
         by_channel: dict[ChannelKind, list[str]] = {}
         for item in items:
             by_channel.setdefault(item.channel, []).append(item.external_id)
         for channel, ids in by_channel.items():
+            processor = self._processors.get(channel)
+            if processor is None:
+                continue
             try:
                 pending = await self._store.inbox_pending(channel, external_ids=ids)
-            except Exception as error:  # still in doubt: the next retry looks again
-                log.warning("chat inbox: items in doubt not looked up (%s)", type(error).__name__)
+            except Exception as error:  # the orphan sweep, or the next retry, looks again
+                log.warning("chat inbox: retried items not looked up (%s)", type(error).__name__)
                 continue
-            processor = self._processors.get(channel)
-            for found in pending:
-                if processor is not None:
-                    processor.submit(found)
-            for external_id in ids:
-                self._in_doubt.pop((channel, external_id), None)
-            if pending:
-                log.info("chat inbox: %d %s items in doubt found stored", len(pending), channel)
+            fresh = [found for found in pending if processor.submit(found)]
+            if fresh:
+                log.info("chat inbox: %d retried %s items handled here", len(fresh), channel)
 
 
 class InboxProcessor:
@@ -294,22 +281,24 @@ class InboxProcessor:
 
     # --- work -----------------------------------------------------------------------------
 
-    def submit(self, item: InboxItem) -> None:
+    def submit(self, item: InboxItem) -> bool:
+        """Queue the item in its lane; False when this processor has it already."""
         assert item.seq is not None
         if item.seq in self._known:
-            return
+            return False
         self._known.add(item.seq)
         self._idle.clear()
         lane = self._lanes.get(item.lane)
         if lane is not None:
             lane.append(item)
-            return
+            return True
         self._lanes[item.lane] = deque([item])
         task = asyncio.create_task(
             self._run_lane(item.lane), name=f"{self.channel}-lane", context=contextvars.Context()
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return True
 
     async def _run_lane(self, lane: str) -> None:
         items = self._lanes[lane]
