@@ -615,7 +615,8 @@ async def test_a_ring_outlives_the_leaders_lease_lapsing_and_is_answered(
             assert lead.valid()
             new = vc.telephony
             await vc.until(lambda: new.voice is not term and new.voice.resyncs, what="the resync")
-            assert centre.call(contact_id)["state"] == "ringing"
+            # still hers: ringing on (or answered already, on a slow machine), never requeued
+            assert centre.call(contact_id)["state"] in ("ringing", "connected")
             await op.next_event("call.connected", within_s=20)
             call = centre.call(contact_id)
             assert (call["state"], call["operator_leg"]) == ("connected", ringing_leg)
