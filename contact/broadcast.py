@@ -2,8 +2,8 @@
 
 `MemoryBroadcast` serves one node. `RedisBroadcast` serves several over a Redis pub/sub
 channel: `publish` hands the message to this node's listeners at once (no round trip) and
-queues it for the other nodes; the messages published during one turn of the event loop go
-to Redis as one PUBLISH (a batch that starts with the node's id), so a subscriber skips its
+queues it for the other nodes; the messages published within a few milliseconds go to Redis
+as one PUBLISH (a batch that starts with the node's id), so a subscriber skips its
 own node's batches by their first bytes, without decoding them, and every node sees every
 message once. Pub/sub is at-most-once: what is published while a node (or the publishing
 node's link to Redis) is cut off does not reach that node, so listeners send state
@@ -130,11 +130,13 @@ class MemoryBroadcast:
 class RedisBroadcast:
     """Several nodes over Redis pub/sub.
 
-    `publish` never waits for Redis: the local listeners have the message when it returns,
-    and the other nodes get it in one PUBLISH per loop turn (`max_batch` messages at most
-    each, all in one pipeline; at most `max_pending` messages wait; a lost Redis link drops
-    what was waiting, logged once per outage, and the next batch tries again). Messages from
-    one node reach the others in the order published.
+    `publish` never waits for Redis: the local listeners have the message when it returns.
+    The other nodes get it `send_delay_s` later, with what was published meanwhile, in one
+    PUBLISH (every node's subscriber, this one's included, pays a read per PUBLISH, not per
+    message); a larger batch goes as PUBLISHes of `max_batch` messages in one pipeline. At
+    most `max_pending` messages wait; a lost Redis link drops what was waiting, logged once
+    per outage, and the next batch tries again. Messages from one node reach the others in
+    the order published.
     `start()` returns once the first subscription attempt is over or after `start_timeout_s`
     (Redis down: the task keeps retrying with backoff and logs once per outage). Pub/sub takes
     a connection of its own from the client's pool.
@@ -151,6 +153,7 @@ class RedisBroadcast:
         start_timeout_s: float = 2.0,
         max_pending: int = 10_000,
         max_batch: int = 256,
+        send_delay_s: float = 0.005,
     ) -> None:
         self._client = client
         self._channel = (keys or RedisKeys()).broadcast_channel
@@ -161,6 +164,7 @@ class RedisBroadcast:
         self._start_timeout_s = start_timeout_s
         self._max_pending = max_pending
         self._max_batch = max_batch  # a bounded PUBLISH: Redis limits a subscriber's buffer
+        self._send_delay_s = send_delay_s
         self._task: asyncio.Task[None] | None = None
         self._first_attempt = asyncio.Event()
         self._subscribed = False
@@ -219,7 +223,7 @@ class RedisBroadcast:
     async def _flush(self) -> None:
         """Send what is queued, one pipeline per batch, until nothing is left."""
         try:
-            await asyncio.sleep(0)  # the rest of this loop turn's messages join the batch
+            await asyncio.sleep(self._send_delay_s)  # what is published meanwhile joins
             while self._pending:
                 batch, self._pending = self._pending, []
                 await self._send(batch)

@@ -239,6 +239,26 @@ async def test_one_loop_turn_is_one_publish_headed_by_the_node(
     await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
 
 
+async def test_what_is_published_within_the_send_delay_is_one_publish(
+    redis_prefix: str, clients: Callable[..., redis.asyncio.Redis]
+) -> None:
+    keys = RedisKeys(redis_prefix)
+    pubsub, wire = await raw_messages(clients(), keys.broadcast_channel)
+    node = RedisBroadcast(clients(), keys, send_delay_s=0.5)
+    got: Received = []
+    node.listen(collector(got))
+    await node.start()
+    for n in range(5):
+        await node.publish("t", {"n": n})
+        for _ in range(3):
+            await asyncio.sleep(0)  # other loop turns
+    assert len(got) == 5  # its own listeners do not wait
+    await drain(pubsub, wire, 1)
+    assert [m["payload"]["n"] for m in json.loads(wire[0])["batch"]] == [0, 1, 2, 3, 4]
+    await node.stop()
+    await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+
+
 async def test_reads_the_one_message_form_and_skips_bad_messages_of_a_batch(
     redis_prefix: str,
     clients: Callable[..., redis.asyncio.Redis],
