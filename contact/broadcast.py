@@ -2,11 +2,17 @@
 
 `MemoryBroadcast` serves one node. `RedisBroadcast` serves several over a Redis pub/sub
 channel: `publish` hands the message to this node's listeners at once (no round trip) and
-queues it for the other nodes; the messages published during one turn of the event loop go
-to Redis in one pipeline, each tagged with the node's id, so the subscriber skips its own and
-every node sees every message once. Pub/sub is at-most-once: what is published while a node
-(or the publishing node's link to Redis) is cut off does not reach that node, so listeners
-send state (snapshots), not deltas that depend on every message arriving.
+queues it for the other nodes; the messages published within a few milliseconds go to Redis
+as one PUBLISH (a batch that starts with the node's id), so a subscriber skips its
+own node's batches by their first bytes, without decoding them, and every node sees every
+message once. Pub/sub is at-most-once: what is published while a node (or the publishing
+node's link to Redis) is cut off does not reach that node, so listeners send state
+(snapshots), not deltas that depend on every message arriving.
+
+On the channel (JSON): `{"node": id, "batch": [{"topic": t, "payload": {...}}, ...]}`; the
+one-message form of earlier versions, `{"node": id, "topic": t, "payload": {...}}`, is still
+read, so nodes can be upgraded one at a time (an earlier node drops the batches of an upgraded
+one as malformed until it is upgraded too).
 """
 
 from __future__ import annotations
@@ -124,10 +130,13 @@ class MemoryBroadcast:
 class RedisBroadcast:
     """Several nodes over Redis pub/sub.
 
-    `publish` never waits for Redis: the local listeners have the message when it returns,
-    and the other nodes get it through one pipeline per loop turn (at most `max_pending`
-    messages wait; a lost Redis link drops what was waiting, logged once per outage, and the
-    next batch tries again). Messages from one node reach the others in the order published.
+    `publish` never waits for Redis: the local listeners have the message when it returns.
+    The other nodes get it `send_delay_s` later, with what was published meanwhile, in one
+    PUBLISH (every node's subscriber, this one's included, pays a read per PUBLISH, not per
+    message); a larger batch goes as PUBLISHes of `max_batch` messages in one pipeline. At
+    most `max_pending` messages wait; a lost Redis link drops what was waiting, logged once
+    per outage, and the next batch tries again. Messages from one node reach the others in
+    the order published.
     `start()` returns once the first subscription attempt is over or after `start_timeout_s`
     (Redis down: the task keeps retrying with backoff and logs once per outage). Pub/sub takes
     a connection of its own from the client's pool.
@@ -143,6 +152,8 @@ class RedisBroadcast:
         idle_ping_s: float = 10.0,
         start_timeout_s: float = 2.0,
         max_pending: int = 10_000,
+        max_batch: int = 256,
+        send_delay_s: float = 0.005,
     ) -> None:
         self._client = client
         self._channel = (keys or RedisKeys()).broadcast_channel
@@ -152,11 +163,14 @@ class RedisBroadcast:
         self._idle_ping_s = idle_ping_s
         self._start_timeout_s = start_timeout_s
         self._max_pending = max_pending
+        self._max_batch = max_batch  # a bounded PUBLISH: Redis limits a subscriber's buffer
+        self._send_delay_s = send_delay_s
         self._task: asyncio.Task[None] | None = None
         self._first_attempt = asyncio.Event()
         self._subscribed = False
-        self.node = uuid.uuid4().hex  # in every message: the subscriber skips its own
-        self._head = f'{{"node":"{self.node}","topic":'
+        self.node = uuid.uuid4().hex  # heads every batch: the subscriber skips its own
+        self._head = f'{{"node":"{self.node}",'
+        self._own = self._head.encode()  # what this node's batches start with, as received
         self._pending: list[str] = []  # JSON messages for the other nodes, in order
         self._flusher: asyncio.Task[None] | None = None
         self._send_failed_since: float | None = None
@@ -170,7 +184,7 @@ class RedisBroadcast:
     async def publish(self, topic: str, payload: Mapping[str, Any]) -> None:
         body = Payload.encode(payload)
         if len(self._pending) < self._max_pending:
-            self._pending.append(f'{self._head}{json.dumps(topic)},"payload":{body.json}}}')
+            self._pending.append(f'{{"topic":{json.dumps(topic)},"payload":{body.json}}}')
             if self._flusher is None:
                 self._flusher = asyncio.create_task(self._flush(), name="contact.broadcast.send")
         else:
@@ -209,7 +223,7 @@ class RedisBroadcast:
     async def _flush(self) -> None:
         """Send what is queued, one pipeline per batch, until nothing is left."""
         try:
-            await asyncio.sleep(0)  # the rest of this loop turn's messages join the batch
+            await asyncio.sleep(self._send_delay_s)  # what is published meanwhile joins
             while self._pending:
                 batch, self._pending = self._pending, []
                 await self._send(batch)
@@ -219,10 +233,14 @@ class RedisBroadcast:
     async def _send(self, batch: list[str]) -> None:
         loop = asyncio.get_running_loop()
         try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for message in batch:
-                    pipe.publish(self._channel, message)
-                await pipe.execute()
+            if len(batch) <= self._max_batch:
+                await self._client.publish(self._channel, self._batch(batch))
+            else:
+                async with self._client.pipeline(transaction=False) as pipe:
+                    for start in range(0, len(batch), self._max_batch):
+                        part = batch[start : start + self._max_batch]
+                        pipe.publish(self._channel, self._batch(part))
+                    await pipe.execute()
         except _DOWN as exc:
             self.dropped += len(batch)
             if self._send_failed_since is None:  # once per outage
@@ -235,6 +253,9 @@ class RedisBroadcast:
                 loop.time() - self._send_failed_since,
             )
             self._send_failed_since = None
+
+    def _batch(self, messages: list[str]) -> str:
+        return f'{self._head}"batch":[{",".join(messages)}]}}'
 
     async def _run(self) -> None:
         backoff = self._backoff_s
@@ -306,14 +327,22 @@ class RedisBroadcast:
             heard = loop.time()  # a slow listener is not a silent connection
 
     async def _dispatch(self, data: Any) -> None:
+        if data.startswith(self._own if isinstance(data, bytes) else self._head):
+            return  # this node's own: its listeners had it when it was published
         try:
             body = json.loads(data)
-            if body.get("node") == self.node:
-                return  # this node's own: its listeners had it when it was published
-            topic, payload = body["topic"], body["payload"]
-            if not isinstance(topic, str) or not isinstance(payload, dict):
-                raise TypeError("topic must be a string and payload an object")
+            batch = body.get("batch", [body])  # or the one-message form
+            if not isinstance(batch, list):
+                raise TypeError("a batch is a list")
         except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("broadcast: dropped a malformed message on %s", self._channel)
             return
-        await self._listeners.deliver(topic, Payload(data=payload))
+        for message in batch:
+            try:
+                topic, payload = message["topic"], message["payload"]
+                if not isinstance(topic, str) or not isinstance(payload, dict):
+                    raise TypeError("topic must be a string and payload an object")
+            except (KeyError, TypeError):
+                log.warning("broadcast: dropped a malformed message on %s", self._channel)
+                continue
+            await self._listeners.deliver(topic, Payload(data=payload))

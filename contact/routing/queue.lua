@@ -109,15 +109,26 @@ local function held(cid, id)
   return h
 end
 
+-- 1 when an operator of any node sits in a ready pool, else 0: without one `assign` cannot
+-- pair anything, so the caller need not ask until something changes
+local function anyone_ready()
+  for _, key in pairs(POOLS) do
+    if redis.call('ZCARD', key) > 0 then
+      return 1
+    end
+  end
+  return 0
+end
+
 local commands = {}
 
--- cid, entry JSON, order member, score -> 1 added | 0 already waiting or offered
+-- cid, entry JSON, order member, score -> {1 added | 0 already waiting or offered, anyone_ready}
 function commands.enqueue(cid, record, member, score)
   if redis.call('HSETNX', ENTRIES, cid, record) == 0 then
-    return 0
+    return { 0, anyone_ready() }
   end
   redis.call('ZADD', WAITING, score, member)
-  return 1
+  return { 1, anyone_ready() }
 end
 
 -- cid, entry JSON, score -> 1 | 0 not held. The new priority and score of a held contact;
@@ -204,9 +215,9 @@ function commands.forget_operator(id)
   return 1
 end
 
--- now, expires_at, language_fallback_s, scan_depth -> {cid, entry JSON, operator} | nil
--- The head usually pairs at once, so the queue is read in small batches, not scan_depth
--- entries every time.
+-- now, expires_at, language_fallback_s, scan_depth -> {cid, entry JSON, operator} |
+-- anyone_ready (no pairing). The head usually pairs at once, so the queue is read in small
+-- batches, not scan_depth entries every time.
 local BATCH = 8
 
 function commands.assign(now_s, expires, fallback_s, depth_s)
@@ -217,7 +228,7 @@ function commands.assign(now_s, expires, fallback_s, depth_s)
     local stop = math.min(start + BATCH, depth) - 1
     local heads = redis.call('ZRANGE', WAITING, start, stop)
     if #heads == 0 then
-      return false
+      return anyone_ready()
     end
     local cids = {}
     for i, member in ipairs(heads) do
@@ -254,11 +265,11 @@ function commands.assign(now_s, expires, fallback_s, depth_s)
       end
     end
     if #heads <= stop - start then
-      return false -- the queue ended inside this batch
+      return anyone_ready() -- the queue ended inside this batch
     end
     start = stop + 1
   end
-  return false
+  return anyone_ready()
 end
 
 -- cid, operator, now -> {entry JSON, expires_at} | nil

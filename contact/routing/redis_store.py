@@ -3,6 +3,13 @@
 Every change touching more than one key is one call of queue.lua (EVALSHA), so pairing a
 contact with an operator is atomic across processes: no double offer, no operator with two.
 The rules are those of MemoryQueueStore; both pass the same contract tests.
+
+`assign` costs no round trip while no operator of any node is ready: the enqueue and assign
+scripts say whether one is, and the store believes a "nobody" until it calls any other
+script (an operator made ready, an offer returned) or for `ready_recheck_s` at most. An
+operator made ready on another node gets the waiting contacts from that node's own `assign`,
+which the routing service runs after every presence change; the recheck covers a node that
+died between the two.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from contact.ports import AssignmentPolicy, Offer, OperatorStatus, QueueEntry
 from contact.redis_keys import RedisKeys
 
 SCRIPT = Path(__file__).with_name("queue.lua")
+_SEE_READY = frozenset({"enqueue", "assign"})  # their replies say whether anyone is ready
 ORDER_KEY_LEN = 16  # hex digits of order_key(); queue.lua has the same constant
 
 # Redis is down or failing over: the caller sees one error type (errors.py).
@@ -122,12 +130,16 @@ class RedisQueueStore:
         *,
         clock: Callable[[], float] = time.time,
         close_client: bool = False,
+        ready_recheck_s: float = 1.0,
     ) -> None:
         self._client = client
         self._keys = keys or RedisKeys()
         self._policy = policy or AssignmentPolicy()
         self._clock = clock
         self._close_client = close_client
+        self._ready_recheck_s = ready_recheck_s
+        self._nobody_ready_at: float | None = None  # monotonic time a reply said "nobody"
+        self._changes = 0  # calls of the commands that may ready someone: started + ended
         pools = self._keys.ready_pools()
         k = self._keys
         self._script_keys = [k.waiting, k.entries, k.offers, k.offer_holders, k.operators]
@@ -140,16 +152,47 @@ class RedisQueueStore:
         return self._policy
 
     async def _run(self, command: str, *args: str) -> Any:
-        with translate_errors():
-            return await self._script(
-                keys=self._script_keys, args=[command, self._pool_names, *args]
-            )
+        """One command of queue.lua. Any but enqueue and assign may make an operator ready
+        (itself, or through what the caller does next), so a "nobody ready" is forgotten when
+        one of them starts and again when it ends."""
+        if command in _SEE_READY:
+            with translate_errors():
+                return await self._script(
+                    keys=self._script_keys, args=[command, self._pool_names, *args]
+                )
+        self._changes += 1
+        self._nobody_ready_at = None
+        try:
+            with translate_errors():
+                return await self._script(
+                    keys=self._script_keys, args=[command, self._pool_names, *args]
+                )
+        finally:
+            self._changes += 1
+            self._nobody_ready_at = None
+
+    def _saw_ready(self, anyone_ready: Any, changes_before: int) -> None:
+        """What a reply of enqueue or assign said about the ready pools of every node: a
+        "nobody" is believed only when no other command started or ended meanwhile (on
+        another connection, Redis may have run it after this one)."""
+        if int(anyone_ready):
+            self._nobody_ready_at = None
+        elif self._changes == changes_before:
+            self._nobody_ready_at = time.monotonic()
+
+    def _nobody_ready(self) -> bool:
+        seen = self._nobody_ready_at
+        return seen is not None and time.monotonic() - seen < self._ready_recheck_s
 
     # --- contacts ---------------------------------------------------------------------------
 
     async def enqueue(self, entry: QueueEntry) -> bool:
         member, record = _encode_entry(entry)
-        added = await self._run("enqueue", entry.contact_id, record, member, repr(entry.score))
+        changes_before = self._changes
+        added, anyone_ready = await self._run(
+            "enqueue", entry.contact_id, record, member, repr(entry.score)
+        )
+        self._saw_ready(anyone_ready, changes_before)
         return bool(added)
 
     async def remove(self, contact_id: str) -> QueueEntry | None:
@@ -213,7 +256,10 @@ class RedisQueueStore:
     async def assign(self, now: float) -> Offer | None:
         if self._policy.scan_depth <= 0:  # ZRANGE 0 -1 would mean everything
             return None
+        if self._nobody_ready():  # nothing to pair with: no round trip
+            return None
         expires_at = now + self._policy.offer_timeout_s
+        changes_before = self._changes
         found = await self._run(
             "assign",
             repr(now),
@@ -221,7 +267,8 @@ class RedisQueueStore:
             repr(float(self._policy.language_fallback_s)),
             str(self._policy.scan_depth),
         )
-        if found is None:
+        if not isinstance(found, list):  # no pairing: whether anyone is ready
+            self._saw_ready(found, changes_before)
             return None
         _, raw, operator_id = found
         return Offer(_decode_entry(raw), _text(operator_id), expires_at)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
@@ -186,6 +187,101 @@ async def test_malformed_messages_are_dropped(
     await eventually(lambda: len(got) == 2)  # its own at once, the raw one through Redis
     assert got == [("t", {"ok": True}), ("t", {"last": 1})]
     assert caplog.text.count("malformed") == 2
+    await node.stop()
+
+
+async def raw_messages(
+    client: redis.asyncio.Redis, channel: str
+) -> tuple[redis.asyncio.client.PubSub, list[bytes]]:
+    """A plain subscriber on the channel: what goes over the wire, as Redis delivers it."""
+    pubsub = client.pubsub()
+    await pubsub.subscribe(channel)
+    got: list[bytes] = []
+    while (await pubsub.get_message(timeout=1.0)) is None:
+        pass  # the subscribe confirmation
+    return pubsub, got
+
+
+async def drain(pubsub: redis.asyncio.client.PubSub, into: list[bytes], count: int) -> None:
+    for _ in range(500):
+        if len(into) >= count:
+            return
+        message = await pubsub.get_message(timeout=0.01)
+        if message is not None and message["type"] == "message":
+            into.append(message["data"])
+    raise AssertionError(f"{len(into)} of {count} messages on the channel")
+
+
+async def test_one_loop_turn_is_one_publish_headed_by_the_node(
+    redis_prefix: str, clients: Callable[..., redis.asyncio.Redis]
+) -> None:
+    """A node's batch starts with its id, so its own subscriber drops it unread; a batch
+    larger than max_batch goes as several PUBLISHes, in order."""
+    keys = RedisKeys(redis_prefix)
+    pubsub, wire = await raw_messages(clients(), keys.broadcast_channel)
+    node_a = RedisBroadcast(clients(), keys, max_batch=4)
+    node_b = RedisBroadcast(clients(), keys)
+    got_a: Received = []
+    got_b: Received = []
+    node_a.listen(collector(got_a))
+    node_b.listen(collector(got_b))
+    await node_a.start()
+    await node_b.start()
+    for n in range(10):  # one loop turn: no await yields to the flusher in between
+        await node_a.publish("t", {"n": n})
+    await drain(pubsub, wire, 3)
+    assert all(m.startswith(f'{{"node":"{node_a.node}",'.encode()) for m in wire)
+    assert [len(json.loads(m)["batch"]) for m in wire] == [4, 4, 2]
+    await eventually(lambda: len(got_b) == 10)
+    assert got_b == got_a == [("t", {"n": n}) for n in range(10)]  # once each, in order
+    await node_a.stop()
+    await node_b.stop()
+    await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+
+
+async def test_what_is_published_within_the_send_delay_is_one_publish(
+    redis_prefix: str, clients: Callable[..., redis.asyncio.Redis]
+) -> None:
+    keys = RedisKeys(redis_prefix)
+    pubsub, wire = await raw_messages(clients(), keys.broadcast_channel)
+    node = RedisBroadcast(clients(), keys, send_delay_s=0.5)
+    got: Received = []
+    node.listen(collector(got))
+    await node.start()
+    for n in range(5):
+        await node.publish("t", {"n": n})
+        for _ in range(3):
+            await asyncio.sleep(0)  # other loop turns
+    assert len(got) == 5  # its own listeners do not wait
+    await drain(pubsub, wire, 1)
+    assert [m["payload"]["n"] for m in json.loads(wire[0])["batch"]] == [0, 1, 2, 3, 4]
+    await node.stop()
+    await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+
+
+async def test_reads_the_one_message_form_and_skips_bad_messages_of_a_batch(
+    redis_prefix: str,
+    clients: Callable[..., redis.asyncio.Redis],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A node not yet upgraded sends one message per PUBLISH; a batch with a bad message
+    still delivers its others."""
+    keys = RedisKeys(redis_prefix)
+    raw = clients()
+    node = RedisBroadcast(clients(), keys)
+    got: Received = []
+    node.listen(collector(got))
+    await node.start()
+    channel = keys.broadcast_channel
+    await raw.publish(channel, b'{"node":"old","topic":"t","payload":{"n":1}}')
+    batch = [{"topic": "t", "payload": {"n": 2}}, {"topic": 3}, 4, {"topic": "t", "payload": {}}]
+    await raw.publish(channel, json.dumps({"node": "new", "batch": batch}))
+    await raw.publish(channel, b'{"node":"new","batch":{"topic":"t"}}')
+    await raw.publish(channel, f'{{"node":"{node.node}","batch":[{{"topic":"t","payload":{{}}}}]}}')
+    await raw.publish(channel, b'{"node":"new","batch":[{"topic":"t","payload":{"n":"end"}}]}')
+    await eventually(lambda: ("t", {"n": "end"}) in got)
+    assert got == [("t", {"n": 1}), ("t", {"n": 2}), ("t", {}), ("t", {"n": "end"})]
+    assert caplog.text.count("malformed") == 3
     await node.stop()
 
 

@@ -7,11 +7,12 @@ seeded operations and compares every answer and the whole state after each step.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import pytest
 import redis.asyncio
@@ -650,6 +651,69 @@ async def test_two_stores_on_one_prefix_share_the_queue(redis_url: str, redis_pr
     assert offer is not None
     assert await b.assign(T0) is None
     assert await b.accept("c1", "op", T0 + 1) == offer
+    await a.close()
+    await b.close()
+
+
+class CountingRedis(redis.asyncio.Redis):
+    """A client that counts the assign scripts it sends to Redis."""
+
+    assigns = 0
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        if args[0] == "EVALSHA" and "assign" in args:
+            self.assigns += 1
+        return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]  # untyped in redis-py
+
+
+async def test_no_assign_round_trip_while_no_operator_of_any_node_is_ready(
+    redis_url: str, redis_prefix: str
+) -> None:
+    """A node whose last look found nobody ready answers assign itself; an operator made
+    ready on another node gets the waiting contact from that node's assign, at once."""
+    a_client = cast(CountingRedis, CountingRedis.from_url(redis_url))
+    b_client = cast(CountingRedis, CountingRedis.from_url(redis_url))
+    a = RedisQueueStore(a_client, RedisKeys(redis_prefix), close_client=True)
+    b = RedisQueueStore(b_client, RedisKeys(redis_prefix), close_client=True)
+    await b.enqueue(entry("c1"))  # its reply: nobody is ready
+    assert await b.assign(T0) is None and b_client.assigns == 0
+    await b.set_presence("op1", skills(), Presence.AWAY, T0)  # a change here: ask again
+    assert await b.assign(T0) is None and b_client.assigns == 1
+    assert await b.assign(T0) is None and b_client.assigns == 1  # that reply said nobody
+    await a.set_presence("op1", skills(), Presence.READY, T0)
+    offer = await a.assign(T0)
+    assert offer is not None and (offer.contact_id, offer.operator_id) == ("c1", "op1")
+    await a.set_presence("op2", skills(), Presence.READY, T0 + 1)
+    await b.enqueue(entry("c2", T0 + 1))  # its reply: someone is ready
+    offer = await b.assign(T0 + 1)
+    assert offer is not None and (offer.contact_id, offer.operator_id) == ("c2", "op2")
+    assert a_client.assigns == 1 and b_client.assigns == 2
+    assert await a.check_invariants() == []
+    await a.close()
+    await b.close()
+
+
+async def test_a_nobody_ready_is_rechecked_after_a_while(redis_url: str, redis_prefix: str) -> None:
+    """An operator made ready by a node that stopped before its own assign: the other nodes
+    find them within ready_recheck_s."""
+    a = RedisQueueStore(
+        redis.asyncio.Redis.from_url(redis_url), RedisKeys(redis_prefix), close_client=True
+    )
+    b = RedisQueueStore(
+        redis.asyncio.Redis.from_url(redis_url),
+        RedisKeys(redis_prefix),
+        close_client=True,
+        ready_recheck_s=0.05,
+    )
+    await b.enqueue(entry("c1"))
+    assert await b.assign(T0) is None
+    await a.set_presence("op1", skills(), Presence.READY, T0)  # and a says no more
+    for _ in range(500):
+        offer = await b.assign(T0)
+        if offer is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert offer is not None and (offer.contact_id, offer.operator_id) == ("c1", "op1")
     await a.close()
     await b.close()
 
