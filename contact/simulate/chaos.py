@@ -42,6 +42,7 @@ from pydantic import SecretStr
 from contact.config import (
     AsteriskSettings,
     CameraSettings,
+    DispatchSettings,
     Settings,
     TelegramSettings,
     WhatsAppSettings,
@@ -93,7 +94,9 @@ def citizen_channels() -> dict[str, str]:
 
 
 def edge_settings(env: Mapping[str, str]) -> Settings:
-    """What the simulator's edges need to know of the nodes `citizen_channels` configured."""
+    """What the simulator's edges need to know of the nodes `citizen_channels` configured, and
+    of the MQTT broker the nodes take the units' positions from (when the stack has one)."""
+    mqtt = env.get("CONTACT_DISPATCH_MQTT_URL")
     return Settings(
         telegram=TelegramSettings(
             token=SecretStr(env["CONTACT_TELEGRAM_TOKEN"]),
@@ -108,6 +111,7 @@ def edge_settings(env: Mapping[str, str]) -> Settings:
             api_base=env["CONTACT_WHATSAPP_API_BASE"],
         ),
         camera=CameraSettings(api_keys=SecretStr(env["CONTACT_CAMERA_API_KEYS"])),
+        dispatch=DispatchSettings(mqtt_url=SecretStr(mqtt) if mqtt else None),
     )
 
 
@@ -364,6 +368,7 @@ class Stack:
             "CONTACT_APP_REPORTS_PER_MINUTE_PER_ADDRESS": "1000000",
             "CONTACT_APP_REPORTS_PER_MINUTE_PER_API_KEY": "1000000",
             "CONTACT_APP_REGISTRATIONS_PER_MINUTE_PER_ADDRESS": "1000000",  # a phone per SOS
+            "CONTACT_DISPATCH_RELOAD_CHECK_S": "1",  # learn the units the simulator imports
             "CONTACT_LOG_LEVEL": "WARNING",
             **extra_env,
         }
