@@ -14,7 +14,10 @@ it, started again): recovered when every node's telephony is up again. Without i
 are carried by the app edge and the report says why instead of pretending. The nodes are
 pointed at the messengers' stand-ins and given an analytics key of the run's own
 (`citizen_channels`), so Telegram, WhatsApp, kiosks, school alarms and camera alerts travel
-their own edges through the faults too.
+their own edges through the faults too; and the scenario's patrols (`edges/units.py`): the
+bots send them, they report on scene and free again over HTTP, and half of them publish their
+positions on this stack's MQTT broker, the feed its nodes subscribe to, so dropping the broker
+cuts a feed that is really in use (`unit_books.py` counts what the units were answered).
 """
 
 from __future__ import annotations

@@ -540,8 +540,9 @@ def _units_summary(books: UnitBooks | None, figures: dict[str, Any] | None) -> N
     )
     print(
         f"units' fixes: {figures['fixes_over_http']} over HTTP{over_mqtt}; status reports "
-        f"{figures['status_reports']}, slowest acknowledged after "
-        f"{figures['slowest_status_ack_s']} s, not acknowledged {figures['status_refused']}"
+        f"{figures['status_reports']}, {figures['status_retried']} answered only after another "
+        f"try, the slowest after {figures['slowest_status_ack_s']:g} s, not acknowledged "
+        f"{figures['status_refused'] or 'none'}"
     )
     print(
         f"units {books.units}: dispatches acknowledged {books.dispatches_acknowledged}, found "

@@ -20,7 +20,7 @@ def at(s: float) -> datetime:
 
 
 def retired(s: float) -> Reported:
-    return Reported("out_of_service", at(s), 0.1)
+    return Reported("out_of_service", at(s))
 
 
 UNITS = ["u1", "u2"]
@@ -88,7 +88,7 @@ def test_a_dispatch_active_after_its_unit_reported_clear_is_left_active() -> Non
         StoredDispatch("d1", "c1", "u1", "active", at(10)),  # before u1's report: left active
         StoredDispatch("d2", "c2", "u2", "active", at(120)),  # made after u2's report: fine
     ]
-    reported = {"u1": Reported("available", at(50), 0.1), "u2": retired(100)}
+    reported = {"u1": Reported("available", at(50)), "u2": retired(100)}
     books = judge(UNITS, units, dispatches, {"d1": "c1", "d2": "c2"}, reported, {})
     assert books.left_active == ["d1"]
     assert books.not_retired == ["u1"]  # its last answered report is not out of service
@@ -161,3 +161,4 @@ async def test_a_status_report_fails_over_to_a_live_node_until_acknowledged() ->
     last = units.reported["u1"]
     assert last.status == "on_scene" and before <= last.sent_at
     assert units.status_refused == {}
+    assert units.status_retried == 1 and units.slowest_ack_s > 0

@@ -66,7 +66,6 @@ class Reported:
 
     status: str
     sent_at: datetime  # first sent (UTC): a dispatch older than it is cleared by it
-    acked_after_s: float  # wall seconds from first sent to the answer
 
 
 def home(unit_id: str, nodes: int) -> int:
@@ -108,6 +107,8 @@ class Units:
         self.reported: dict[str, Reported] = {}  # unit → its last acknowledged status
         self.fixes: dict[str, datetime] = {}  # unit → its last fix acknowledged (`at`)
         self.status_reports = 0
+        self.status_retried = 0  # answered only after another try (a node gone, a 5xx)
+        self.slowest_ack_s = 0.0  # wall seconds from a report's first try to its answer
         self.status_refused: dict[str, int] = {}  # an answer that was not 200, or none
         self.fixes_over_http = 0
         self.fixes_unanswered = 0  # a fix no node answered (the next one repairs it)
@@ -123,26 +124,30 @@ class Units:
             await asyncio.wait_for(self._closing.wait(), max(0.0, seconds))
         return self._closing.is_set()
 
-    async def _post(self, unit_id: str, what: str, body: dict[str, object], until: float) -> int:
-        """POST until a node answers below 500, every node tried at least once (0: none did
-        by `until`). Each unit starts on a node of its own, as devices spread."""
+    async def _post(
+        self, unit_id: str, what: str, body: dict[str, object], until: float
+    ) -> tuple[int, int]:
+        """POST until a node answers below 500, every node tried at least once: (the answer,
+        0 when none came by `until`; the tries). Each unit starts on a node of its own, as
+        devices spread."""
         headers = {"Authorization": f"Bearer {self.tokens[unit_id]}"}
         at = home(unit_id, len(self._bases))
         tried = 0
         while True:
+            tried += 1
             try:
                 async with self._session.post(
                     f"{self._bases[at]}/api/v1/units/{unit_id}/{what}", json=body, headers=headers
                 ) as r:
                     await r.read()
                     if r.status < 500:
-                        return r.status
+                        return r.status, tried
             except (aiohttp.ClientError, OSError, TimeoutError):
                 pass
-            at, tried = (at + 1) % len(self._bases), tried + 1
+            at = (at + 1) % len(self._bases)
             if tried >= len(self._bases):
                 if time.monotonic() >= until:
-                    return 0
+                    return 0, tried
                 await asyncio.sleep(0.5)
 
     async def report(self, unit_id: str, status: str, until: float) -> bool:
@@ -150,10 +155,12 @@ class Units:
         async with self._locks[unit_id]:
             sent, began = datetime.now(UTC), time.monotonic()
             self.status_reports += 1
-            answer = await self._post(unit_id, "status", {"status": status}, until)
+            answer, tries = await self._post(unit_id, "status", {"status": status}, until)
             if answer == 200:
                 took = round(time.monotonic() - began, 2)
-                self.reported[unit_id] = Reported(status, sent, took)
+                self.reported[unit_id] = Reported(status, sent)
+                self.status_retried += tries > 1
+                self.slowest_ack_s = max(self.slowest_ack_s, took)
                 return True
             why = f"HTTP {answer}" if answer else "no answer"
             self.status_refused[why] = self.status_refused.get(why, 0) + 1
@@ -167,7 +174,7 @@ class Units:
             ok = await self._mqtt.publish(unit_id, lat, lon, at)
         else:
             body: dict[str, object] = {"lat": lat, "lon": lon, "at": at.isoformat()}
-            answer = await self._post(unit_id, "position", body, until)
+            answer, _ = await self._post(unit_id, "position", body, until)
             ok = answer == 202
             self.fixes_over_http += ok
             self.fixes_unanswered += not answer
@@ -250,15 +257,15 @@ class Units:
 
     def figures(self) -> dict[str, Any]:
         """What the run's units did, for the report."""
-        acks = sorted(r.acked_after_s for r in self.reported.values())
         mqtt = self._mqtt
         return {
             "registered": len(self.tokens),
             "placed": len(self.placed),
             "on_scene": self.arrived,
             "status_reports": self.status_reports,
+            "status_retried": self.status_retried,
             "status_refused": self.status_refused,
-            "slowest_status_ack_s": acks[-1] if acks else None,
+            "slowest_status_ack_s": self.slowest_ack_s,
             "fixes_over_http": self.fixes_over_http,
             "fixes_unanswered": self.fixes_unanswered,
             "over_mqtt": len(self.over_mqtt),
