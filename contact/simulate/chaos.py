@@ -14,7 +14,10 @@ it, started again): recovered when every node's telephony is up again. Without i
 are carried by the app edge and the report says why instead of pretending. The nodes are
 pointed at the messengers' stand-ins and given an analytics key of the run's own
 (`citizen_channels`), so Telegram, WhatsApp, kiosks, school alarms and camera alerts travel
-their own edges through the faults too.
+their own edges through the faults too; and the scenario's patrols (`edges/units.py`): the
+bots send them, they report on scene and free again over HTTP, and half of them publish their
+positions on this stack's MQTT broker, the feed its nodes subscribe to, so dropping the broker
+cuts a feed that is really in use (`unit_books.py` counts what the units were answered).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from pydantic import SecretStr
 from contact.config import (
     AsteriskSettings,
     CameraSettings,
+    DispatchSettings,
     Settings,
     TelegramSettings,
     WhatsAppSettings,
@@ -93,7 +97,9 @@ def citizen_channels() -> dict[str, str]:
 
 
 def edge_settings(env: Mapping[str, str]) -> Settings:
-    """What the simulator's edges need to know of the nodes `citizen_channels` configured."""
+    """What the simulator's edges need to know of the nodes `citizen_channels` configured, and
+    of the MQTT broker the nodes take the units' positions from (when the stack has one)."""
+    mqtt = env.get("CONTACT_DISPATCH_MQTT_URL")
     return Settings(
         telegram=TelegramSettings(
             token=SecretStr(env["CONTACT_TELEGRAM_TOKEN"]),
@@ -108,6 +114,7 @@ def edge_settings(env: Mapping[str, str]) -> Settings:
             api_base=env["CONTACT_WHATSAPP_API_BASE"],
         ),
         camera=CameraSettings(api_keys=SecretStr(env["CONTACT_CAMERA_API_KEYS"])),
+        dispatch=DispatchSettings(mqtt_url=SecretStr(mqtt) if mqtt else None),
     )
 
 
@@ -364,6 +371,7 @@ class Stack:
             "CONTACT_APP_REPORTS_PER_MINUTE_PER_ADDRESS": "1000000",
             "CONTACT_APP_REPORTS_PER_MINUTE_PER_API_KEY": "1000000",
             "CONTACT_APP_REGISTRATIONS_PER_MINUTE_PER_ADDRESS": "1000000",  # a phone per SOS
+            "CONTACT_DISPATCH_RELOAD_CHECK_S": "1",  # learn the units the simulator imports
             "CONTACT_LOG_LEVEL": "WARNING",
             **extra_env,
         }

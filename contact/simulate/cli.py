@@ -59,6 +59,7 @@ from contact.simulate.response import respond
 from contact.simulate.scenario import BUILT_IN, DAYS, Scenario, ScenarioError, load_scenario
 from contact.simulate.staffing import Recommendation, pooled_service_level, pools_of, recommend
 from contact.simulate.traffic import generate
+from contact.simulate.unit_books import UnitBooks, account_units
 
 
 def add_commands(
@@ -482,17 +483,15 @@ async def _real(args: argparse.Namespace, scenario: Scenario) -> int:
         within_s=30.0,
     )
     settle(result, books)
+    units = await _unit_books(settings.database.url, opened, result)
     report = drive_report(scenario, result, args.seed)
     report["accounting"] = books.figures()
     report["replies_to_chats"] = replies
     report["voice"] = calls
     if opened.units is not None:
-        u = opened.units
-        report["units"] = {
-            "registered": len(u.tokens),
-            "placed": len(u.placed),
-            "on_scene": u.arrived,
-        }
+        report["units"] = opened.units.figures()
+    if units is not None:
+        report["units_accounting"] = units.figures()
     where = _write(report, args.out, scenario.name)
     _summary(report)
     print(
@@ -504,9 +503,58 @@ async def _real(args: argparse.Namespace, scenario: Scenario) -> int:
         f"{len(books.missing)}, duplicated {len(books.duplicated)}, orphaned {len(books.orphaned)}"
     )
     _voice_summary(calls)
+    _units_summary(units, report.get("units"))
     print(f"report: {where / 'report.html'}")
-    lost = books.missing or books.duplicated or books.orphaned
+    lost = books.missing or books.duplicated or books.orphaned or (units and units.lost)
     return 1 if result.errors or report["refused"] or lost else 0
+
+
+async def _unit_books(
+    database_url: str, opened: OpenEdges, result: DriveResult
+) -> UnitBooks | None:
+    """The units' side of the accounting (`unit_books.py`), once every unit has retired."""
+    if opened.units is None:
+        return None
+    u = opened.units
+    await opened.retire_units()
+    return await account_units(
+        database_url,
+        f"{opened.run}-u",
+        u.tokens,
+        {d: c for c, d in result.dispatch_ids.items()},
+        u.reported,
+        u.fixes,
+        within_s=30.0,
+    )
+
+
+def _units_summary(books: UnitBooks | None, figures: dict[str, Any] | None) -> None:
+    if books is None or figures is None:
+        return
+    mqtt = figures["mqtt"]
+    over_mqtt = (
+        f", {figures['over_mqtt']} of them over MQTT: {mqtt['published']} fixes published, "
+        f"{mqtt['lost']} lost while the broker was away, longest gap {mqtt['longest_gap_s']:g} s"
+        if mqtt is not None
+        else ""
+    )
+    print(
+        f"units' fixes: {figures['fixes_over_http']} over HTTP{over_mqtt}; status reports "
+        f"{figures['status_reports']}, {figures['status_retried']} answered only after another "
+        f"try, the slowest after {figures['slowest_status_ack_s']:g} s, not acknowledged "
+        f"{figures['status_refused'] or 'none'}"
+    )
+    print(
+        f"units {books.units}: dispatches acknowledged {books.dispatches_acknowledged}, found "
+        f"{books.dispatches_found}, missing {len(books.dispatches_missing)}, duplicated "
+        f"{len(books.dispatches_duplicated)}, stored but unacknowledged "
+        f"{books.dispatches_unacknowledged}; statuses reflected {books.statuses_reflected}/"
+        f"{books.statuses_acknowledged}, not out of service {len(books.not_retired)}, "
+        f"dispatches left active {len(books.left_active)}; last fixes stored "
+        f"{books.fixes_reflected}/{books.fixes_reflected + len(books.fixes_behind)}"
+    )
+    for line in books.lost[:20]:
+        print(f"  lost: {line}")
 
 
 async def _voice(
@@ -618,13 +666,13 @@ async def _chaos(args: argparse.Namespace, scenario: Scenario) -> int:
         operators = await _bots(url, args.operators or scenario.operators[scenario.start_hour])
         arrivals = generate(scenario, args.seed)
         run_id = f"sim{args.seed}-{secrets.token_hex(3)}"
-        # the citizens' own edges, the devices registered in the nodes' database (the real
-        # one, not through the relay); no units: the bots dispatch none under chaos
+        # the citizens' own edges and the units, the devices registered in the nodes' database
+        # (the real one, not through the relay); half the units' fixes over the stack's MQTT
         opened = await open_edges(
-            scenario.model_copy(update={"units": None}),
+            scenario,
             arrivals,
             stack.urls,
-            edge_settings(channels),
+            edge_settings(stack.env),
             run_id,
             args.speed,
             args.seed,
@@ -662,6 +710,8 @@ async def _chaos(args: argparse.Namespace, scenario: Scenario) -> int:
             during=hurt,
             edges=opened.edges,
             run=run_id,
+            dispatch_after_s=opened.dispatch_after_s,
+            on_dispatch=opened.on_dispatch,
             voice=voice,
             app_sos_share=scenario.app_sos_share,
             app_sos_video_share=scenario.app_sos_video_share,
@@ -670,6 +720,7 @@ async def _chaos(args: argparse.Namespace, scenario: Scenario) -> int:
         acknowledged = {s.device_id: s.contact_id for s in result.accepted if s.edge != "voice"}
         books = await account(url, opened.prefixes, acknowledged, within_s=30.0)
         settle(result, books)
+        units = await _unit_books(url, opened, result)
         calls = await _calls_back(voice, stack.voice_reason, url, result)
     finally:
         replies = opened.replies() if opened is not None else {}
@@ -686,7 +737,10 @@ async def _chaos(args: argparse.Namespace, scenario: Scenario) -> int:
         "backend": "postgresql+redis" if stack.postgres else "embedded",
         "faults": [vars(r) for r in records] + [vars(r) for r in not_done(stack)],
         "accounting": books.figures(),
+        "units_accounting": units.figures() if units is not None else None,
     }
+    if opened is not None and opened.units is not None:
+        report["units"] = opened.units.figures()
     _write(report, str(where), scenario.name)
     _summary(report)
     for r in records:
@@ -700,7 +754,9 @@ async def _chaos(args: argparse.Namespace, scenario: Scenario) -> int:
         f", stored but unacknowledged {books.stored_unacknowledged}"
     )
     _voice_summary(calls)
+    _units_summary(units, report.get("units"))
     print(f"report: {where / 'report.html'}")
     lost = books.missing or books.duplicated or books.orphaned or result.errors
+    units_lost = units is not None and bool(units.lost)
     unrecovered = [r for r in records if r.recovered_s is None]
-    return 1 if lost or unrecovered else 0
+    return 1 if lost or units_lost or unrecovered else 0

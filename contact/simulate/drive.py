@@ -57,6 +57,8 @@ class DriveResult:
     dispatch_refused: dict[str, int] = field(default_factory=dict)  # why a bot sent no unit
     sos_presses: int = 0  # app emergencies sent as the SOS button
     sos_videos: int = 0  # their video calls placed through Asterisk
+    dispatch_ids: dict[str, str] = field(default_factory=dict)  # contact → dispatch, as answered
+    dispatches_seen_in_panel: int = 0  # of them, the answer lost and found in the panel after
 
     @property
     def accepted(self) -> list[Sent]:
@@ -65,6 +67,17 @@ class DriveResult:
     @property
     def dispatched(self) -> list[Sent]:
         return [s for s in self.sent if not math.isnan(s.dispatched_at)]
+
+
+DISPATCH_RETRY_S = 30.0  # wall seconds a bot keeps trying to send a unit through a fault
+
+
+class _Unanswered(Exception):
+    """A 5xx: the center did not say whether it did it (asked again after a look)."""
+
+
+class _LoggedOut(Exception):
+    """A 401: the node she moved to has not taken her login (logged in again, elsewhere)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +121,8 @@ class OperatorBot:
         self.answered: dict[str, float] = {}  # contact id → wall time accepted
         self.citizens: dict[str, str] = {}  # contact id → its citizen, as offered
         self.dispatches: dict[str, tuple[float, str, float | None]] = {}  # id → (t, unit, eta)
+        self.dispatch_ids: dict[str, str] = {}  # contact id → the dispatch the center made
+        self.seen_in_panel = 0  # dispatches whose answer was lost, found in the panel after
         self.no_dispatch: dict[str, int] = {}  # why a contact that needed a unit got none
 
     @property
@@ -172,27 +187,62 @@ class OperatorBot:
     def _refuse(self, why: str) -> None:
         self.no_dispatch[why] = self.no_dispatch.get(why, 0) + 1
 
-    async def _dispatch(self, contact_id: str) -> None:
-        """As an operator in her dispatch panel: the suggestions, then the first unit."""
+    async def _dispatch(self, contact_id: str, stop: asyncio.Event) -> None:
+        """As an operator in her dispatch panel: the suggestions, then the first unit. When
+        the answer is lost (a node died, the database was cut) she looks at the panel again
+        before sending another: a unit already sent to the contact is hers, so one contact
+        gets one unit. Tried for up to DISPATCH_RETRY_S, or until the run ends."""
+        until = time.monotonic() + DISPATCH_RETRY_S
+        while True:
+            try:
+                return await self._send_a_unit(contact_id)
+            except _Unanswered as exc:
+                why = str(exc)
+            except (aiohttp.ClientError, OSError, TimeoutError, _LoggedOut) as exc:
+                why = type(exc).__name__
+                with contextlib.suppress(Exception):
+                    await self._failover()
+            if stop.is_set() or time.monotonic() >= until:
+                return self._refuse(why)
+            await asyncio.sleep(0.5)
+
+    async def _send_a_unit(self, contact_id: str) -> None:
         assert self._session is not None
         async with self._session.get(f"/api/v1/contacts/{contact_id}/dispatch") as r:
+            if r.status >= 500:
+                raise _Unanswered(f"panel HTTP {r.status}")
+            if r.status == 401:
+                raise _LoggedOut
             panel = await r.json(content_type=None) if r.status == 200 else None
-        if panel is None:
+        if not isinstance(panel, dict):
             return self._refuse(f"panel HTTP {r.status}")
         if not panel.get("has_location"):
             return self._refuse("no location")
+        for sent in panel.get("dispatches", []):  # hers, its answer lost on the way
+            if sent.get("contact_id") == contact_id and sent.get("operator_id") == self.operator_id:
+                return self._sent(contact_id, sent, None, seen_in_panel=True)
         for unit in panel.get("suggestion", [])[:3]:  # another bot may take one first
             status, body = await self._post_json(
                 f"/api/v1/contacts/{contact_id}/dispatch", {"unit_id": unit["unit_id"]}
             )
-            if status == 201:
-                eta = body.get("eta_s") if isinstance(body, dict) else None
-                eta = float(eta) if isinstance(eta, int | float) else unit.get("eta_s")
-                self.dispatches[contact_id] = (time.monotonic(), unit["unit_id"], eta)
-                if self._on_dispatch is not None:
-                    self._on_dispatch(unit["unit_id"], eta)
-                return None
+            if status == 201 and isinstance(body, dict):
+                return self._sent(contact_id, body, unit.get("eta_s"), seen_in_panel=False)
+            if status >= 500:
+                raise _Unanswered(f"dispatch HTTP {status}")
         return self._refuse("no unit free" if not panel.get("suggestion") else "units taken")
+
+    def _sent(
+        self, contact_id: str, dispatch: dict[str, Any], eta: Any, *, seen_in_panel: bool
+    ) -> None:
+        """A unit sent to the contact, as the center answered it (or showed it in the panel)."""
+        eta = dispatch.get("eta_s") if isinstance(dispatch.get("eta_s"), int | float) else eta
+        eta = float(eta) if isinstance(eta, int | float) else None
+        unit_id = str(dispatch["unit_id"])
+        self.dispatches[contact_id] = (time.monotonic(), unit_id, eta)
+        self.dispatch_ids[contact_id] = str(dispatch["id"])
+        self.seen_in_panel += seen_in_panel
+        if self._on_dispatch is not None:
+            self._on_dispatch(unit_id, eta)
 
     async def _post_until_done(self, path: str, body: dict[str, Any], within_s: float) -> int:
         """A close must land: retried through a database cut or a dead node (a 5xx or no
@@ -308,8 +358,8 @@ class OperatorBot:
                 await asyncio.wait_for(stop.wait(), first_s)
             hold_s -= first_s
             try:
-                await self._dispatch(contact_id)
-            except (aiohttp.ClientError, OSError, TimeoutError, ValueError) as exc:
+                await self._dispatch(contact_id, stop)
+            except ValueError as exc:  # a panel that is not JSON
                 self._refuse(type(exc).__name__)
         if not stop.is_set():
             with contextlib.suppress(TimeoutError):
@@ -490,3 +540,5 @@ def _settle(result: DriveResult, bots: Sequence[OperatorBot]) -> None:
                 by_id[contact_id].dispatched_at, by_id[contact_id].eta_s = at, eta
         for why, n in b.no_dispatch.items():
             result.dispatch_refused[why] = result.dispatch_refused.get(why, 0) + n
+        result.dispatch_ids.update(b.dispatch_ids)
+        result.dispatches_seen_in_panel += b.seen_in_panel

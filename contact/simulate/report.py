@@ -167,6 +167,8 @@ def drive_report(scenario: Scenario, result: DriveResult, seed: int) -> dict[str
         "dispatched": len(result.dispatched),
         "needed_a_unit": sum(1 for s in result.accepted if s.arrival.needs_unit),
         "no_unit_sent": result.dispatch_refused,
+        # of the units sent, those whose answer was lost and the bot found in the panel after
+        "dispatches_found_in_panel": result.dispatches_seen_in_panel,
         "total": _figures(whole),
         "emergency": _figures(emergency),
         "predicted": predicted(scenario, [result.operators]),

@@ -4,7 +4,10 @@ through its own edge (the app and its SOS button, Telegram and WhatsApp webhooks
 the stand-ins, signed kiosk presses, school alarms, camera alerts), while a node is killed
 with SIGKILL, Redis comes back empty, the database link is cut for 10 s, the units' MQTT broker
 goes away and Asterisk restarts. Every contact an edge acknowledged is in the database exactly
-once, none left in an operator's hands, and each fault has a recovery time."""
+once, none left in an operator's hands, and each fault has a recovery time. The patrols drive
+through the same faults: the bots send them, they report on scene and free again, half of them
+report their place over the MQTT feed the broker's loss cuts; every dispatch and status report
+the center acknowledged is in the database, and every unit ends out of service."""
 
 from __future__ import annotations
 
@@ -25,11 +28,13 @@ DEVICES_AND_CHATS = {  # per day, so that 40 minutes of a Friday evening has a f
     "kiosk = 12\n": "kiosk = 150\n",
     "alarm = 2\n": "alarm = 150\n",
     "camera = 48\n": "camera = 150\n",
+    "on_scene_min = 25\n": "on_scene_min = 5\n",  # patrols free again sooner: more reports
 }
 
 
 def friday_night(tmp_path: Path) -> Path:
-    """almaty-friday-night with more chats, kiosks, schools and cameras calling."""
+    """almaty-friday-night with more chats, kiosks, schools and cameras calling, and patrols
+    back from a scene sooner."""
     text = (
         resources.files("contact.simulate") / "scenarios" / "almaty-friday-night.toml"
     ).read_text("utf-8")
@@ -99,6 +104,21 @@ def test_two_nodes_through_every_fault_lose_and_duplicate_nothing(
     assert report["carried_as_app"] == {}
     assert report["replies_to_chats"]["telegram"] >= edges["telegram"]["sent"]
     assert report["replies_to_chats"]["whatsapp"] >= edges["whatsapp"]["sent"]
+    # the patrols: registered and placed, sent by the bots, half of them on the MQTT feed the
+    # broker's loss cut (their fixes lost meanwhile); every dispatch and status report the
+    # center acknowledged is in the database, and their last fixes too: the feed came back
+    units, unit_books = report["units"], chaos["units_accounting"]
+    assert units["registered"] == units["placed"] == 40 and units["over_mqtt"] == 20
+    assert units["mqtt"]["outages"] == 1 and units["mqtt"]["lost"] > 0
+    assert report["dispatched"] >= 2, report["no_unit_sent"]
+    assert unit_books["dispatches_acknowledged"] == report["dispatched"]
+    assert unit_books["dispatches_found"] == unit_books["dispatches_acknowledged"]
+    assert unit_books["dispatches_missing"] == unit_books["dispatches_duplicated"] == []
+    assert unit_books["statuses_reflected"] == unit_books["statuses_acknowledged"] == 40
+    assert unit_books["final_states"] == {"out_of_service": 40}
+    assert unit_books["not_retired"] == unit_books["left_active"] == []
+    assert unit_books["fixes_reflected"] == 40 and unit_books["fixes_behind"] == []
+    assert "units 40: dispatches acknowledged" in done.stdout
 
 
 def test_several_nodes_need_postgresql(tmp_path: Path) -> None:

@@ -133,6 +133,11 @@ async def test_a_compressed_mass_incident_loses_and_duplicates_nothing(
     assert report["dispatched"] >= 5, report["no_unit_sent"]
     assert report["response"]["all"]["sent"] == report["dispatched"]
     assert report["units"]["placed"] == report["units"]["registered"] == 32
+    # every dispatch and unit report the center acknowledged is in its database
+    unit_books = report["units_accounting"]
+    assert unit_books["dispatches_found"] == unit_books["dispatches_acknowledged"]
+    assert unit_books["dispatches_acknowledged"] == report["dispatched"]
+    assert unit_books["statuses_reflected"] == unit_books["fixes_reflected"] == 32
     accepted = report["accepted_ids"]
     assert None not in accepted
     assert len(set(accepted)) == len(accepted) == report["sent"]

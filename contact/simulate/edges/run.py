@@ -42,6 +42,8 @@ class OpenEdges:
         """The edges, each trying until `stop_at` (monotonic)."""
         for edge in self.by_channel.values():
             edge.stop_at = stop_at
+        if self.units is not None:
+            self.units.stop_at = stop_at
         edges: dict[str, Edge] = {channel: e for channel, e in self.by_channel.items()}
         return edges
 
@@ -57,9 +59,13 @@ class OpenEdges:
         if self.units is not None:
             self.units.dispatched(unit_id, eta_s)
 
-    async def close(self) -> None:
+    async def retire_units(self) -> None:
+        """The units' last fixes and their out-of-service reports (before the accounting)."""
         if self.units is not None:
             await self.units.close()
+
+    async def close(self) -> None:
+        await self.retire_units()
         for edge in self.by_channel.values():
             if isinstance(edge, TelegramEdge | WhatsAppEdge):
                 await edge.standin.stop()
@@ -98,13 +104,17 @@ async def open_edges(
                 opened.by_channel["whatsapp"] = whatsapp
         # the registries' imports are processes of their own: run side by side
         wanted_units = scenario.units is not None and settings.dispatch.enabled
+        d = settings.dispatch
+        mqtt = None if d.mqtt_url is None else (d.mqtt_url.get_secret_value(), d.mqtt_topic_prefix)
         camera_key = next(iter(sorted(settings.camera.keys())), None)
         cameras_on = settings.camera.enabled and camera_key is not None
         kiosks, sites, cameras, units = await asyncio.gather(
             register(arrivals, "kiosk", run, env) if settings.kiosk.enabled else _none(),
             register(arrivals, "alarm", run, env) if settings.alarm.enabled else _none(),
             register_cameras(arrivals, run, env) if cameras_on else _none(),
-            register_units(session, bases, scenario, run, speed, seed) if wanted_units else _none(),
+            register_units(session, bases, scenario, run, speed, seed, env, mqtt)
+            if wanted_units
+            else _none(),
         )
         if kiosks:
             opened.by_channel["kiosk"] = KioskEdge(session, bases, kiosks, math.inf)
