@@ -106,7 +106,7 @@ def _contact(
     )
 
 
-def _assert_no_call_lost(report: dict[str, Any]) -> dict[str, Any]:
+def _assert_no_call_lost(report: dict[str, Any], *, restarted: bool = False) -> dict[str, Any]:
     calls = report["voice"]
     assert calls["driven"] is True, calls
     books: dict[str, Any] = calls["accounting"]
@@ -116,8 +116,12 @@ def _assert_no_call_lost(report: dict[str, Any]) -> dict[str, Any]:
     assert books["missing"] == [] and books["duplicated"] == [] and books["orphaned"] == []
     assert books["not_settled"] == []
     assert set(books["states"]) <= {"queued", "abandoned", "closed"}, books["states"]
-    assert books["callback_tasks"] == books["abandoned"]  # each abandoned call has its task
-    assert books["abandoned_without_callback"] == []
+    assert books["abandoned_without_callback"] == []  # each abandoned call has its task
+    if restarted:  # and each conversation the restart cut off (its contact closed after wrap-up)
+        closed = books["states"].get("closed", 0)
+        assert books["abandoned"] <= books["callback_tasks"] <= books["abandoned"] + closed
+    else:
+        assert books["callback_tasks"] == books["abandoned"]
     assert report["not_waiting_or_terminal"] == []
     pop = calls["screen_pop_ms"]
     assert pop["n"] >= 1 and pop["p95"] is not None and pop["p95"] > 0
@@ -242,5 +246,5 @@ def test_an_asterisk_restart_mid_run_loses_no_call(tmp_path: Path, pbx: Pbx) -> 
     restart = faults["restart Asterisk"]
     assert restart["recovered_s"] is not None and restart["recovered_s"] > 1.0, restart
     assert "started again" in restart["note"]
-    _assert_no_call_lost(report)
+    _assert_no_call_lost(report, restarted=True)
     assert "restart Asterisk: recovered in" in done.stdout

@@ -4,8 +4,11 @@ ports. (The calls themselves: tests/integration/test_simulate_voice.py.)"""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 from contact.config import AsteriskSettings
 from contact.errors import ContactError
@@ -13,6 +16,7 @@ from contact.local_ports import SIPP_MEDIA_RANGE
 from contact.simulate.edges.voice import (
     BEFORE_TALK_MS,
     Pbx,
+    VoiceEdge,
     caller_scenario,
     media_port,
     open_pbx,
@@ -162,3 +166,27 @@ def test_media_ports_stay_out_of_asterisks_rtp_range() -> None:
         port = media_port((24000, 26999))
         assert SIPP_MEDIA_RANGE[0] <= port < SIPP_MEDIA_RANGE[1] and port % 4 == 0
         assert port + 3 < 24000 or port > 26999
+
+
+class _QuietSocket:
+    """An operator's WebSocket on which nothing happens."""
+
+    async def receive_json(self) -> Any:
+        await asyncio.sleep(3600)
+
+
+class _Edge:
+    def __init__(self) -> None:
+        self.hung_up_at: float | None = None
+
+    async def hang_up(self, _bot: object, _contact_id: str) -> None:
+        self.hung_up_at = time.monotonic()
+
+
+async def test_the_operator_talks_her_whole_handling_time_through_quiet_seconds() -> None:
+    """A quiet WebSocket is no reason to hang up: she holds the call for its sampled time
+    (it used to end at the first half second without a message)."""
+    edge = _Edge()
+    began = time.monotonic()
+    await VoiceEdge.talk(edge, None, _QuietSocket(), "c-1", 1.5, asyncio.Event())  # type: ignore[arg-type]
+    assert edge.hung_up_at is not None and edge.hung_up_at - began >= 1.4

@@ -729,7 +729,7 @@ class VoiceEdge:
             try:
                 msg = await asyncio.wait_for(ws.receive_json(), min(left, 0.5))
             except TimeoutError:
-                break
+                continue  # a quiet half second: she talks on until her time is up
             data = msg.get("data") or {}
             if data.get("contact_id") == contact_id and data.get("type") == "call.ended":
                 return
