@@ -1,6 +1,8 @@
 """Grouping: categories from Kazakh and Russian words, compatibility, and which incident a
 contact joins (place, time window, category, accuracy)."""
 
+import random
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -8,6 +10,7 @@ import pytest
 
 from contact.dispatch.geo import LatLon, destination
 from contact.dispatch.grouping import (
+    CATEGORY_WORDS,
     Candidate,
     Match,
     categorize,
@@ -42,6 +45,32 @@ HERE = LatLon(43.238, 76.945)
 )
 def test_categories_in_both_languages(text: str, category: str | None) -> None:
     assert categorize(text) == category
+
+
+def _categorize_stem_by_stem(text: str) -> str | None:
+    """The first implementation, one stem at a time: the reference categorize must equal."""
+    lowered = text.lower().replace("ё", "е")
+    words = re.findall(r"[^\W\d_]+(?:-[^\W\d_]+)*", lowered)
+    padded = f" {' '.join(words)} "
+    for category, stems in CATEGORY_WORDS.items():
+        for stem in stems:
+            if " " in stem or "-" in stem:
+                if f" {stem.strip()}" in padded:
+                    return category
+            elif any(word.startswith(stem) for word in words):
+                return category
+    return None
+
+
+def test_categorize_equals_the_stem_by_stem_reading() -> None:
+    stems = [stem for group in CATEGORY_WORDS.values() for stem in group]
+    filler = ["в", "доме", "Ёлка", "от", "шу", "ес", "түссіз", "123", "-", "жол", "жедел"]
+    rng = random.Random(9)
+    texts = [*stems, *(s.upper() for s in stems), *(f"x{s}" for s in stems)]
+    for _ in range(5_000):
+        texts.append(" ".join(rng.choice(stems + filler * 3) for _ in range(rng.randint(0, 6))))
+    for text in texts:
+        assert categorize(text) == _categorize_stem_by_stem(text), text
 
 
 def test_compatibility() -> None:
