@@ -56,7 +56,7 @@ class UnitBooks:
     dispatches_acknowledged: int
     dispatches_found: int
     dispatches_missing: list[str]  # acknowledged, not in the database
-    dispatches_duplicated: list[str]  # contacts of the run with more than one dispatch
+    dispatches_duplicated: list[str]  # contacts with more than one acknowledged dispatch
     dispatches_unacknowledged: int  # stored, the answer lost on the way (not a loss)
     statuses_acknowledged: int  # units with a status report answered
     statuses_reflected: int  # of them, stored as last reported
@@ -66,6 +66,10 @@ class UnitBooks:
     fixes_reflected: int
     fixes_behind: list[str]  # units whose last acknowledged fix the center does not have
     final_states: dict[str, int] = field(default_factory=dict)
+    # contacts whose bot, its answer lost, sent another unit while the first was still being
+    # stored: two units where one was meant (an operator clicking again does the same; POST
+    # …/dispatch takes no Idempotency-Key yet). Reported, not failed.
+    dispatches_sent_again: list[str] = field(default_factory=list)
 
     @property
     def lost(self) -> list[str]:
@@ -96,9 +100,11 @@ def judge(
     stamp of its last acknowledged fix."""
     by_id = {u.id: u for u in stored_units}
     dispatch_ids = {d.id for d in stored_dispatches}
-    per_contact: dict[str, int] = {}
+    per_contact: dict[str, int] = {}  # acknowledged dispatches
+    unanswered: dict[str, int] = {}
     for d in stored_dispatches:
-        per_contact[d.contact_id] = per_contact.get(d.contact_id, 0) + 1
+        counts = per_contact if d.id in acknowledged else unanswered
+        counts[d.contact_id] = counts.get(d.contact_id, 0) + 1
     missing = sorted(d for d in acknowledged if d not in dispatch_ids)
     not_reflected = []
     for unit_id, last in sorted(reported.items()):
@@ -129,7 +135,14 @@ def judge(
         dispatches_acknowledged=len(acknowledged),
         dispatches_found=len(acknowledged) - len(missing),
         dispatches_missing=missing,
-        dispatches_duplicated=sorted(c for c, n in per_contact.items() if n > 1),
+        dispatches_duplicated=sorted(
+            c
+            for c in per_contact.keys() | unanswered.keys()
+            if per_contact.get(c, 0) > 1 or unanswered.get(c, 0) > 1
+        ),
+        dispatches_sent_again=sorted(
+            c for c, n in per_contact.items() if n == 1 and unanswered.get(c, 0) == 1
+        ),
         dispatches_unacknowledged=len(dispatch_ids - set(acknowledged)),
         statuses_acknowledged=len(reported),
         statuses_reflected=len(reported) - len(not_reflected),

@@ -104,9 +104,14 @@ def test_two_dispatches_of_one_contact_and_a_lost_answer() -> None:
     ]
     reported = {"u1": retired(100), "u2": retired(100)}
     books = judge(UNITS, units, dispatches, {"d1": "c1"}, reported, {})
-    assert books.dispatches_duplicated == ["c1"]
+    # the bot sent another unit when the first one's answer was lost: reported, not a loss
+    assert books.dispatches_duplicated == []
+    assert books.dispatches_sent_again == ["c1"]
     assert books.dispatches_unacknowledged == 1
-    assert books.lost == ["contact c1: more than one dispatch"]
+    assert books.lost == []
+    both_answered = judge(UNITS, units, dispatches, {"d1": "c1", "d9": "c1"}, reported, {})
+    assert both_answered.dispatches_duplicated == ["c1"]
+    assert both_answered.lost == ["contact c1: more than one dispatch"]
 
 
 def test_a_fix_older_than_the_last_acknowledged_is_behind() -> None:
