@@ -18,7 +18,7 @@ from pathlib import Path
 from contact.bus import MessageBus
 from contact.config import AsteriskSettings
 from contact.domain import events as ev
-from contact.errors import Conflict, NotFound
+from contact.errors import Conflict, NotFound, Unavailable
 from contact.ports import AuditLog, CallRepository, Recording
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 WAV_HEADER = 44
 WAV_BYTES_PER_S = 16000  # MixMonitor's .wav: 8 kHz, 16-bit, mono
 SETTLE_S = 1.5  # MixMonitor closes the file shortly after the hangup
+# a recording's row waits this long for a database that is away (a cut, a failover): without
+# it the file would be found by nobody and never purged
+STORE_PATIENCE_S = 600.0
+STORE_RETRY_MAX_S = 10.0
 
 
 class RecordingService:
@@ -72,9 +76,7 @@ class RecordingService:
         recording.size_bytes = max(size, 0)
         if recording.ended_at is None:
             recording.ended_at = datetime.fromtimestamp(self._clock(), UTC)
-        try:
-            await self._calls.add_recording(recording)  # one write, once measured
-        except Conflict:
+        if not await self._stored(recording):
             return
         if self._bus is not None:
             await self._bus.publish(
@@ -87,6 +89,33 @@ class RecordingService:
                     ),
                 )
             )
+
+    async def _stored(self, recording: Recording) -> bool:
+        """One write, once measured; waited for while the database is away. False when it
+        was stored before, or the database stayed away past STORE_PATIENCE_S (logged)."""
+        delay, waited = 0.5, 0.0
+        while True:
+            try:
+                await self._calls.add_recording(recording)
+                if waited:
+                    log.info("a recording stored after %.1f s without the database", waited)
+                return True
+            except Conflict:
+                return False
+            except Unavailable:
+                if waited >= STORE_PATIENCE_S:
+                    log.error(
+                        "a recording's file is not linked to its contact: the database stayed "
+                        "away for %.0f s (file %s)",
+                        waited,
+                        recording.path,
+                    )
+                    return False
+                if not waited:
+                    log.warning("a recording waits for the database to be stored")
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, STORE_RETRY_MAX_S)
 
     async def purge(self, *, days: int | None = None, dry_run: bool = False) -> list[Recording]:
         """Delete the files of recordings older than the retention period; the rows stay (with
