@@ -4,6 +4,7 @@ another node opened, or opens a new contact; a shared location moves the contact
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from contact.bus import MessageBus
 from contact.channels.chat.intake import ChatIntake, language_hint
+from contact.channels.chat.opening import LocalOpening
 from contact.channels.chat.ports import ChatMessage, Conversation
 from contact.domain import events as ev
 from contact.domain.commands import AddCitizenMessage, RegisterContact, Registered, UpdateLocation
@@ -67,15 +69,21 @@ class FakeContacts:
 
 
 class Center:
-    def __init__(self) -> None:
+    def __init__(self, shared: Center | None = None, *, register_s: float = 0.0) -> None:
+        """`shared`: another node of the same centre (its database, its opening lock)."""
         self.bus = MessageBus()
-        self.contacts = FakeContacts()
-        self.conversations = FakeConversations()
+        self.contacts: FakeContacts = shared.contacts if shared else FakeContacts()
+        self.conversations: FakeConversations = (
+            shared.conversations if shared else FakeConversations()
+        )
+        self.opening: LocalOpening = shared.opening if shared else LocalOpening()
+        self.register_s = register_s
         self.intake = ChatIntake(
             bus=self.bus,
             contacts=self.contacts,
             store=self.conversations,
             clock=NOW.timestamp,
+            opening=self.opening,
         )
         self.intake.register(self.bus)
         self.registered: list[RegisterContact] = []
@@ -87,7 +95,8 @@ class Center:
 
     async def _register(self, command: RegisterContact) -> Registered:
         self.registered.append(command)
-        contact_id = f"new{len(self.registered)}"
+        await asyncio.sleep(self.register_s)  # stored and queued: a few ms on a real node
+        contact_id = f"new{len(self.registered)}" if self.register_s == 0 else f"new-{id(self)}"
         self.contacts.add(contact_id)
         return Registered(contact_id, created=True)
 
@@ -203,3 +212,24 @@ def test_the_language_hint_reads_the_letters() -> None:
     assert language_hint("Сәлеметсіз бе") is Language.KK
     assert language_hint("Здравствуйте") is Language.RU
     assert language_hint("hello 123") is None
+
+
+async def test_two_nodes_taking_a_citizen_s_first_messages_at_once_open_one_contact() -> None:
+    """The text on one node, the location the citizen shared after it on another (the
+    messenger's retries after a database cut land anywhere): one contact, both messages in it
+    (each node used to find no open contact and open one)."""
+    a = Center(register_s=0.05)
+    b = Center(a, register_s=0.05)
+    fresh = conversation()
+    here = Location(lat=43.238, lon=76.945, accuracy_m=10.0)
+    text, place = await asyncio.gather(
+        a.intake.take(fresh, message("У подъезда лежит человек")),
+        b.intake.take(fresh, message("", location=here)),
+    )
+    assert len(a.registered) + len(b.registered) == 1
+    assert {text.contact_id, place.contact_id} == {text.contact_id}
+    assert sorted([text.created, place.created]) == [False, True]
+    [(joined, _)] = a.contacts.messages  # the second message, in the first one's contact
+    assert joined.contact_id == text.contact_id
+    saved = await a.conversations.conversation(ChannelKind.TELEGRAM, CITIZEN)
+    assert saved is not None and saved.contact_id == text.contact_id

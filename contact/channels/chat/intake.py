@@ -16,11 +16,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from contact.bus import MessageBus
+from contact.channels.chat.opening import LocalOpening
 from contact.channels.chat.ports import (
     ChatContacts,
     ChatMessage,
     Conversation,
     Conversations,
+    OpeningLock,
     Taken,
 )
 from contact.domain import events as ev
@@ -62,11 +64,13 @@ class ChatIntake:
         contacts: ChatContacts,
         store: Conversations,
         clock: Callable[[], float] = time.time,
+        opening: OpeningLock | None = None,
     ) -> None:
         self._bus = bus
         self._contacts = contacts
         self._store = store
         self._clock = clock
+        self._opening: OpeningLock = opening or LocalOpening()
 
     def register(self, bus: MessageBus) -> None:
         bus.register(AddCitizenMessage, self.add_citizen_message)
@@ -104,11 +108,14 @@ class ChatIntake:
         return True
 
     async def take(self, conversation: Conversation, message: ChatMessage) -> Taken:
-        """Append to the conversation's open contact, or open a new one."""
-        if conversation.contact_id is not None:
-            if await self._append(conversation.contact_id, message):
-                return Taken(conversation.contact_id, created=False)
-            # over, or another node already opened a newer one: look again before opening
+        """Append to the conversation's open contact, or open a new one: under the
+        conversation's lock (opening.py), after looking again, since another node may have
+        opened one meanwhile; the conversation names it before the lock is let go."""
+        if conversation.contact_id is not None and await self._append(
+            conversation.contact_id, message
+        ):
+            return Taken(conversation.contact_id, created=False)
+        async with self._opening.hold(conversation.channel, conversation.citizen):
             forget = getattr(self._store, "forget", None)
             if forget is not None:
                 forget(conversation.channel, conversation.citizen)
@@ -118,17 +125,21 @@ class ChatIntake:
                 assert newer is not None
                 if await self._append(newer, message):
                     return Taken(newer, created=False)
-        registered = await self._bus.execute(
-            RegisterContact(
-                channel=message.channel,
-                text=message.text,
-                language=conversation.language,
-                citizen=conversation.citizen,
-                location=message.location,
-                attachments=message.attachments,
-                external_id=message.external_id,
+            registered = await self._bus.execute(
+                RegisterContact(
+                    channel=message.channel,
+                    text=message.text,
+                    language=conversation.language,
+                    citizen=conversation.citizen,
+                    location=message.location,
+                    attachments=message.attachments,
+                    external_id=message.external_id,
+                )
             )
-        )
+            if registered.contact_id != newer:
+                await self._store.save_conversation(
+                    replace(latest or conversation, contact_id=registered.contact_id), self._now()
+                )
         return Taken(registered.contact_id, created=registered.created)
 
     async def relocate(self, conversation: Conversation, location: Location) -> str | None:

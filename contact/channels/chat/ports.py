@@ -4,6 +4,7 @@ Telegram and WhatsApp are, and the store that keeps them (SqlChatStore in sql.py
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -197,6 +198,12 @@ class Conversations(Protocol):
     async def conversation_by_wa_id(self, wa_id: str) -> Conversation | None: ...
 
     async def save_conversation(self, conversation: Conversation, at: datetime) -> None: ...
+
+
+class OpeningLock(Protocol):
+    """Held while a conversation's new contact is opened, on every node (opening.py)."""
+
+    def hold(self, channel: ChannelKind, citizen: str) -> AbstractAsyncContextManager[None]: ...
 
 
 class ChatContacts(Protocol):

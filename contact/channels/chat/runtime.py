@@ -11,8 +11,10 @@ from contact.channels.chat.cache import CachedChatStore
 from contact.channels.chat.inbox import Inbox, WriteGate
 from contact.channels.chat.intake import ChatIntake
 from contact.channels.chat.notify import DeliveryProjection
+from contact.channels.chat.opening import LeasedOpening, LocalOpening
 from contact.channels.chat.sql import SqlChatStore
 from contact.context import Key
+from contact.persistence.leases import SqlLeaseStore
 
 if TYPE_CHECKING:
     from contact.context import Container
@@ -40,7 +42,14 @@ def chat_runtime(container: Container) -> ChatRuntime:
         store=store,
         inbox=Inbox(store, clock=container.clock, gate=gate),
         intake=ChatIntake(
-            bus=container.bus, contacts=container.db.contacts, store=store, clock=container.clock
+            bus=container.bus,
+            contacts=container.db.contacts,
+            store=store,
+            clock=container.clock,
+            # one node on SQLite; nodes on PostgreSQL share the lock through the database
+            opening=LocalOpening()
+            if container.db.store.is_sqlite
+            else LeasedOpening(SqlLeaseStore(container.db.store)),
         ),
         gate=gate,
     )
