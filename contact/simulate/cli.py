@@ -130,6 +130,7 @@ def add_commands(
     )
     p.add_argument(
         "--database-url",
+        type=_database_url,
         help="with --chaos: the database the nodes share (default: a SQLite file in --out)",
     )
     p.add_argument(
@@ -622,6 +623,12 @@ def _voice_summary(calls: dict[str, Any]) -> None:
             f"dialplan, {video['joined_their_sos']} joined their SOS, "
             f"{video['hung_up_by_center']} hung up by the center"
         )
+
+
+def _database_url(url: str) -> str:
+    """As a node reads it (`postgresql://…` pasted → the async driver the nodes ship): the
+    run's own reads at the end use the same, not a driver that is not installed."""
+    return DatabaseSettings(url=url).url
 
 
 async def _bots(database_url: str, count: int) -> list[Any]:

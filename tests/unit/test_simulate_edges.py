@@ -4,10 +4,12 @@ result, in arrival order."""
 
 from __future__ import annotations
 
+import argparse
 import math
 
 import pytest
 
+from contact.simulate.cli import add_commands
 from contact.simulate.drive import drive
 from contact.simulate.edges import Answer, Edge, Sent, contact_id
 from contact.simulate.traffic import Arrival
@@ -110,3 +112,14 @@ async def test_a_channel_without_an_edge_is_carried_by_the_app_edge_and_counted(
 )
 def test_the_contact_id_an_edge_answered(answer: Answer | None, found: str | None) -> None:
     assert contact_id(answer) == found
+
+
+def test_a_pasted_postgresql_url_is_read_with_the_driver_the_nodes_ship() -> None:
+    """`--database-url postgresql://…` used to run the whole chaos run and then fail its final
+    accounting on a driver that is not installed (psycopg)."""
+    parser = argparse.ArgumentParser()
+    add_commands(parser.add_subparsers())
+    args = parser.parse_args(
+        ["simulate", "mass-incident", "--chaos", "--database-url", "postgresql://u@h:5432/d"]
+    )
+    assert args.database_url == "postgresql+asyncpg://u@h:5432/d"
