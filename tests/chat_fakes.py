@@ -4,6 +4,7 @@ cannot drift from them. It also records what was asked, saved and forgotten."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from contact.channels.chat.ports import Conversation
@@ -38,7 +39,10 @@ class FakeConversations:
         return max(matching, key=lambda m: m[0])[1]
 
     async def save_conversation(self, conversation: Conversation, at: datetime) -> None:
-        self._rows[(conversation.channel, conversation.citizen)] = (conversation, at)
+        key = (conversation.channel, conversation.citizen)
+        if conversation.contact_id is None and key in self._rows:  # never taken away (sql.py)
+            conversation = replace(conversation, contact_id=self._rows[key][0].contact_id)
+        self._rows[key] = (conversation, at)
         self.saved.append(conversation)
 
     def forget(self, channel: ChannelKind, citizen: str) -> None:

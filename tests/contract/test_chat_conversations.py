@@ -116,3 +116,18 @@ async def test_a_whatsapp_citizen_is_found_by_phone_number_latest_first(
     )
     found = await conversations.conversation_by_wa_id("77011234567")
     assert found is not None and found.citizen == "KZ.1"
+
+
+async def test_a_save_from_a_copy_without_the_contact_never_takes_it_away(
+    conversations: Conversations,
+) -> None:
+    """A new conversation is saved before its first message is taken; another node may have
+    opened the citizen's contact meanwhile: that save keeps the contact (it used to clear it,
+    and the first message opened a second contact)."""
+    await conversations.save_conversation(telegram(contact_id="c1"), T0)
+    await conversations.save_conversation(replace(telegram(), language=Language.KK), T0)
+    found = await conversations.conversation(ChannelKind.TELEGRAM, "1001")
+    assert found is not None and (found.contact_id, found.language) == ("c1", Language.KK)
+    await conversations.save_conversation(telegram(contact_id="c2"), T0)
+    found = await conversations.conversation(ChannelKind.TELEGRAM, "1001")
+    assert found is not None and found.contact_id == "c2"

@@ -66,7 +66,10 @@ class CachedChatStore:
         except BaseException:
             self.forget(conversation.channel, conversation.citizen)
             raise
-        self._keep(conversation)
+        if conversation.contact_id is None:  # the row may name a contact: read it next time
+            self.forget(conversation.channel, conversation.citizen)
+        else:
+            self._keep(conversation)
 
     async def conversation_by_wa_id(self, wa_id: str) -> Conversation | None:
         return await self._store.conversation_by_wa_id(wa_id)

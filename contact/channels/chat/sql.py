@@ -183,12 +183,16 @@ class SqlChatStore:
 
     async def save_conversation(self, conversation: Conversation, at: datetime) -> None:
         values = _conversation_columns(conversation)
-        statement = (
-            self._insert(ChatConversationRow)
-            .values(**values, created_at=conversation.created_at, updated_at=at)
-            .on_conflict_do_update(
-                index_elements=["channel", "citizen"], set_={**values, "updated_at": at}
-            )
+        insert = self._insert(ChatConversationRow).values(
+            **values, created_at=conversation.created_at, updated_at=at
+        )
+        # a save made from a copy read before another node opened the citizen's contact
+        # (a new conversation is saved before its first message is taken) never takes the
+        # contact away: the conversation would open a second one
+        kept = func.coalesce(insert.excluded.contact_id, col(ChatConversationRow.contact_id))
+        statement = insert.on_conflict_do_update(
+            index_elements=["channel", "citizen"],
+            set_={**values, "contact_id": kept, "updated_at": at},
         )
         async with self._store.write() as session:
             await session.exec(statement)
