@@ -24,7 +24,6 @@ from contact.dispatch.geo import OUTSIDE, BBox, FloatArray, Polygon, ring_positi
 from contact.errors import Unprocessable
 
 REQUIRED_PROPERTIES = ("name_kk", "name_ru", "department")
-FEW = 64  # polygons: up to this many, a look-up loops over their boxes in Python
 
 
 class DistrictDataError(Unprocessable):
@@ -74,12 +73,6 @@ class DistrictIndex:
             ],
             dtype=np.float64,
         ).reshape(-1, 4)
-        # a city's few districts: a loop over plain tuples (1-3 µs a look-up) beats numpy's
-        # fixed cost per call (~8 µs, 3 % of the interpreter at 100 reports/s); a country's
-        # many polygons keep the vectorised filter
-        self._few = (
-            [tuple(map(float, row)) for row in self._box] if len(self._polygons) <= FEW else None
-        )
 
     @classmethod
     def from_geojson(cls, data: Mapping[str, Any]) -> DistrictIndex:
@@ -97,18 +90,10 @@ class DistrictIndex:
 
     def locate(self, lat: float, lon: float) -> District | None:
         """The district containing the point, or None when it is outside every district."""
-        hits: Iterable[int]
-        if self._few is not None:
-            hits = (
-                j
-                for j, (min_lat, min_lon, max_lat, max_lon) in enumerate(self._few)
-                if min_lat <= lat <= max_lat and min_lon <= lon <= max_lon
-            )
-        else:
-            box = self._box
-            hits = np.flatnonzero(
-                (box[:, 0] <= lat) & (lat <= box[:, 2]) & (box[:, 1] <= lon) & (lon <= box[:, 3])
-            )
+        box = self._box
+        hits = np.flatnonzero(
+            (box[:, 0] <= lat) & (lat <= box[:, 2]) & (box[:, 1] <= lon) & (lon <= box[:, 3])
+        )
         for j in hits:  # ascending, so file order decides shared borders
             if self._polygons[j].contains(lat, lon):
                 return self._districts[int(self._owner[j])]

@@ -2,14 +2,12 @@
 
 import copy
 import json
-import random
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from contact.dispatch.districts import (
-    FEW,
     DistrictDataError,
     DistrictIndex,
     load_districts,
@@ -203,32 +201,3 @@ def test_an_english_name_is_optional_and_checked() -> None:
         city["features"][0]["properties"]["name_en"] = wrong
         with pytest.raises(DistrictDataError, match="name_en"):
             load_districts(city)
-
-
-@pytest.mark.parametrize("side", [3, 10])  # 9 polygons (a loop over boxes), 100 (numpy)
-def test_few_and_many_polygons_locate_alike(side: int) -> None:
-    step = 0.1
-    features = [
-        district(
-            f"d{row}-{col}",
-            {
-                "type": "Polygon",
-                # overlapping squares: the first in file order wins where they overlap
-                "coordinates": [
-                    square(76 + col * step, 43 + row * step, 76.15 + col * step, 43.15 + row * step)
-                ],
-            },
-        )
-        for row in range(side)
-        for col in range(side)
-    ]
-    index = DistrictIndex.from_geojson({"type": "FeatureCollection", "features": features})
-    assert (len(features) <= FEW) == (side == 3)
-    rng = random.Random(side)
-    for _ in range(2_000):
-        lat, lon = 42.95 + rng.random() * side * step, 75.95 + rng.random() * side * step
-        expected = next(
-            (d.id for d in index.districts if any(p.contains(lat, lon) for p in d.polygons)),
-            None,
-        )
-        assert located(index, lat, lon) == expected
