@@ -108,6 +108,12 @@ class MessageBus:
 
     # --- running --------------------------------------------------------------------------
 
+    def holding(self, key: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """The lock commands and events on `key` run under, for work that changes that
+        contact outside a command (routing's offer, its return): in one node's order with
+        them, not between a handler's read and its save."""
+        return self._locks.hold(key)
+
     async def execute(self, command: Command[R]) -> R:
         handler = self._command_handlers.get(type(command))
         if handler is None:

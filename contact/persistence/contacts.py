@@ -91,8 +91,12 @@ class SqlContactRepository:
         `state` with `operator_id` (one conditional UPDATE): False when it changed meanwhile
         (another node, its operator)."""
         values = _columns(contact)
-        if only is not None:
-            values = {k: v for k, v in values.items() if k in only}
+        if only is None:  # routing's offer and its return: the fast path, one hop
+            values.update(b_id=contact.id, b_state=state.value, b_operator_id=operator_id)
+            return bool(
+                await self._store.write_sync(lambda conn: _UPDATE_CONTACT_IF.count(conn, values))
+            )
+        values = {k: v for k, v in values.items() if k in only}
         holder = col(ContactRow.operator_id)
         statement = (
             update(ContactRow)
@@ -388,6 +392,17 @@ _CONTACT = Prepared(sa_select(_CONTACTS).where(_CONTACTS.c.id == bindparam("id")
 _UPDATE_CONTACT = Prepared(
     update(_CONTACTS)
     .where(_CONTACTS.c.id == bindparam("b_id"))
+    .values({c.name: bindparam(c.name) for c in _CONTACTS.c if c.name not in _NEVER_SAVED})
+)
+_UPDATE_CONTACT_IF = Prepared(
+    update(_CONTACTS)
+    .where(
+        _CONTACTS.c.id == bindparam("b_id"),
+        _CONTACTS.c.state == bindparam("b_state"),
+        _CONTACTS.c.operator_id.is_not_distinct_from(
+            bindparam("b_operator_id", type_=_CONTACTS.c.operator_id.type)
+        ),
+    )
     .values({c.name: bindparam(c.name) for c in _CONTACTS.c if c.name not in _NEVER_SAVED})
 )
 _MESSAGES = Prepared(

@@ -405,15 +405,19 @@ class ContactLifecycle:
         return contact
 
     async def abandon(self, command: Abandon) -> Contact:
-        contact = await self._contacts.get(command.contact_id)
-        if contact.state is ContactState.ABANDONED:
-            return contact
-        previous = contact.state
-        if not contact.can_become(ContactState.ABANDONED):
-            raise Conflict(f"a {contact.state} contact cannot be abandoned")
-        operator_id = contact.operator_id
-        contact.transition(ContactState.ABANDONED, self._now())
-        await self._contacts.save(contact)
+        # conditional on what was read: another node's offer or accept in the same moment
+        # is read again and abandoned as it now stands, never written over
+        while True:
+            contact = await self._contacts.get(command.contact_id)
+            if contact.state is ContactState.ABANDONED:
+                return contact
+            previous = contact.state
+            if not contact.can_become(ContactState.ABANDONED):
+                raise Conflict(f"a {contact.state} contact cannot be abandoned")
+            operator_id = contact.operator_id
+            contact.transition(ContactState.ABANDONED, self._now())
+            if await self._contacts.save_if(contact, state=previous, operator_id=operator_id):
+                break
         await self._bus.publish(
             ev.ContactAbandoned(
                 contact_id=contact.id,

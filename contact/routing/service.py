@@ -285,10 +285,14 @@ class RoutingService:
         self.kick()
 
     async def _offer_returned(self, offer: Offer, *, declined: bool, presence: Presence) -> None:
-        contact = await self._contacts.get(offer.contact_id)
-        if contact.state is ContactState.OFFERED:
-            contact.transition(ContactState.QUEUED, _at(self._clock()))
-            await self._contacts.save(contact)
+        async with self._bus.holding(offer.contact_id):
+            contact = await self._contacts.get(offer.contact_id)
+            if contact.state is ContactState.OFFERED and contact.operator_id == offer.operator_id:
+                contact.transition(ContactState.QUEUED, _at(self._clock()))
+                # not over an abandon or an accept another node saved since the read
+                await self._contacts.save_if(
+                    contact, state=ContactState.OFFERED, operator_id=offer.operator_id
+                )
         await self._operators.set_presence(offer.operator_id, presence)
         await self._bus.publish(
             ev.OfferExpired(
@@ -378,15 +382,23 @@ class RoutingService:
     async def _offered(self, offer: Offer) -> None:
         self.assignments += 1
         try:
-            contact = await self._contacts.get(offer.contact_id)
-            if contact.state is not ContactState.QUEUED:
-                # gone meanwhile (abandoned on another node): give the operator back
-                await self._store.remove(offer.contact_id)
-                return
-            contact.transition(ContactState.OFFERED, _at(self._clock()))
-            contact.operator_id = offer.operator_id
-            await self._contacts.save(contact)
-            await self._operators.set_presence(offer.operator_id, Presence.OFFERED)
+            # under the contact's lock and conditional on its state: an abandon in the same
+            # moment (this node's, or another's) is never overwritten by the offer, which
+            # would leave the contact offered with nobody calling
+            async with self._bus.holding(offer.contact_id):
+                contact = await self._contacts.get(offer.contact_id)
+                offered = contact.state is ContactState.QUEUED
+                if offered:
+                    holder = contact.operator_id
+                    contact.transition(ContactState.OFFERED, _at(self._clock()))
+                    contact.operator_id = offer.operator_id
+                    offered = await self._contacts.save_if(
+                        contact, state=ContactState.QUEUED, operator_id=holder
+                    )
+                if not offered:  # gone meanwhile: give the operator back
+                    await self._store.remove(offer.contact_id)
+                    return
+                await self._operators.set_presence(offer.operator_id, Presence.OFFERED)
         except ContactError:
             log.exception(
                 "offer could not be recorded; returning it", extra={"contact_id": offer.contact_id}

@@ -134,6 +134,34 @@ async def test_save_persists_what_changes(db: Repositories) -> None:
     assert await db.contacts.get(contact.id) == contact
 
 
+async def test_save_if_writes_only_while_state_and_holder_are_as_read(db: Repositories) -> None:
+    """The conditional save routing's offer, its return and an abandon use: nothing written
+    once another node changed the state or the holder, every column written otherwise."""
+    contact = make_contact(language=Language.RU)
+    await db.contacts.add(contact)
+    contact.transition(ContactState.QUEUED, at(1))
+    await db.contacts.save(contact)
+
+    offered = await db.contacts.get(contact.id)
+    offered.transition(ContactState.OFFERED, at(2))
+    offered.operator_id = "op-1"
+    offered.priority = Priority.SOS
+    assert await db.contacts.save_if(offered, state=ContactState.QUEUED, operator_id=None)
+    assert await db.contacts.get(contact.id) == offered
+
+    stale = await db.contacts.get(contact.id)
+    stale.transition(ContactState.QUEUED, at(3))  # a return read before the accept below
+    accepted = await db.contacts.get(contact.id)
+    accepted.transition(ContactState.CONNECTED, at(3))
+    assert await db.contacts.save_if(accepted, state=ContactState.OFFERED, operator_id="op-1")
+    assert not await db.contacts.save_if(stale, state=ContactState.OFFERED, operator_id="op-1")
+    assert not await db.contacts.save_if(accepted, state=ContactState.CONNECTED, operator_id="op-2")
+    assert not await db.contacts.save_if(accepted, state=ContactState.CONNECTED, operator_id=None)
+    assert await db.contacts.get(contact.id) == accepted
+    ghost = make_contact()
+    assert not await db.contacts.save_if(ghost, state=ContactState.NEW, operator_id=None)
+
+
 async def test_unknown_ids_are_not_found(db: Repositories) -> None:
     with pytest.raises(NotFound):
         await db.contacts.get("missing")

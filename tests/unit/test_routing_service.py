@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from contact.domain import events as ev
 from contact.domain.commands import Accept, Close, Decline, RegisterContact, SetPresence
 from contact.domain.model import (
     ChannelKind,
+    Contact,
     ContactState,
     Language,
     Operator,
@@ -49,10 +52,12 @@ class Room:
         return str(registered.contact_id)
 
 
-def room(*operators: Operator, **settings: float) -> Room:
+def room(
+    *operators: Operator, contacts: FakeContactRepository | None = None, **settings: float
+) -> Room:
     clock = ManualClock()
     bus = MessageBus()
-    contacts = FakeContactRepository()
+    contacts = contacts or FakeContactRepository()
     ops = FakeOperatorRepository(*operators)
     values: dict[str, Any] = {"wrap_up_s": 30.0, "offer_timeout_s": 15.0, **settings}
     config = RoutingSettings(**values)
@@ -223,3 +228,87 @@ async def test_the_queued_view_from_the_event_equals_the_stored_contacts() -> No
     cid = await r.report("шум", language=Language.KK)
     (queued,) = [e for e in r.events if isinstance(e, ev.ContactQueued)]
     assert queued_view(queued) == public_contact(await r.contacts.get(cid))
+
+
+class _ReadThenPause(FakeContactRepository):
+    """A repository whose next read of `contact_id` by the routing's offer lets `meanwhile`
+    run before the offer saves (the same moment, another task or node)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pause_on: str | None = None
+        self.meanwhile: Any = None
+
+    async def get(self, contact_id: str) -> Contact:
+        contact = await super().get(contact_id)
+        if contact_id == self.pause_on and self.meanwhile is not None:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            await meanwhile()
+        return contact
+
+
+def racing_room() -> tuple[Room, _ReadThenPause]:
+    repo = _ReadThenPause()
+    return room(operator("a"), contacts=repo), repo
+
+
+async def test_an_abandon_in_the_moment_of_the_offer_is_not_overwritten_by_it() -> None:
+    """This node: the caller leaves between the offer's read and its save. The abandon
+    waits for the offer (the contact's lock) and then ends it: abandoned, operator ready."""
+    from contact.domain.commands import Abandon
+
+    r, repo = racing_room()
+    cid = await r.report()
+    await ready(r, "a")
+    pending: list[asyncio.Task[object]] = []
+
+    async def caller_leaves() -> None:
+        pending.append(asyncio.create_task(r.bus.execute(Abandon(contact_id=cid))))
+        await asyncio.sleep(0.01)  # it runs now, unless it waits for the offer
+
+    repo.pause_on, repo.meanwhile = cid, caller_leaves
+    await r.routing.tick()
+    await asyncio.gather(*pending)
+    assert (await repo.get(cid)).state is ContactState.ABANDONED
+    assert await r.store.offers() == []
+    assert r.operators.presence["a"] is Presence.READY
+
+
+async def test_another_nodes_abandon_between_read_and_save_is_not_overwritten() -> None:
+    """Another node abandons (no shared lock): the offer's save is conditional on the state
+    it read, so it writes nothing and gives the operator back."""
+    r, repo = racing_room()
+    cid = await r.report()
+    await ready(r, "a")
+
+    async def other_node_abandons() -> None:
+        stored = repo.contacts[cid]
+        stored.transition(ContactState.ABANDONED, datetime.now(UTC))
+
+    repo.pause_on, repo.meanwhile = cid, other_node_abandons
+    await r.routing.tick()
+    assert (await repo.get(cid)).state is ContactState.ABANDONED
+    assert await r.store.offers() == []
+    statuses = {s.operator_id: s.presence for s in await r.store.operators()}
+    assert statuses["a"] is Presence.READY
+    assert "contact.offered" not in r.names()
+
+
+async def test_an_abandon_that_read_the_contact_queued_ends_the_offer_saved_meanwhile() -> None:
+    """The other way round: the abandon read it queued, another node offered it before the
+    abandon saved. The abandon reads again and ends the offer (the operator is given back)."""
+    from contact.domain.commands import Abandon
+
+    r, repo = racing_room()
+    cid = await r.report()
+
+    async def other_node_offers() -> None:
+        stored = repo.contacts[cid]
+        stored.transition(ContactState.OFFERED, datetime.now(UTC))
+        stored.operator_id = "a"
+
+    repo.pause_on, repo.meanwhile = cid, other_node_offers
+    await r.bus.execute(Abandon(contact_id=cid))
+    assert (await repo.get(cid)).state is ContactState.ABANDONED
+    abandoned = [e for e in r.events if isinstance(e, ev.ContactAbandoned)]
+    assert [e.previous for e in abandoned] == [ContactState.OFFERED]
