@@ -72,6 +72,9 @@ def _statements(pad: str, false: str) -> list[str]:
     )
     h, i = f"'h' || {pad}", f"'i' || {pad}"
     true = "1" if false == "0" else "true"
+    # dispatch/grouping.py's grid_cell (CAST truncates on SQLite: floor of what is positive)
+    floor = "CAST({} AS INTEGER)" if false == "0" else "floor({})"
+    cell = f"{floor.format('(lat + 90.0) * 100')} * 36000 + {floor.format('(lon + 180.0) * 100')}"
     return [
         "INSERT INTO contacts (id, channel, state, priority, language, citizen, lat, lon,"
         " accuracy_m, location_source, summary, incident_id, created_at, queued_at,"
@@ -86,8 +89,8 @@ def _statements(pad: str, false: str) -> list[str]:
         f" '[\"' || {h} || '\"]', lat, lon FROM nums",
         "INSERT INTO incident_dispatch (incident_id, outside_districts, last_contact_at,"
         f" updated_at) SELECT {i}, {false}, at, at FROM nums",
-        "INSERT INTO incident_contacts (contact_id, incident_id, lat, lon, received_at,"
-        f" joined_at, how) SELECT {h}, {i}, lat, lon, at, at, 'created' FROM nums",
+        "INSERT INTO incident_contacts (contact_id, incident_id, lat, lon, cell, received_at,"
+        f" joined_at, how) SELECT {h}, {i}, lat, lon, {cell}, at, at, 'created' FROM nums",
         "INSERT INTO calls (id, contact_id, uniqueid, channel, direction, kind, state,"
         " started_at, ended_at, end_reason, dropped)"
         f" SELECT 'c' || {pad}, {h}, 'u' || {pad}, 'PJSIP/trunk-' || n, 'in', 'voice', 'ended',"

@@ -148,6 +148,43 @@ def choose_incident(
     return best
 
 
+# The members of open incidents are found through a grid of 0.01° cells (1.1 km north-south,
+# 0.6-0.85 km east-west across Kazakhstan), indexed with their arrival: grouping asks for the
+# few cells around a point, each since the window's start, so it reads the window's contacts
+# nearby, not every contact of the window (100 reports a second fill a 30-minute window with
+# 180,000). Exact distance and time are judged on what comes back (choose_incident).
+GRID_PER_DEG = 100
+_ROW = 360 * GRID_PER_DEG  # cells in a row of latitude
+GRID_MAX_CELLS = 64  # more (a huge radius, a point by a pole): read the cells' range instead
+
+
+def grid_cell(lat: float, lon: float) -> int:
+    """The cell of a point; the same arithmetic as the migration that filled the column."""
+    return _grid_row(lat) * _ROW + _grid_column(lon)
+
+
+def grid_cells(
+    lat_min: float, lat_max: float, lon_min: float, lon_max: float
+) -> list[int] | tuple[int, int]:
+    """The cells a box overlaps, or, past GRID_MAX_CELLS, the (first, last) cell numbers
+    between which they all lie."""
+    if not all(math.isfinite(v) for v in (lat_min, lat_max, lon_min, lon_max)):
+        return []
+    rows = range(_grid_row(max(lat_min, -90.0)), _grid_row(min(lat_max, 90.0)) + 1)
+    columns = range(_grid_column(max(lon_min, -180.0)), _grid_column(min(lon_max, 180.0)) + 1)
+    if len(rows) * len(columns) > GRID_MAX_CELLS:
+        return rows[0] * _ROW + columns[0], rows[-1] * _ROW + columns[-1]
+    return [row * _ROW + column for row in rows for column in columns]
+
+
+def _grid_row(lat: float) -> int:
+    return math.floor((lat + 90.0) * GRID_PER_DEG)
+
+
+def _grid_column(lon: float) -> int:
+    return math.floor((lon + 180.0) * GRID_PER_DEG)
+
+
 def incident_category(categories: Iterable[str | None]) -> str | None:
     """An incident's category: the first known category of its contacts, in joining order."""
     return next((c for c in categories if c is not None), None)
@@ -156,10 +193,14 @@ def incident_category(categories: Iterable[str | None]) -> str | None:
 __all__ = [
     "CATEGORY_WORDS",
     "COMPATIBLE_PAIRS",
+    "GRID_MAX_CELLS",
+    "GRID_PER_DEG",
     "Candidate",
     "Match",
     "categorize",
     "choose_incident",
     "compatible",
+    "grid_cell",
+    "grid_cells",
     "incident_category",
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ import pytest
 from sqlalchemy import event
 
 from contact.config import DatabaseSettings
+from contact.dispatch.grouping import grid_cell
 from contact.dispatch.sql import SqlDispatchRepository
 from contact.dispatch.sql.incidents import _open_candidates
 from contact.domain.model import OPEN_STATES, WAITING_STATES, ChannelKind
@@ -69,7 +71,7 @@ async def _grouping(db: SqlDatabase) -> object:
 
 
 PROBES = [
-    Probe("grouping", _grouping, ("ix_incident_contacts_received_at_lat_lon",)),
+    Probe("grouping", _grouping, ("ix_incident_contacts_cell_received_at",)),
     Probe("queue page", lambda db: db.queue.waiting_page(20), ("ix_contacts_state",)),
     Probe(
         "queue rebuild",
@@ -295,3 +297,35 @@ def test_the_million_is_there(sqlite_dbs: tuple[Path, Path]) -> None:
             assert con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] >= rows
     finally:
         con.close()
+
+
+async def test_grouping_reads_only_the_window_nearby_not_a_busy_window_elsewhere(
+    sqlite_dbs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """100 reports a second fill a 30-minute window with 180,000 members: grouping one more
+    contact reads the members of its own few cells (dispatch/grouping.py's grid), so 20,000 of
+    them across the rest of the city add nothing to its work."""
+    empty = sqlite_dbs[0]
+    busy = tmp_path / "busy.db"
+    shutil.copyfile(empty, busy)
+    at = (NOW - timedelta(seconds=60)).strftime("%Y-%m-%d %H:%M:%S.000000")
+    elsewhere = [
+        (43.30 + (k % 100) * 0.0005, 76.80 + (k // 100) * 0.0005) for k in range(20_000)
+    ]  # 5-11 km north of the probe, in the same window
+    con = sqlite3.connect(busy)
+    try:
+        con.executemany(
+            "INSERT INTO incident_contacts (contact_id, incident_id, lat, lon, cell,"
+            " received_at, joined_at, how) VALUES (?, 'w000', ?, ?, ?, ?, ?, 'grouped')",
+            [
+                (f"b{k}", lat, lon, grid_cell(lat, lon), at, at)
+                for k, (lat, lon) in enumerate(elsewhere)
+            ],
+        )
+        con.commit()
+    finally:
+        con.close()
+    grouping = PROBES[0]
+    quiet = explain_sqlite(empty, await capture(f"sqlite+aiosqlite:///{empty}", grouping))
+    loud = explain_sqlite(busy, await capture(f"sqlite+aiosqlite:///{busy}", grouping))
+    assert loud.work <= 2 * quiet.work + 2_000, (quiet.work, loud.work, loud.plans)

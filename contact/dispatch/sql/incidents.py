@@ -14,11 +14,17 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, text, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.elements import ColumnElement, TextClause
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from contact.dispatch.grouping import Candidate, incident_category
+from contact.dispatch.grouping import (
+    GRID_MAX_CELLS,
+    Candidate,
+    grid_cell,
+    grid_cells,
+    incident_category,
+)
 from contact.dispatch.model import (
     DispatchState,
     GroupResult,
@@ -136,6 +142,7 @@ class SqlIncidents(SqlPart):
                     "category": contact.category,
                     "lat": contact.lat,
                     "lon": contact.lon,
+                    "cell": grid_cell(contact.lat, contact.lon),
                     "received_at": at,
                     "joined_at": at,
                     "how": how,
@@ -345,25 +352,31 @@ def _grouping_lock() -> TextClause:
 def _open_candidates(
     conn: Connection, window_start: datetime, lat: float, lon: float, near_m: float
 ) -> tuple[list[Candidate], dict[str, str | None]]:
-    """Members of open incidents received since `window_start` in a box around the point.
-
-    Bounded by the window first: the index on (received_at, lat, lon) reaches only the last
-    window's members and filters the box inside the index, so a year of history costs
-    nothing here (the chooser still applies the exact distance and window)."""
+    """Members of open incidents received since `window_start` in a box around the point,
+    found through the grid cells the box overlaps (_MEMBERS_IN_CELLS)."""
     dlat = near_m / 111_320.0
     dlon = near_m / (111_320.0 * max(math.cos(math.radians(lat)), 0.01))
+    box = (lat - dlat, lat + dlat, lon - dlon, lon + dlon)
+    params: dict[str, Any] = {
+        "p_since": window_start,
+        "p_lat_min": box[0],
+        "p_lat_max": box[1],
+        "p_lon_min": box[2],
+        "p_lon_max": box[3],
+    }
+    cells = grid_cells(*box)
+    if isinstance(cells, tuple):
+        statement = _MEMBERS_IN_CELL_RANGE
+        params.update(p_cell_first=cells[0], p_cell_last=cells[1])
+    elif not cells:
+        return [], {}
+    else:
+        n = next(n for n in _CELL_COUNTS if n >= len(cells))
+        statement = _MEMBERS_IN_CELLS[n]
+        params.update({f"p_cell{i}": cells[min(i, len(cells) - 1)] for i in range(n)})
     # the state is checked here, not in SQL: a condition on incidents could tempt a planner
     # to start from the state index, which holds every incident ever opened
-    found = _OPEN_MEMBERS.rows(
-        conn,
-        {
-            "p_since": window_start,
-            "p_lat_min": lat - dlat,
-            "p_lat_max": lat + dlat,
-            "p_lon_min": lon - dlon,
-            "p_lon_max": lon + dlon,
-        },
-    )
+    found = statement.rows(conn, params)
     rows = [r for r in found if r[6] in _OPEN_INCIDENT_STATES]
     candidates = [
         Candidate(incident, contact_id, float(m_lat), float(m_lon), received)
@@ -486,26 +499,42 @@ _INCIDENT_OF_MEMBER = Prepared(
         col(_member.contact_id) == bindparam("p_contact_id")
     )
 )
-# Members of incidents received since the window's start in a box around the point. Bounded
-# by the window first: the index on (received_at, lat, lon) reaches only the last window's
-# members and filters the box inside the index, so a year of history costs nothing here (the
-# chooser still applies the exact distance and window).
-_OPEN_MEMBERS = Prepared(
-    sa_select(  # type: ignore[call-overload]
-        _member.incident_id,
-        _member.contact_id,
-        _member.lat,
-        _member.lon,
-        _member.received_at,
-        IncidentRow.category,
-        IncidentRow.state,
+# Members of incidents received since the window's start in the grid cells around the point,
+# then in its box: each cell is one seek into the index on (cell, received_at) and reads only
+# that cell's members of the window, so neither a year of history nor a busy window elsewhere
+# in the city costs anything here (the chooser still applies the exact distance and window).
+# One statement per count of cells (padded up to the next size); past GRID_MAX_CELLS the cells'
+# range.
+_CELL_COUNTS = (4, 9, 16, 36, GRID_MAX_CELLS)
+
+
+def _members_where(*in_cells: ColumnElement[bool]) -> Prepared:
+    return Prepared(
+        sa_select(  # type: ignore[call-overload]
+            _member.incident_id,
+            _member.contact_id,
+            _member.lat,
+            _member.lon,
+            _member.received_at,
+            IncidentRow.category,
+            IncidentRow.state,
+        )
+        .join(IncidentRow, col(IncidentRow.id) == col(_member.incident_id))
+        .where(
+            *in_cells,
+            col(_member.received_at) >= bindparam("p_since", type_=UtcDateTime),
+            col(_member.lat).between(bindparam("p_lat_min"), bindparam("p_lat_max")),
+            col(_member.lon).between(bindparam("p_lon_min"), bindparam("p_lon_max")),
+        )
     )
-    .join(IncidentRow, col(IncidentRow.id) == col(_member.incident_id))
-    .where(
-        col(_member.received_at) >= bindparam("p_since", type_=UtcDateTime),
-        col(_member.lat).between(bindparam("p_lat_min"), bindparam("p_lat_max")),
-        col(_member.lon).between(bindparam("p_lon_min"), bindparam("p_lon_max")),
-    )
+
+
+_MEMBERS_IN_CELLS = {
+    n: _members_where(col(_member.cell).in_([bindparam(f"p_cell{i}") for i in range(n)]))
+    for n in _CELL_COUNTS
+}
+_MEMBERS_IN_CELL_RANGE = _members_where(
+    col(_member.cell).between(bindparam("p_cell_first"), bindparam("p_cell_last"))
 )
 _INSERT_INCIDENT = Prepared(insert(IncidentRow.__table__))  # type: ignore[attr-defined]
 _INSERT_INCIDENT_DISPATCH = Prepared(insert(IncidentDispatchRow.__table__))  # type: ignore[attr-defined]

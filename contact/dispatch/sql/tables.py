@@ -142,14 +142,16 @@ class IncidentContactRow(Base, table=True):
     """A contact's membership of an incident, with its own place, time and category."""
 
     __tablename__ = "incident_contacts"
-    # grouping reads the last window's members in a box: time first, the box inside the index
-    __table_args__ = (Index(None, "received_at", "lat", "lon"),)
+    # grouping reads the last window's members in the grid cells around a point
+    # (dispatch/grouping.py): each cell from the window's start
+    __table_args__ = (Index(None, "cell", "received_at"),)
 
     contact_id: str = Field(primary_key=True)
     incident_id: str = Field(index=True)
     category: str | None = None
     lat: float | None = None
     lon: float | None = None
+    cell: int | None = Field(default=None, sa_type=BigInteger)  # grid_cell(lat, lon)
     received_at: datetime = Field(sa_type=UtcDateTime)
     joined_at: datetime = Field(sa_type=UtcDateTime)
     how: str  # created | grouped | merged | split | manual

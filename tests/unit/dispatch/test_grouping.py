@@ -1,21 +1,27 @@
 """Grouping: categories from Kazakh and Russian words, compatibility, and which incident a
 contact joins (place, time window, category, accuracy)."""
 
+import math
 import random
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from contact.dispatch.geo import LatLon, destination
 from contact.dispatch.grouping import (
     CATEGORY_WORDS,
+    GRID_MAX_CELLS,
     Candidate,
     Match,
     categorize,
     choose_incident,
     compatible,
+    grid_cell,
+    grid_cells,
     incident_category,
 )
 
@@ -142,3 +148,47 @@ def test_ties_go_to_the_most_recent() -> None:
 def test_incident_category_is_the_first_known() -> None:
     assert incident_category([None, "fire", "medical"]) == "fire"
     assert incident_category([None, None]) is None
+
+
+# --- the grid grouping finds members through ----------------------------------------------
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    lat=st.floats(-90, 90),
+    lon=st.floats(-180, 180),
+    radius_m=st.floats(0, 5000),
+    bearing=st.floats(0, 360),
+    share=st.floats(0, 1),
+)
+def test_every_point_of_a_box_is_in_one_of_its_cells(
+    lat: float, lon: float, radius_m: float, bearing: float, share: float
+) -> None:
+    """What grouping asks for covers the whole box, in the cells' list or their range."""
+    dlat = radius_m / 111_320.0
+    dlon = radius_m / (111_320.0 * max(math.cos(math.radians(lat)), 0.01))
+    box = (lat - dlat, lat + dlat, lon - dlon, lon + dlon)
+    inside = (
+        min(max(lat + share * dlat * math.cos(math.radians(bearing)), -90.0), 90.0),
+        min(max(lon + share * dlon * math.sin(math.radians(bearing)), -180.0), 180.0),
+    )
+    cells = grid_cells(*box)
+    cell = grid_cell(*inside)
+    if isinstance(cells, tuple):
+        assert cells[0] <= cell <= cells[1]
+    else:
+        assert cell in cells
+        assert len(cells) <= GRID_MAX_CELLS
+
+
+def test_a_city_radius_asks_for_a_few_cells_and_a_pole_for_a_range() -> None:
+    dlat, dlon = 600 / 111_320.0, 600 / (111_320.0 * math.cos(math.radians(43.238)))
+    assert len(grid_cells(43.238 - dlat, 43.238 + dlat, 76.945 - dlon, 76.945 + dlon)) <= 9
+    first, last = grid_cells(89.99, 90.0, -180.0, 180.0)
+    assert first < last
+    assert grid_cells(math.nan, 1.0, 2.0, 3.0) == []
+
+
+def test_neighbouring_points_across_a_cell_edge_have_neighbouring_cells() -> None:
+    assert grid_cell(43.2399999, 76.95) + 36_000 == grid_cell(43.24, 76.95)
+    assert grid_cell(43.24, 76.9499999) + 1 == grid_cell(43.24, 76.95)
