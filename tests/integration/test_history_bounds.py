@@ -71,7 +71,7 @@ async def _grouping(db: SqlDatabase) -> object:
 
 
 PROBES = [
-    Probe("grouping", _grouping, ("ix_incident_contacts_cell_received_at",)),
+    Probe("grouping", _grouping, ("ix_incident_contacts_cell_received_at_lat_lon",)),
     Probe("queue page", lambda db: db.queue.waiting_page(20), ("ix_contacts_state",)),
     Probe(
         "queue rebuild",

@@ -500,9 +500,10 @@ _INCIDENT_OF_MEMBER = Prepared(
     )
 )
 # Members of incidents received since the window's start in the grid cells around the point,
-# then in its box: each cell is one seek into the index on (cell, received_at) and reads only
-# that cell's members of the window, so neither a year of history nor a busy window elsewhere
-# in the city costs anything here (the chooser still applies the exact distance and window).
+# then in its box: each cell is one seek into the index on (cell, received_at, lat, lon), which
+# reads only that cell's members of the window and checks the box before it reads a row, so
+# neither a year of history nor a busy window elsewhere in the city costs anything here (the
+# chooser still applies the exact distance and window).
 # One statement per count of cells (padded up to the next size); past GRID_MAX_CELLS the cells'
 # range.
 _CELL_COUNTS = (4, 9, 16, 36, GRID_MAX_CELLS)

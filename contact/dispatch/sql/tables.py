@@ -143,8 +143,8 @@ class IncidentContactRow(Base, table=True):
 
     __tablename__ = "incident_contacts"
     # grouping reads the last window's members in the grid cells around a point
-    # (dispatch/grouping.py): each cell from the window's start
-    __table_args__ = (Index(None, "cell", "received_at"),)
+    # (dispatch/grouping.py): each cell from the window's start, the box inside the index
+    __table_args__ = (Index(None, "cell", "received_at", "lat", "lon"),)
 
     contact_id: str = Field(primary_key=True)
     incident_id: str = Field(index=True)

@@ -8,7 +8,8 @@ The index of 0007 led with received_at: grouping read every member of the last w
 minutes) and filtered the box inside the index, so its cost grew with the rate (100 reports a
 second fill a window with 180,000). Each member now carries the 0.01° grid cell of its place
 (contact/dispatch/grouping.py: grid_cell), indexed with its arrival; grouping asks for the
-few cells around a point, each from the window's start. Plain SQLAlchemy only (no import of
+few cells around a point, each from the window's start, and checks the box inside the
+index (lat, lon) before it reads a row. Plain SQLAlchemy only (no import of
 contact.*): the cell's arithmetic is written out here, floor((lat + 90) * 100) * 36000 +
 floor((lon + 180) * 100), both terms never negative.
 """
@@ -35,12 +36,16 @@ def upgrade() -> None:
     )
     op.drop_index(op.f("ix_incident_contacts_received_at_lat_lon"), table_name="incident_contacts")
     op.create_index(
-        op.f("ix_incident_contacts_cell_received_at"), "incident_contacts", ["cell", "received_at"]
+        op.f("ix_incident_contacts_cell_received_at_lat_lon"),
+        "incident_contacts",
+        ["cell", "received_at", "lat", "lon"],
     )
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_incident_contacts_cell_received_at"), table_name="incident_contacts")
+    op.drop_index(
+        op.f("ix_incident_contacts_cell_received_at_lat_lon"), table_name="incident_contacts"
+    )
     op.create_index(
         op.f("ix_incident_contacts_received_at_lat_lon"),
         "incident_contacts",
