@@ -319,7 +319,17 @@ class FakeDispatchRepository:
                     Candidate(m.incident_id, m.contact_id, m.lat, m.lon, m.received_at)
                 )
                 categories[m.incident_id] = incident.category
-        match = choose(candidates, categories)
+        coslat = math.cos(math.radians(contact.lat))
+        nearest: dict[str, Candidate] = {}
+        for c in sorted(
+            candidates,
+            key=lambda c: (
+                (c.lat - contact.lat) ** 2 + ((c.lon - contact.lon) * coslat) ** 2,
+                -c.received_at.timestamp(),
+            ),
+        ):
+            nearest.setdefault(c.incident_id, c)
+        match = choose(list(nearest.values()), categories)
         at = contact.received_at
         if match is None:
             incident_id, distance, how = new_id(), None, "created"

@@ -127,7 +127,9 @@ class IncidentStore(Protocol):
     ) -> GroupResult:
         """Put a contact into the incident `choose` picks among the members of open
         incidents received since `window_start` within `near_m` of it, or into a new one;
-        atomic across nodes, idempotent per contact (`already`)."""
+        atomic across nodes, idempotent per contact (`already`). `choose` is handed the
+        nearest such member of each incident (ties: the most recent), which is all its
+        nearest-first choice needs."""
 
     async def incident(self, incident_id: str) -> IncidentView:
         """NotFound `incident_not_found`."""

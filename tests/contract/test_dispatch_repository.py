@@ -316,6 +316,34 @@ async def place(repo: DispatchRepository, c: NewContact) -> str:
     return result.incident_id
 
 
+async def test_the_chooser_sees_the_nearest_member_of_each_incident(
+    repo: DispatchRepository,
+) -> None:
+    """A crowd of one incident nearby comes back as its nearest member (the most recent among
+    equals), and a smaller incident nearer still is chosen over it."""
+    big = new_contact("big-0", 0, north_m=300, category="fire")
+    crowd = (await repo.group(big, at(-900), lambda c, k: None, 400.0)).incident_id
+    for k in range(1, 40):
+        member = new_contact(f"big-{k}", k, north_m=300 - k * 5, category="fire")
+        assert (await repo.group(member, at(-900), chooser(member), 400.0)).incident_id == crowd
+    twin = new_contact("big-twin", 50, north_m=105, category="fire")  # as near as big-39
+    assert (await repo.group(twin, at(-900), chooser(twin), 400.0)).incident_id == crowd
+    small = new_contact("small", 60, north_m=-60, category="fire")
+    lone = (await repo.group(small, at(-900), lambda c, k: None, 400.0)).incident_id
+
+    seen: list[list[tuple[str, str]]] = []
+
+    def spy(candidates: list[Candidate], categories: dict[str, str | None]) -> Match | None:
+        seen.append(sorted((c.incident_id, c.contact_id) for c in candidates))
+        return chooser(here)(candidates, categories)
+
+    here = new_contact("here", 70, category="fire")
+    joined = await repo.group(here, at(-900), spy, 400.0)
+    assert seen == [sorted([(crowd, "big-twin"), (lone, "small")])]
+    assert joined.incident_id == lone
+    assert joined.distance_m is not None and 55 < joined.distance_m < 65
+
+
 async def test_grouping_joins_nearby_contacts(repo: DispatchRepository) -> None:
     first = new_contact("c-1", 0, category="fire")
     created = await repo.group(first, at(-900), chooser(first), 400.0)

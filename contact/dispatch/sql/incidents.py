@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, text, update
+from sqlalchemy import Connection, Float, bindparam, func, insert, literal_column, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.sql.elements import ColumnElement, TextClause
 from sqlmodel import col, select
@@ -358,6 +358,9 @@ def _open_candidates(
     dlon = near_m / (111_320.0 * max(math.cos(math.radians(lat)), 0.01))
     box = (lat - dlat, lat + dlat, lon - dlon, lon + dlon)
     params: dict[str, Any] = {
+        "p_lat": lat,
+        "p_lon": lon,
+        "p_coslat": math.cos(math.radians(lat)),
         "p_since": window_start,
         "p_lat_min": box[0],
         "p_lat_max": box[1],
@@ -499,34 +502,57 @@ _INCIDENT_OF_MEMBER = Prepared(
         col(_member.contact_id) == bindparam("p_contact_id")
     )
 )
-# Members of incidents received since the window's start in the grid cells around the point,
-# then in its box: each cell is one seek into the index on (cell, received_at, lat, lon), which
-# reads only that cell's members of the window and checks the box before it reads a row, so
-# neither a year of history nor a busy window elsewhere in the city costs anything here (the
-# chooser still applies the exact distance and window).
-# One statement per count of cells (padded up to the next size); past GRID_MAX_CELLS the cells'
+# The nearest member of each incident received since the window's start in the grid cells
+# around the point, then in its box: each cell is one seek into the index on (cell,
+# received_at, lat, lon), which reads only that cell's members of the window and checks the
+# box before it reads a row, so neither a year of history nor a busy window elsewhere in the
+# city costs anything here (the chooser still applies the exact distance and window). One
+# statement per count of cells (padded up to the next size); past GRID_MAX_CELLS the cells'
 # range.
 _CELL_COUNTS = (4, 9, 16, 36, GRID_MAX_CELLS)
 
 
 def _members_where(*in_cells: ColumnElement[bool]) -> Prepared:
-    return Prepared(
+    # the nearest member of each incident only (a flat-earth distance is exact enough to rank
+    # members a few hundred metres apart; ties: the most recent): an incident of thousands of
+    # contacts in one square kilometre comes back as one row, not thousands to convert
+    f = Float()
+    north = _member.lat - bindparam("p_lat", type_=f)
+    east = (_member.lon - bindparam("p_lon", type_=f)) * bindparam("p_coslat", type_=f)
+    ranked = (
         sa_select(  # type: ignore[call-overload]
             _member.incident_id,
             _member.contact_id,
             _member.lat,
             _member.lon,
             _member.received_at,
-            IncidentRow.category,
-            IncidentRow.state,
+            func.row_number()
+            .over(
+                partition_by=_member.incident_id,
+                order_by=(north * north + east * east, col(_member.received_at).desc()),
+            )
+            .label("nth"),
         )
-        .join(IncidentRow, col(IncidentRow.id) == col(_member.incident_id))
         .where(
             *in_cells,
             col(_member.received_at) >= bindparam("p_since", type_=UtcDateTime),
             col(_member.lat).between(bindparam("p_lat_min"), bindparam("p_lat_max")),
             col(_member.lon).between(bindparam("p_lon_min"), bindparam("p_lon_max")),
         )
+        .subquery()
+    )
+    return Prepared(
+        sa_select(  # type: ignore[call-overload]
+            ranked.c.incident_id,
+            ranked.c.contact_id,
+            ranked.c.lat,
+            ranked.c.lon,
+            ranked.c.received_at,
+            IncidentRow.category,
+            IncidentRow.state,
+        )
+        .join(IncidentRow, col(IncidentRow.id) == ranked.c.incident_id)
+        .where(ranked.c.nth == literal_column("1"))
     )
 
 
