@@ -244,7 +244,8 @@ PATHS: dict[str, Any] = {
             tags=["dispatch"],
         ),
         "post": _op(
-            "Dispatch a unit to the contact (one action); the unit is told on its WebSocket",
+            "Dispatch a unit to the contact (one action); the unit is told on its WebSocket. "
+            "The unit already on its way to this contact again: that dispatch, unchanged",
             (401, 403, 404, 409, 415, 422),
             ok="201",
             schema=DISPATCH_WITH_UNIT,

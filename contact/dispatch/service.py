@@ -595,7 +595,16 @@ class DispatchService:
             received_at=contact.created_at,
             dispatched_at=self.now(),
         )
-        claimed = await self._repo.dispatch(record)
+        try:
+            claimed = await self._repo.dispatch(record)
+        except Conflict:
+            # the same unit already on its way to this contact: a retry whose answer was lost
+            # (or a double click) gets that dispatch, as the first answer said, not a refusal
+            # that would send the operator looking for another unit
+            sent = await self._on_its_way(unit.id, contact.id)
+            if sent is None:
+                raise
+            return sent
         self._apply(claimed, (lat, lon))
         await self._share(claimed)
         await self._bus.publish(
@@ -633,6 +642,14 @@ class DispatchService:
                 )
             )
         return record
+
+    async def _on_its_way(self, unit_id: str, contact_id: str) -> DispatchRecord | None:
+        unit = await self._repo.get_unit(unit_id)
+        if unit.dispatch_id is None:
+            return None
+        sent = await self._repo.get_dispatch(unit.dispatch_id)
+        active = sent.state is DispatchState.ACTIVE and sent.contact_id == contact_id
+        return sent if active else None
 
     def _eta_for(self, unit: UnitRecord, lat: float, lon: float) -> float | None:
         if unit.position is None:

@@ -240,6 +240,21 @@ async def test_dispatch_claims_the_unit_and_marks_the_incident(room: Room) -> No
     assert view.incident.state is IncidentState.DISPATCHED
 
 
+async def test_sending_the_unit_already_on_its_way_again_answers_that_dispatch(
+    room: Room,
+) -> None:
+    """A retry whose answer was lost, or a double click: the same unit to the same contact is
+    the dispatch already made (no second record, no events), not "unit not available"."""
+    await add_unit(room, "near", 500)
+    await add_contact(room, "c-1")
+    first = await room.bus.execute(DispatchUnit(contact_id="c-1", unit_id="near", operator_id="op"))
+    before = len(room.events)
+    again = await room.bus.execute(DispatchUnit(contact_id="c-1", unit_id="near", operator_id="op"))
+    assert again == first
+    assert len(room.events) == before
+    assert [d.id for d in await room.repo.dispatches(contact_ids=["c-1"])] == [first.id]
+
+
 async def test_double_dispatch_and_unknowns_fail_loud(room: Room) -> None:
     await add_unit(room, "near", 500)
     await add_contact(room, "c-1")
