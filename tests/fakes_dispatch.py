@@ -303,13 +303,14 @@ class FakeDispatchRepository:
             return GroupResult(known.incident_id, created=False, distance_m=None, already=True)
         dlat = near_m / 111_320.0
         dlon = near_m / (111_320.0 * max(math.cos(math.radians(contact.lat)), 0.01))
+        at = contact.received_at
         candidates: list[Candidate] = []
         categories: dict[str, str | None] = {}
         for m in self.members.values():
             incident = self.incidents[m.incident_id]
             if (
                 incident.state in _OPEN
-                and m.received_at >= window_start
+                and window_start <= m.received_at <= at + (at - window_start)
                 and m.lat is not None
                 and m.lon is not None
                 and contact.lat - dlat <= m.lat <= contact.lat + dlat

@@ -344,6 +344,23 @@ async def test_the_chooser_sees_the_nearest_member_of_each_incident(
     assert joined.distance_m is not None and 55 < joined.distance_m < 65
 
 
+async def test_a_contact_placed_late_is_judged_by_the_window_around_its_own_arrival(
+    repo: DispatchRepository,
+) -> None:
+    """Placed after a restart, a contact that arrived before an incident's members is grouped
+    by those within the window after its arrival; a nearer member outside it does not hide
+    them (the nearest member of each incident is taken within the window)."""
+    inside = new_contact("inside", 600, north_m=100, category="fire")
+    crowd = (await repo.group(inside, at(-300), lambda c, k: None, 400.0)).incident_id
+    outside = new_contact("outside", 1_200, north_m=20, category="fire")
+    assert (await repo.group(outside, at(300), chooser(outside), 400.0)).incident_id == crowd
+
+    late = new_contact("late", 0, category="fire")
+    joined = await repo.group(late, at(-900), chooser(late), 400.0)
+    assert joined.incident_id == crowd
+    assert joined.distance_m is not None and 95 < joined.distance_m < 105
+
+
 async def test_grouping_joins_nearby_contacts(repo: DispatchRepository) -> None:
     first = new_contact("c-1", 0, category="fire")
     created = await repo.group(first, at(-900), chooser(first), 400.0)

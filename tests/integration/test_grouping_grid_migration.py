@@ -17,6 +17,7 @@ from contact.persistence.migrate import upgrade
 from contact.persistence.tables import UtcDateTime
 
 T0 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
 
 members = sa.table(
     "incident_contacts",
@@ -68,7 +69,7 @@ async def test_0018_gives_every_located_member_its_cell(database_url: str) -> No
                 await conn.execute(sa.text("SELECT contact_id, cell FROM incident_contacts"))
             ).all()
             found = await conn.run_sync(
-                lambda sync: _open_candidates(sync, T0 - timedelta(minutes=1), 43.238, 76.945, 50)
+                lambda sync: _open_candidates(sync, (T0 - MINUTE, T0 + MINUTE), 43.238, 76.945, 50)
             )
     finally:
         await engine.dispose()

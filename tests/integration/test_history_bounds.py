@@ -63,10 +63,13 @@ class Probe:
     indexes: tuple[str, ...]  # each must appear in some statement's plan on the big database
 
 
+WINDOW_S = timedelta(seconds=1800)
+
+
 async def _grouping(db: SqlDatabase) -> object:
     async with db._store.engine.connect() as conn:  # read only: the candidates of PROBE
         return await conn.run_sync(
-            lambda sync: _open_candidates(sync, NOW - timedelta(seconds=1800), *PROBE, 600.0)
+            lambda sync: _open_candidates(sync, (NOW - WINDOW_S, NOW + WINDOW_S), *PROBE, 600.0)
         )
 
 

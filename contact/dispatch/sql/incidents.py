@@ -86,11 +86,14 @@ class SqlIncidents(SqlPart):
             known = _INCIDENT_OF_MEMBER.scalar(conn, {"p_contact_id": contact.contact_id})
             if known is not None:
                 return GroupResult(known, created=False, distance_m=None, already=True)
+            at = contact.received_at
+            # the window both ways: a contact placed late (after a restart) is judged against
+            # what came within the window of its own arrival, before it and after it
+            window = (window_start, at + (at - window_start))
             candidates, categories = _open_candidates(
-                conn, window_start, contact.lat, contact.lon, near_m
+                conn, window, contact.lat, contact.lon, near_m
             )
             match = choose(candidates, categories)
-            at = contact.received_at
             if match is None:
                 incident_id = new_id()
                 location = Location(contact.lat, contact.lon, contact.accuracy_m)
@@ -350,10 +353,10 @@ def _grouping_lock() -> TextClause:
 
 
 def _open_candidates(
-    conn: Connection, window_start: datetime, lat: float, lon: float, near_m: float
+    conn: Connection, window: tuple[datetime, datetime], lat: float, lon: float, near_m: float
 ) -> tuple[list[Candidate], dict[str, str | None]]:
-    """Members of open incidents received since `window_start` in a box around the point,
-    found through the grid cells the box overlaps (_MEMBERS_IN_CELLS)."""
+    """The nearest member of each open incident received within `window` in a box around the
+    point, found through the grid cells the box overlaps (_MEMBERS_IN_CELLS)."""
     dlat = near_m / 111_320.0
     dlon = near_m / (111_320.0 * max(math.cos(math.radians(lat)), 0.01))
     box = (lat - dlat, lat + dlat, lon - dlon, lon + dlon)
@@ -361,7 +364,8 @@ def _open_candidates(
         "p_lat": lat,
         "p_lon": lon,
         "p_coslat": math.cos(math.radians(lat)),
-        "p_since": window_start,
+        "p_since": window[0],
+        "p_until": window[1],
         "p_lat_min": box[0],
         "p_lat_max": box[1],
         "p_lon_min": box[2],
@@ -535,7 +539,9 @@ def _members_where(*in_cells: ColumnElement[bool]) -> Prepared:
         )
         .where(
             *in_cells,
-            col(_member.received_at) >= bindparam("p_since", type_=UtcDateTime),
+            col(_member.received_at).between(
+                bindparam("p_since", type_=UtcDateTime), bindparam("p_until", type_=UtcDateTime)
+            ),
             col(_member.lat).between(bindparam("p_lat_min"), bindparam("p_lat_max")),
             col(_member.lon).between(bindparam("p_lon_min"), bindparam("p_lon_max")),
         )
