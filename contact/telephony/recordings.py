@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import time
 from collections.abc import Callable
@@ -47,6 +48,9 @@ class RecordingService:
         self._audit = audit
         self._bus = bus
         self._clock = clock
+        # the rows on their way: this service's own tasks, not the voice term's, so a node
+        # that stops driving Asterisk (its lease lost in a database cut) still stores them
+        self._pending: set[asyncio.Task[None]] = set()
 
     @property
     def directory(self) -> Path:
@@ -59,6 +63,25 @@ class RecordingService:
         if not path.is_relative_to(base):
             raise NotFound("no such recording", error_id="recording_not_found")
         return path
+
+    def track(self, recording: Recording) -> None:
+        """The call ended: its recording is measured and stored in the background (closed),
+        on until it is stored or stop()."""
+        # a fresh context: started inside a bus handler, the task must not inherit that
+        # handler's queue of pending events (RecordingStored would be lost with it)
+        task = asyncio.create_task(
+            self.closed(recording), name="recording-closed", context=contextvars.Context()
+        )
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def stop(self) -> None:
+        """The node stops: rows still waiting for the database are logged, by file."""
+        for task in list(self._pending):
+            task.cancel()
+        for task in list(self._pending):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
 
     async def closed(self, recording: Recording) -> None:
         """The call ended: wait for MixMonitor to close the file, then record its size."""
@@ -93,6 +116,17 @@ class RecordingService:
     async def _stored(self, recording: Recording) -> bool:
         """One write, once measured; waited for while the database is away. False when it
         was stored before, or the database stayed away past STORE_PATIENCE_S (logged)."""
+        try:
+            return await self._store(recording)
+        except asyncio.CancelledError:
+            log.error(
+                "a recording's file is not linked to its contact: the node stopped before the "
+                "database stored it (file %s)",
+                recording.path,
+            )
+            raise
+
+    async def _store(self, recording: Recording) -> bool:
         delay, waited = 0.5, 0.0
         while True:
             try:

@@ -274,7 +274,7 @@ class Telephony:
             control=self.control,
             routing=c.routing,
             clock=c.clock,
-            on_recording_closed=self.recordings.closed,
+            on_recording_closed=self.recordings.track,
             join=c.lifecycle.join,
             records=self.records,
         )
@@ -384,6 +384,7 @@ class Telephony:
         await self.relay.stop()
         await self.leadership.stop()
         await self.voice.stop()  # a standby's (never started) or the last term's: a no-op
+        await self.recordings.stop()
         await self.ami.stop()
         await self.leases.close()
 

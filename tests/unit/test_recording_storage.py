@@ -3,6 +3,8 @@ stored once the database answers, never dropped with its file left unlinked."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,12 +25,14 @@ class _Calls:
         self.away = away
         self.attempts = 0
         self.stored: list[Recording] = []
+        self.done = asyncio.Event()
 
     async def add_recording(self, recording: Recording) -> None:
         self.attempts += 1
         if self.attempts <= self.away:
             raise Unavailable("the database is unavailable")
         self.stored.append(recording)
+        self.done.set()
 
 
 def _service(tmp_path: Path, calls: _Calls) -> RecordingService:
@@ -70,3 +74,38 @@ async def test_a_database_away_past_the_patience_is_logged_not_waited_for_foreve
     await _service(tmp_path, calls).closed(_recording(tmp_path))
     assert calls.stored == [] and calls.attempts >= 2
     assert "not linked to its contact" in caplog.text
+
+
+async def test_a_row_on_its_way_outlives_the_voice_term_that_ended_the_call(
+    tmp_path: Path,
+) -> None:
+    """The node stops driving Asterisk (its lease lost in the same database cut) while the row
+    waits: the voice term's tasks are cancelled, the recording's own task stores it."""
+    calls = _Calls(away=2)
+    service = _service(tmp_path, calls)
+
+    async def voice_term() -> None:
+        service.track(_recording(tmp_path))
+        await asyncio.sleep(3600)
+
+    term = asyncio.create_task(voice_term())
+    await asyncio.sleep(0.05)
+    term.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await term
+    await asyncio.wait_for(calls.done.wait(), 10)
+    assert [r.id for r in calls.stored] == ["r1"]
+
+
+async def test_a_row_still_waiting_when_the_node_stops_is_logged_by_its_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls = _Calls(away=1_000)
+    service = _service(tmp_path, calls)
+    service.track(_recording(tmp_path))
+    await asyncio.sleep(0.2)
+    await service.stop()
+    assert calls.stored == []
+    assert "the node stopped before the database stored it (file 2026-12-07/1.1.wav)" in (
+        caplog.text
+    )

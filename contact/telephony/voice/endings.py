@@ -161,7 +161,7 @@ class Endings:
                 started_at=call.started_at,
                 ended_at=call.ended_at,
             )
-            k.spawn(k.on_recording_closed(recording), "voice-recording")
+            k.on_recording_closed(recording)  # stored by its own task (recordings.py)
 
     async def _settle(self, command: Abandon | Close) -> None:
         """End the contact as the call's end says, unless it moved on since it was read (the

@@ -34,7 +34,7 @@ RING_GUARD_EXTRA_S = 5.0
 LOCAL_ZONE = "Asia/Almaty"
 
 Join = Callable[[str, str | None], Coroutine[Any, Any, Joined | None]]
-RecordingClosed = Callable[[Recording], Coroutine[Any, Any, None]]
+RecordingClosed = Callable[[Recording], None]
 
 
 def local_zone() -> Any:
