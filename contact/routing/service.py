@@ -33,6 +33,7 @@ from contact.errors import Conflict, ContactError, Unavailable
 from contact.ports import ContactRepository, Offer, OperatorRepository, QueueEntry, QueueStore
 
 log = logging.getLogger(__name__)
+_PRIORITY = frozenset({"priority"})
 STOP_WAIT_S = 5.0  # a shutdown waits this long for the loop at most
 
 Clock = Callable[[], float]
@@ -312,11 +313,18 @@ class RoutingService:
         """Move an open contact up to `priority` (never down): durable first, then its place
         in the queue if it is waiting (an offered one keeps its offer; declined or expired,
         it returns with the new score). False: nothing changed (closed, already as urgent)."""
-        contact = await self._contacts.get(contact_id)
-        if priority >= contact.priority or contact.state not in OPEN_STATES:
-            return False
-        contact.priority = priority
-        await self._contacts.save(contact)
+        # the priority alone, while the contact is as read: a transcript or a message raising
+        # it must not write back a state that an accept or an abandon changed meanwhile
+        async with self._bus.holding(contact_id):
+            while True:
+                contact = await self._contacts.get(contact_id)
+                if priority >= contact.priority or contact.state not in OPEN_STATES:
+                    return False
+                contact.priority = priority
+                if await self._contacts.save_if(
+                    contact, state=contact.state, operator_id=contact.operator_id, only=_PRIORITY
+                ):
+                    break
         if contact.state in (ContactState.QUEUED, ContactState.OFFERED):
             try:
                 await self._store.reprioritise(entry_for(contact))

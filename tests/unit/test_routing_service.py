@@ -312,3 +312,26 @@ async def test_an_abandon_that_read_the_contact_queued_ends_the_offer_saved_mean
     assert (await repo.get(cid)).state is ContactState.ABANDONED
     abandoned = [e for e in r.events if isinstance(e, ev.ContactAbandoned)]
     assert [e.previous for e in abandoned] == [ContactState.OFFERED]
+
+
+async def test_raising_a_priority_never_writes_back_a_state_changed_meanwhile() -> None:
+    """A transcript raises a waiting caller to SOS while another node offers him: the offer
+    stands (it used to be written back to queued) and the priority is raised."""
+    from contact.domain.model import Priority
+
+    r, repo = racing_room()
+    cid = await r.report()
+
+    async def other_node_offers() -> None:
+        stored = repo.contacts[cid]
+        stored.transition(ContactState.OFFERED, datetime.now(UTC))
+        stored.operator_id = "a"
+
+    repo.pause_on, repo.meanwhile = cid, other_node_offers
+    assert await r.routing.reprioritise(cid, Priority.SOS)
+    stored = await repo.get(cid)
+    assert (stored.state, stored.operator_id, stored.priority) == (
+        ContactState.OFFERED,
+        "a",
+        Priority.SOS,
+    )
