@@ -210,8 +210,9 @@ class ContactRepository(Protocol):
         operator_id: str | None,
         only: frozenset[str] | None = None,
     ) -> bool:
-        """save (the `only` columns, else all), only while the stored contact is still in
-        `state` held by `operator_id`: False (nothing written) when it changed meanwhile."""
+        """save (the `only` fields, by the contact's attribute names, else all), only while
+        the stored contact is still in `state` held by `operator_id`: False (nothing
+        written) when it changed meanwhile."""
         ...
 
     async def held_by(self, operator_id: str) -> list[Contact]:

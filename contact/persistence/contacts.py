@@ -96,7 +96,7 @@ class SqlContactRepository:
             return bool(
                 await self._store.write_sync(lambda conn: _UPDATE_CONTACT_IF.count(conn, values))
             )
-        values = {k: v for k, v in values.items() if k in only}
+        values = {k: v for k, v in values.items() if _FIELD_OF.get(k, k) in only}
         holder = col(ContactRow.operator_id)
         statement = (
             update(ContactRow)
@@ -428,6 +428,10 @@ async def _id_by_external_id(
 
 def _not_found(contact_id: str) -> NotFound:
     return NotFound(f"contact {contact_id} not found", details={"contact_id": contact_id})
+
+
+# save_if's `only` names the contact's fields; its location is these columns
+_FIELD_OF = dict.fromkeys(location_columns(None), "location")
 
 
 def _columns(contact: Contact) -> dict[str, Any]:

@@ -44,6 +44,7 @@ from contact.routing.service import RoutingService
 from contact.triage import Triage, default_triage
 
 log = logging.getLogger(__name__)
+_LOCATION = frozenset({"location"})
 
 SUMMARY_CHARS = 160
 
@@ -441,8 +442,14 @@ class ContactLifecycle:
         return contact
 
     async def update_location(self, command: UpdateLocation) -> Contact:
-        contact = await self._contacts.get(command.contact_id)
-        contact.relocated(command.location)
-        await self._contacts.save(contact)
+        # the location alone, while the contact is as read: never its state or holder back
+        # over an accept or an abandon made meanwhile on another node
+        while True:
+            contact = await self._contacts.get(command.contact_id)
+            contact.relocated(command.location)
+            if await self._contacts.save_if(
+                contact, state=contact.state, operator_id=contact.operator_id, only=_LOCATION
+            ):
+                break
         await self._bus.publish(ev.ContactLocated(contact_id=contact.id, location=command.location))
         return contact

@@ -162,6 +162,34 @@ async def test_save_if_writes_only_while_state_and_holder_are_as_read(db: Reposi
     assert not await db.contacts.save_if(ghost, state=ContactState.NEW, operator_id=None)
 
 
+async def test_save_if_only_some_fields_leaves_the_others_as_stored(db: Repositories) -> None:
+    """`only` names the contact's fields (its location is several columns): a priority or a
+    location written alone never takes a state or a holder back."""
+    contact = make_contact(language=Language.RU)
+    await db.contacts.add(contact)
+    contact.transition(ContactState.QUEUED, at(1))
+    await db.contacts.save(contact)
+    stale = await db.contacts.get(contact.id)
+    fresh = await db.contacts.get(contact.id)
+    fresh.transition(ContactState.OFFERED, at(2))
+    fresh.operator_id = "op-1"
+    await db.contacts.save(fresh)
+
+    stale.priority = Priority.SOS
+    stale.relocated(Location(lat=43.25, lon=76.95, accuracy_m=12.0, source=LocationSource.GPS))
+    stale.state, stale.operator_id = fresh.state, fresh.operator_id  # the condition holds
+    stale.transition(ContactState.CONNECTED, at(3))  # a state that must not be written
+    assert await db.contacts.save_if(
+        stale,
+        state=ContactState.OFFERED,
+        operator_id="op-1",
+        only=frozenset({"priority", "location"}),
+    )
+    stored = await db.contacts.get(contact.id)
+    assert (stored.state, stored.operator_id) == (ContactState.OFFERED, "op-1")
+    assert stored.priority is Priority.SOS and stored.location == stale.location
+
+
 async def test_unknown_ids_are_not_found(db: Repositories) -> None:
     with pytest.raises(NotFound):
         await db.contacts.get("missing")

@@ -335,3 +335,29 @@ async def test_raising_a_priority_never_writes_back_a_state_changed_meanwhile() 
         "a",
         Priority.SOS,
     )
+
+
+async def test_a_new_location_never_writes_back_a_state_changed_meanwhile() -> None:
+    """The citizen shares a location while another node's operator accepts him: the accept
+    stands and the contact moves."""
+    from contact.domain.commands import UpdateLocation
+    from contact.domain.model import Location, LocationSource
+
+    r, repo = racing_room()
+    cid = await r.report()
+
+    async def other_node_accepts() -> None:
+        stored = repo.contacts[cid]
+        stored.transition(ContactState.OFFERED, datetime.now(UTC))
+        stored.operator_id = "a"
+        stored.transition(ContactState.CONNECTED, datetime.now(UTC))
+
+    repo.pause_on, repo.meanwhile = cid, other_node_accepts
+    here = Location(lat=43.25, lon=76.95, accuracy_m=10.0, source=LocationSource.GPS)
+    await r.bus.execute(UpdateLocation(contact_id=cid, location=here))
+    stored = await repo.get(cid)
+    assert (stored.state, stored.operator_id, stored.location) == (
+        ContactState.CONNECTED,
+        "a",
+        here,
+    )

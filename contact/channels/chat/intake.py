@@ -166,11 +166,8 @@ class ChatIntake:
         if not await self._contacts.add_message_if_open(message, attachments):
             raise Conflict("this contact is closed", error_id="contact_closed")
         if command.location is not None:
-            contact = await self._contacts.get(command.contact_id)
-            contact.relocated(command.location)
-            await self._contacts.save(contact)
-            await self._bus.publish(
-                ev.ContactLocated(contact_id=contact.id, location=command.location, occurred_at=now)
+            await self._bus.execute(
+                UpdateLocation(contact_id=command.contact_id, location=command.location)
             )
         await self._bus.publish(
             ev.MessageReceived(
