@@ -217,7 +217,15 @@ class RoutingService:
         if offer is None:
             raise Conflict("the offer has expired", error_id="offer_expired")
         contact.transition(ContactState.CONNECTED, _at(now))
-        await self._contacts.save(contact)
+        if not await self._contacts.save_if(
+            contact, state=ContactState.OFFERED, operator_id=command.operator_id
+        ):
+            # ended meanwhile on another node (the caller hung up): nothing to connect, and
+            # she is free again (that node's abandon tells her page)
+            await self.set_presence(
+                SetPresence(operator_id=command.operator_id, presence=Presence.READY)
+            )
+            raise Conflict("the contact has just ended", error_id="offer_expired")
         await self._operators.set_presence(command.operator_id, Presence.BUSY)
         waited = now - offer.entry.queued_at
         await self._bus.publish(

@@ -361,3 +361,26 @@ async def test_a_new_location_never_writes_back_a_state_changed_meanwhile() -> N
         "a",
         here,
     )
+
+
+async def test_an_accept_after_another_nodes_abandon_is_refused_and_frees_the_operator() -> None:
+    """The caller hangs up (another node) between the accept's read and its save: the accept
+    is refused as expired, the contact stays abandoned, and the operator is ready again."""
+    from contact.domain.commands import Accept
+
+    r, repo = racing_room()
+    cid = await r.report()
+    await ready(r, "a")
+    await r.routing.tick()
+    assert (await repo.get(cid)).state is ContactState.OFFERED
+
+    async def other_node_abandons() -> None:
+        repo.contacts[cid].transition(ContactState.ABANDONED, datetime.now(UTC))
+
+    repo.pause_on, repo.meanwhile = cid, other_node_abandons
+    with pytest.raises(Conflict) as refused:
+        await r.bus.execute(Accept(contact_id=cid, operator_id="a"))
+    assert refused.value.error_id == "offer_expired"
+    assert (await repo.get(cid)).state is ContactState.ABANDONED
+    statuses = {s.operator_id: s.presence for s in await r.store.operators()}
+    assert statuses["a"] is Presence.READY and r.operators.presence["a"] is Presence.READY
