@@ -104,10 +104,11 @@ async def test_report_to_arrival_with_response_time(dcenter: tuple[Center, str])
     seen = await op.next_event("unit.dispatched", f"contact:{report_id}")
     assert seen["data"]["unit_id"] == near_car.unit_id
 
-    # the same unit cannot be sent twice
-    await op.post(
-        f"/api/v1/contacts/{report_id}/dispatch", {"unit_id": near_car.unit_id}, status=409
+    # sent again (a retry whose answer was lost, a double click): the same dispatch, no other
+    again = await op.post(
+        f"/api/v1/contacts/{report_id}/dispatch", {"unit_id": near_car.unit_id}, status=201
     )
+    assert (again["id"], again["state"]) == (dispatch["id"], "active")
 
     await near_car.send({"op": "ack", "dispatch_id": dispatch["id"]})
     assert (await near_car.next(lambda m: m.get("ok") == "ack"))["dispatch_id"] == dispatch["id"]
