@@ -374,24 +374,28 @@ class ContactLifecycle:
         return message
 
     async def close(self, command: Close) -> Contact:
-        contact = await self._contacts.get(command.contact_id)
-        if contact.operator_id != command.operator_id:
-            raise Conflict("this contact is handled by another operator", error_id="not_yours")
-        if contact.state is ContactState.WRAP_UP and command.wrap_up:
-            return contact  # already there (a call's end racing the operator's own)
-        if contact.state is ContactState.CONNECTED and command.wrap_up:
-            contact.transition(ContactState.WRAP_UP, self._now())
+        # conditional on what was read: a change another node made meanwhile (a supervisor
+        # taking the contact, the caller's end) is read again and judged as it now stands
+        while True:
+            contact = await self._contacts.get(command.contact_id)
+            read = contact.state
+            if contact.operator_id != command.operator_id:
+                raise Conflict("this contact is handled by another operator", error_id="not_yours")
+            if read is ContactState.WRAP_UP and command.wrap_up:
+                return contact  # already there (a call's end racing the operator's own)
+            wrap_up = read is ContactState.CONNECTED and command.wrap_up
+            if not wrap_up and not contact.can_become(ContactState.CLOSED):
+                raise Conflict(f"a {read} contact cannot be closed", error_id="not_closable")
+            wanted = ContactState.WRAP_UP if wrap_up else ContactState.CLOSED
+            contact.transition(wanted, self._now())
             contact.disposition = command.disposition or contact.disposition
-            await self._contacts.save(contact)
+            if await self._contacts.save_if(contact, state=read, operator_id=command.operator_id):
+                break
+        if wrap_up:
             await self._bus.publish(
                 ev.ContactWrappedUp(contact_id=contact.id, operator_id=command.operator_id)
             )
             return contact
-        if not contact.can_become(ContactState.CLOSED):
-            raise Conflict(f"a {contact.state} contact cannot be closed", error_id="not_closable")
-        contact.transition(ContactState.CLOSED, self._now())
-        contact.disposition = command.disposition or contact.disposition
-        await self._contacts.save(contact)
         await self._bus.publish(
             ev.ContactClosed(
                 contact_id=contact.id,

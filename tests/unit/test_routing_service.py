@@ -384,3 +384,23 @@ async def test_an_accept_after_another_nodes_abandon_is_refused_and_frees_the_op
     assert (await repo.get(cid)).state is ContactState.ABANDONED
     statuses = {s.operator_id: s.presence for s in await r.store.operators()}
     assert statuses["a"] is Presence.READY and r.operators.presence["a"] is Presence.READY
+
+
+async def test_a_close_after_a_supervisor_took_the_contact_on_another_node_is_not_hers() -> None:
+    """Her close read the contact as hers; a supervisor handed it to a colleague (another
+    node) before her save: the close is refused, the colleague keeps it open."""
+    r, repo = racing_room()
+    cid = await r.report()
+    await ready(r, "a")
+    await r.routing.tick()
+    await r.bus.execute(Accept(contact_id=cid, operator_id="a"))
+
+    async def supervisor_hands_it_over() -> None:
+        repo.contacts[cid].operator_id = "b"
+
+    repo.pause_on, repo.meanwhile = cid, supervisor_hands_it_over
+    with pytest.raises(Conflict) as refused:
+        await r.bus.execute(Close(contact_id=cid, operator_id="a"))
+    assert refused.value.error_id == "not_yours"
+    stored = await repo.get(cid)
+    assert (stored.state, stored.operator_id) == (ContactState.CONNECTED, "b")
