@@ -199,7 +199,9 @@ class ContactRepository(Protocol):
         ...
 
     async def save(self, contact: Contact) -> None:
-        """Persist state, operator, timestamps, location, language, priority, incident."""
+        """Persist state, operator, timestamps, location, language, priority, incident,
+        whatever is stored: for set-up and tools. The product's own writes are conditional
+        (save_if), so none writes back a contact another node changed meanwhile."""
         ...
 
     async def save_if(

@@ -146,9 +146,14 @@ class RoutingService:
             )
             for contact in waiting:
                 if contact.state is ContactState.OFFERED and contact.id not in live_offers:
-                    # the offer died with the store or the node that made it
+                    # the offer died with the store or the node that made it (unless it was
+                    # accepted or ended meanwhile: then it is no longer waiting)
+                    holder = contact.operator_id
                     contact.transition(ContactState.QUEUED, _at(self._clock()))
-                    await self._contacts.save(contact)
+                    if not await self._contacts.save_if(
+                        contact, state=ContactState.OFFERED, operator_id=holder
+                    ):
+                        continue
                 entry = entry_for(contact)
                 if contact.id not in live_offers:
                     await self._store.enqueue(entry)

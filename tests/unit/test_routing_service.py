@@ -404,3 +404,25 @@ async def test_a_close_after_a_supervisor_took_the_contact_on_another_node_is_no
     assert refused.value.error_id == "not_yours"
     stored = await repo.get(cid)
     assert (stored.state, stored.operator_id) == (ContactState.CONNECTED, "b")
+
+
+async def test_a_rebuild_does_not_requeue_an_offer_accepted_meanwhile() -> None:
+    """A rebuild finds a contact offered with no live offer (the store restarted empty) while
+    another node's operator accepts it: the accept stands, nothing is queued."""
+    r, repo = racing_room()
+    cid = await r.report()
+    stored = repo.contacts[cid]
+    stored.transition(ContactState.OFFERED, datetime.now(UTC))
+    stored.operator_id = "b"
+    await r.store.remove(cid)  # the offer died with the store
+    real_in_states = repo.in_states
+
+    async def accepted_meanwhile(states: frozenset[ContactState]) -> list[Contact]:
+        found = await real_in_states(states)
+        repo.contacts[cid].transition(ContactState.CONNECTED, datetime.now(UTC))
+        return found
+
+    repo.in_states = accepted_meanwhile  # type: ignore[method-assign]
+    await r.routing.rebuild()
+    assert (await repo.get(cid)).state is ContactState.CONNECTED
+    assert [e.contact_id for e in await r.store.waiting()] == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,14 @@ from contact.bus import MessageBus
 from contact.config import AsteriskSettings, RoutingSettings, Settings
 from contact.domain import events as ev
 from contact.domain.commands import Accept, SetPresence
-from contact.domain.model import ChannelKind, ContactState, Language, Operator, Presence
+from contact.domain.model import (
+    ChannelKind,
+    Contact,
+    ContactState,
+    Language,
+    Operator,
+    Presence,
+)
 from contact.errors import NotFound, Unavailable
 from contact.ports import AssignmentPolicy, Call, Callback, CallState, Recording
 from contact.routing.lifecycle import ContactLifecycle
@@ -688,3 +695,27 @@ async def test_only_the_operators_own_hang_up_is_audited_as_her_act() -> None:
         ("system:telephony", "asterisk_shutdown"),
         ("system:telephony", "link_lost"),
     ]
+
+
+async def test_a_return_to_the_queue_after_another_nodes_close_leaves_the_close(
+    line: Line,
+) -> None:
+    """Her workplace is lost while she closes the contact on another node's page: the close
+    stands (it used to be written back to queued), and nothing is put back in the queue."""
+    from contact.domain.commands import ReturnToQueue
+
+    contact_id = await line.call()
+    await _talking(line, contact_id)
+    real_get = line.contacts.get
+
+    async def closed_meanwhile(contact_id: str) -> Contact:
+        contact = await real_get(contact_id)
+        stored = line.contacts.contacts[contact_id]
+        if stored.state is ContactState.CONNECTED:
+            stored.transition(ContactState.CLOSED, datetime.now(UTC))
+        return contact
+
+    line.contacts.get = closed_meanwhile  # type: ignore[method-assign]
+    await line.bus.execute(ReturnToQueue(contact_id=contact_id, reason="workplace_lost"))
+    line.contacts.get = real_get  # type: ignore[method-assign]
+    assert await line.state(contact_id) is ContactState.CLOSED

@@ -68,7 +68,12 @@ class FailSafe:
         if call is not None and call.direction == "in" and call.answered_at is None:
             contact.answered_at = None  # accepted, never answered: the next accept answers
         contact.transition(ContactState.QUEUED, now)
-        await k.contacts.save(contact)
+        # only while still connected to her: a close or hand-over made meanwhile on another
+        # node stands, and there is nothing to put back
+        if not await k.contacts.save_if(
+            contact, state=ContactState.CONNECTED, operator_id=operator_id
+        ):
+            return await k.contacts.get(command.contact_id)
         if operator_id is not None:
             await k.bus.publish(
                 ev.OfferExpired(contact_id=contact.id, operator_id=operator_id, declined=False)
