@@ -634,6 +634,7 @@ def announced(event: Mapping[str, str]) -> CallAnnounced | None:
 
 
 DIAL_STATUS = re.compile(r"[A-Z]{1,20}\Z")
+BRIDGE_ID = re.compile(r"[0-9A-Za-z-]{1,64}\Z")
 
 
 def signal(event: Mapping[str, str]) -> Signal | None:
@@ -645,8 +646,9 @@ def signal(event: Mapping[str, str]) -> Signal | None:
         uid = uniqueid(event.get("Uniqueid"))
         if uid is None:
             return None
-        cause = event.get("Cause", "")
-        return HungUp(uid, event.get("Channel", ""), int(cause) if cause.isdigit() else None)
+        cause, channel = event.get("Cause", ""), event.get("Channel", "")
+        channel = channel if CHANNEL_NAME.match(channel) else ""  # a name, or none
+        return HungUp(uid, channel, int(cause) if cause.isdigit() else None)
     if name == "OriginateResponse":
         uid = uniqueid(event.get("Uniqueid"))
         if uid is None:
@@ -665,7 +667,9 @@ def signal(event: Mapping[str, str]) -> Signal | None:
         return DialEnded(uid, dest, status if DIAL_STATUS.match(status) else "")
     if name == "BridgeEnter":
         uid = uniqueid(event.get("Uniqueid"))
-        return Bridged(uid, event.get("BridgeUniqueid", "")) if uid is not None else None
+        bridge = event.get("BridgeUniqueid", "")
+        bridge = bridge if BRIDGE_ID.match(bridge) else ""  # Asterisk's UUID, or none
+        return Bridged(uid, bridge) if uid is not None else None
     if name == "FullyBooted":
         return Booted()
     if name == "Shutdown":
